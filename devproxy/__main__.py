@@ -1,0 +1,5 @@
+"""`python -m devproxy` runs the CLI."""
+
+from devproxy.cli import main
+
+main()

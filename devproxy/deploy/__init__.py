@@ -1,0 +1,1 @@
+"""devproxy deploy: desired state -> plan -> apply against Google Cloud."""

@@ -1,0 +1,1 @@
+"""devproxy logs: read Cloud Logging or files and diagnose failures."""

@@ -1,0 +1,1 @@
+"""devproxy runtime: the in-container proxy, tailscaled supervision and access control."""
