@@ -216,10 +216,11 @@ def build_config(
         "true",
         "yes",
     )
+    defaults = Timeouts()
     timeouts = Timeouts(
-        connect=_float_env(env, "DEVPROXY_CONNECT_TIMEOUT", Timeouts.connect),
-        response=_float_env(env, "DEVPROXY_RESPONSE_TIMEOUT", Timeouts.response),
-        ws_open=_float_env(env, "DEVPROXY_WS_OPEN_TIMEOUT", Timeouts.ws_open),
+        connect=_float_env(env, "DEVPROXY_CONNECT_TIMEOUT", defaults.connect),
+        response=_float_env(env, "DEVPROXY_RESPONSE_TIMEOUT", defaults.response),
+        ws_open=_float_env(env, "DEVPROXY_WS_OPEN_TIMEOUT", defaults.ws_open),
     )
     public_scheme = env.get("DEVPROXY_PUBLIC_SCHEME") or ("https" if env.get("K_SERVICE") else None)
     if public_scheme not in (None, "http", "https"):

@@ -1,0 +1,185 @@
+"""Header rewriting between the browser and the target. Pure: lists of (name, value) in, lists out.
+
+Order and repeated headers are kept. Hop-by-hop headers (RFC 9110 §7.6.1, plus any named in
+`Connection`) never cross the proxy, and neither do Cloud Run's and IAP's credentials.
+`X-Forwarded-Host`/`-Proto` are what satisfy code-server's origin check (DESIGN rule 4).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+Headers = list[tuple[str, str]]
+
+HOP_BY_HOP = frozenset(
+    {
+        "connection",
+        "keep-alive",
+        "proxy-authenticate",
+        "proxy-authorization",
+        "proxy-connection",
+        "te",
+        "trailer",
+        "trailers",
+        "transfer-encoding",
+        "upgrade",
+    }
+)
+#: credentials and identity set by Cloud Run / IAP for devproxy, not for the target.
+PLATFORM_ONLY = frozenset(
+    {
+        "x-serverless-authorization",
+        "x-goog-iap-jwt-assertion",
+        "x-goog-authenticated-user-email",
+        "x-goog-authenticated-user-id",
+    }
+)
+#: set fresh by the proxy toward the target.
+FORWARDED = frozenset({"x-forwarded-for", "x-forwarded-host", "x-forwarded-proto"})
+#: the WebSocket client library writes these itself for the upstream handshake.
+WS_HANDSHAKE = frozenset(
+    {
+        "host",
+        "origin",
+        "sec-websocket-key",
+        "sec-websocket-version",
+        "sec-websocket-extensions",
+        "sec-websocket-protocol",
+        "sec-websocket-accept",
+    }
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Forwarding:
+    """What the proxy knows about the browser's request, for X-Forwarded-*."""
+
+    client_ip: str | None
+    public_host: str | None  # the Host the browser used
+    public_scheme: str  # "https" behind Cloud Run
+
+
+def connection_tokens(headers: Iterable[tuple[str, str]]) -> frozenset[str]:
+    """Header names listed in `Connection` (they are hop-by-hop too)."""
+    tokens: set[str] = set()
+    for name, value in headers:
+        if name.lower() == "connection":
+            tokens.update(t.strip().lower() for t in value.split(",") if t.strip())
+    return frozenset(tokens)
+
+
+def public_host(host: str | None, scheme: str) -> str | None:
+    """The Host header without the scheme's default port (code-server compares host[:port])."""
+    if not host:
+        return None
+    default = ":443" if scheme == "https" else ":80"
+    if host.endswith(default):
+        return host[: -len(default)]
+    return host
+
+
+def _first(headers: Sequence[tuple[str, str]], lname: str) -> str | None:
+    for name, value in headers:
+        if name.lower() == lname:
+            return value
+    return None
+
+
+def forwarded_scheme(headers: Sequence[tuple[str, str]], fallback: str) -> str:
+    """X-Forwarded-Proto as set by Cloud Run's front end, else the fallback."""
+    value = _first(headers, "x-forwarded-proto")
+    if value:
+        first = value.split(",")[0].strip().lower()
+        if first in ("http", "https"):
+            return first
+    return fallback
+
+
+def forwarding_values(headers: Sequence[tuple[str, str]], fwd: Forwarding) -> Headers:
+    """X-Forwarded-For (appended to the incoming chain), -Host and -Proto for the target."""
+    out: Headers = []
+    chain = [v.strip() for n, v in headers if n.lower() == "x-forwarded-for" and v.strip()]
+    if fwd.client_ip:
+        chain.append(fwd.client_ip)
+    if chain:
+        out.append(("X-Forwarded-For", ", ".join(chain)))
+    host = public_host(fwd.public_host, fwd.public_scheme)
+    if host:
+        out.append(("X-Forwarded-Host", host))
+    out.append(("X-Forwarded-Proto", fwd.public_scheme))
+    return out
+
+
+def request_headers(
+    headers: Sequence[tuple[str, str]],
+    *,
+    target_host: str,
+    fwd: Forwarding | None,
+    drop: frozenset[str] = frozenset(),
+    cookie: str | None | bool = True,
+) -> Headers:
+    """Headers for the target's HTTP request: Host rewritten, hop-by-hop and platform headers dropped.
+
+    `cookie=True` keeps Cookie as is; a string replaces it (devproxy's own cookie removed);
+    None or False drops it.
+    """
+    skip = HOP_BY_HOP | PLATFORM_ONLY | FORWARDED | connection_tokens(headers) | drop
+    out: Headers = []
+    host_done = False
+    for name, value in headers:
+        lname = name.lower()
+        if lname in skip or lname == "expect":
+            continue
+        if lname == "host":
+            if not host_done:
+                out.append((name, target_host))
+                host_done = True
+            continue
+        if lname == "cookie" and cookie is not True:
+            continue
+        out.append((name, value))
+    if not host_done:
+        out.insert(0, ("Host", target_host))
+    if isinstance(cookie, str) and cookie:
+        out.append(("Cookie", cookie))
+    if fwd is not None:
+        out.extend(forwarding_values(headers, fwd))
+    return out
+
+
+def ws_request_headers(
+    headers: Sequence[tuple[str, str]],
+    *,
+    fwd: Forwarding | None,
+    cookie: str | None | bool = True,
+) -> Headers:
+    """Extra headers for the upstream WebSocket handshake (the client library adds Host, Origin, Sec-*)."""
+    out = request_headers(headers, target_host="", fwd=fwd, drop=WS_HANDSHAKE, cookie=cookie)
+    return [(n, v) for n, v in out if n.lower() != "host"]
+
+
+def response_headers(headers: Iterable[tuple[str, str]]) -> Headers:
+    """The target's response headers minus hop-by-hop ones, order and repeats kept."""
+    items = list(headers)
+    skip = HOP_BY_HOP | connection_tokens(items)
+    return [(n, v) for n, v in items if n.lower() not in skip]
+
+
+def subprotocols(headers: Sequence[tuple[str, str]]) -> list[str]:
+    """The browser's requested WebSocket subprotocols, in order."""
+    found: list[str] = []
+    for name, value in headers:
+        if name.lower() == "sec-websocket-protocol":
+            found.extend(p.strip() for p in value.split(",") if p.strip())
+    return found
+
+
+def strip_cookie(cookie_header: str, name: str) -> str | None:
+    """The Cookie header without the pair called `name`; None when nothing is left."""
+    kept = [
+        part
+        for part in (p.strip() for p in cookie_header.split(";"))
+        if part and part.split("=", 1)[0].strip() != name
+    ]
+    return "; ".join(kept) or None

@@ -1,0 +1,96 @@
+"""Liveness and readiness: `/_devproxy/health` and `/_devproxy/ready`.
+
+Readiness is a full SOCKS greeting + CONNECT to the target (never a bare TCP probe of the SOCKS
+port, which tailscaled logs as "could not read packet header"), plus tailscaled's own state when
+the runtime supervises it. Results are cached briefly so a busy probe cannot hammer the tunnel.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from typing import Any
+
+from aiohttp import web
+
+from devproxy.runtime.context import ProxyContext
+from devproxy.runtime.dial import probe
+
+#: extra readiness checks (tailscaled state); each returns {"ok": bool, ...}.
+Check = Callable[[], dict[str, Any]]
+
+
+class Readiness:
+    """Computes and caches the readiness verdict."""
+
+    def __init__(self, ctx: ProxyContext, checks: dict[str, Check] | None = None) -> None:
+        self._ctx = ctx
+        self.checks: dict[str, Check] = dict(checks or {})
+        self._cached: tuple[float, dict[str, Any]] | None = None
+        self._lock = asyncio.Lock()
+        self.last_ok: bool | None = None
+
+    async def target_check(self) -> dict[str, Any]:
+        target = self._ctx.config.target
+        ok, seconds, error = await probe(self._ctx.dialer, target.host, target.port)
+        result: dict[str, Any] = {
+            "ok": ok,
+            "target": str(target),
+            "via": str(self._ctx.dialer.socks) if self._ctx.dialer.socks else "direct",
+            "latency_ms": round(seconds * 1000, 2),
+        }
+        if self._ctx.dialer.answered_by:
+            result["socks_address"] = self._ctx.dialer.answered_by
+        if error:
+            result["error"] = error
+        return result
+
+    async def verdict(self) -> dict[str, Any]:
+        async with self._lock:
+            now = time.monotonic()
+            if self._cached and now - self._cached[0] < self._ctx.config.timeouts.ready_cache:
+                return self._cached[1]
+            checks: dict[str, dict[str, Any]] = {name: fn() for name, fn in self.checks.items()}
+            if all(c.get("ok") for c in checks.values()):
+                checks["target"] = await self.target_check()
+            else:
+                checks["target"] = {"ok": False, "skipped": "waiting for the checks above"}
+            ok = all(c.get("ok") for c in checks.values())
+            body: dict[str, Any] = {"ready": ok, "checks": checks}
+            if self._ctx.config.auth == "none":
+                body["warning"] = "access control is off (--auth none): anyone with the URL gets in"
+            if self._ctx.stopping:
+                body["ready"] = False
+                body["stopping"] = True
+            self._cached = (now, body)
+            self._note_change(bool(body["ready"]), checks)
+            return body
+
+    def _note_change(self, ok: bool, checks: dict[str, dict[str, Any]]) -> None:
+        if ok == self.last_ok:
+            return
+        self.last_ok = ok
+        failing = [f"{name}: {c.get('error') or c.get('detail') or c.get('skipped') or 'not ok'}"
+                   for name, c in checks.items() if not c.get("ok")]
+        self._ctx.log.emit(
+            "INFO" if ok else "WARNING",
+            "ready.changed",
+            "ready" if ok else "not ready: " + "; ".join(failing),
+            ready=ok,
+        )
+
+
+async def health(_: web.Request) -> web.Response:
+    """Liveness: the process serves requests."""
+    return web.json_response({"status": "ok"})
+
+
+def ready_handler(readiness: Readiness) -> Callable[[web.Request], Any]:
+    async def ready(_: web.Request) -> web.Response:
+        body = await readiness.verdict()
+        return web.json_response(
+            body, status=200 if body["ready"] else 503, headers={"Cache-Control": "no-store"}
+        )
+
+    return ready

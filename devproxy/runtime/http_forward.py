@@ -1,0 +1,207 @@
+"""Plain HTTP forwarding: stream the request to the target and the response back, unchanged.
+
+Bodies are streamed both ways with backpressure (a 1 GiB download never sits in memory);
+status, reason, header order and repeats, the raw path and query, and Content-Encoding pass
+through; redirects are not followed. All requests share one pooled client session whose
+connections go through the SOCKS tunnel (remote DNS, so MagicDNS names work).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import ssl as ssl_module
+import time
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+from aiohttp.client_proto import ResponseHandler
+from aiohttp_socks import ProxyConnector
+from yarl import URL
+
+from devproxy.errors import ProxyError, TargetUnreachableError, UpstreamTimeoutError
+from devproxy.runtime import headers as hdr
+from devproxy.runtime.context import ProxyContext, raw_headers
+from devproxy.runtime.dial import Dialer
+
+#: aiohttp must not invent headers the browser did not send.
+SKIP_AUTO_HEADERS = frozenset({"User-Agent", "Accept", "Accept-Encoding", "Content-Type"})
+RETRYABLE = frozenset({"GET", "HEAD", "OPTIONS"})
+READ_BUFFER = 256 * 1024
+
+
+class TunnelConnector(ProxyConnector):
+    """aiohttp-socks' connector, dialing through devproxy's Dialer (every SOCKS address, mapped errors)."""
+
+    def __init__(self, dialer: Dialer, **kwargs: Any) -> None:
+        socks = dialer.socks
+        super().__init__(
+            host=socks.host if socks else "127.0.0.1",
+            port=socks.port if socks else 1,
+            rdns=True,
+            **kwargs,
+        )
+        self._dialer = dialer
+
+    async def _connect_via_proxy(
+        self,
+        host: str,
+        port: int,
+        ssl: ssl_module.SSLContext | None = None,
+        timeout: float | None = None,
+    ) -> tuple[asyncio.Transport, ResponseHandler]:
+        sock: socket.socket = await self._dialer.open(host, port)
+        loop = asyncio.get_running_loop()
+        tls: dict[str, Any] = {}
+        if ssl:
+            tls = {"ssl": ssl, "server_hostname": host}
+        transport, protocol = await loop.create_connection(
+            lambda: ResponseHandler(loop), sock=sock, **tls
+        )
+        return transport, protocol  # type: ignore[return-value]
+
+
+def create_session(dialer: Dialer) -> aiohttp.ClientSession:
+    """The one long-lived client session: pooled keep-alive connections through the tunnel."""
+    connector = TunnelConnector(dialer, limit=0, keepalive_timeout=60, enable_cleanup_closed=False)
+    return aiohttp.ClientSession(
+        connector=connector,
+        auto_decompress=False,
+        trust_env=False,  # never pick up proxy settings from the environment
+        timeout=aiohttp.ClientTimeout(total=None),
+        skip_auto_headers=SKIP_AUTO_HEADERS,
+        cookie_jar=aiohttp.DummyCookieJar(),
+        raise_for_status=False,
+        read_bufsize=READ_BUFFER,
+    )
+
+
+def map_client_error(exc: BaseException, ctx: ProxyContext) -> ProxyError:
+    """The one place aiohttp client errors become devproxy errors."""
+    seen: BaseException | None = exc
+    while seen is not None:  # our own dial errors arrive wrapped by aiohttp
+        if isinstance(seen, ProxyError):
+            return seen
+        seen = seen.__cause__
+    target = ctx.config.target
+    if isinstance(exc, TimeoutError):
+        return UpstreamTimeoutError(
+            f"the target {target} did not answer within {ctx.config.timeouts.response:g} s"
+        )
+    if isinstance(exc, aiohttp.ServerDisconnectedError):
+        return TargetUnreachableError(
+            f"the target {target} closed the connection before answering",
+            hint="did the dev server restart or crash?",
+        )
+    detail = str(exc)
+    if len(detail) > 200:
+        detail = detail[:200] + "..."
+    return TargetUnreachableError(f"request to the target {target} failed: {detail}")
+
+
+def error_response(err: ProxyError) -> web.Response:
+    """A short plain-text page naming the cause, with the error's HTTP status (502/504)."""
+    body = f"devproxy: {err}\n"
+    return web.Response(status=err.http_status, text=body, headers={"Cache-Control": "no-store"})
+
+
+async def _send(
+    ctx: ProxyContext, request: web.Request, url: URL, out_headers: list[tuple[str, str]]
+) -> aiohttp.ClientResponse:
+    assert ctx.session is not None
+    has_body = request.body_exists
+    attempts = 1 if has_body or request.method not in RETRYABLE else 2
+    for attempt in range(attempts):
+        try:
+            async with asyncio.timeout(ctx.config.timeouts.response):
+                return await ctx.session.request(
+                    request.method,
+                    url,
+                    headers=out_headers,
+                    data=request.content if has_body else None,
+                    allow_redirects=False,
+                    compress=None,
+                )
+        except (aiohttp.ServerDisconnectedError, aiohttp.ClientOSError):
+            # A pooled keep-alive connection the target had already closed: retry once, fresh.
+            if attempt + 1 == attempts:
+                raise
+    raise AssertionError("unreachable")
+
+
+async def forward_http(request: web.Request, ctx: ProxyContext) -> web.StreamResponse:
+    """Forward one HTTP request to the target and stream the answer back."""
+    started = time.perf_counter()
+    target = ctx.config.target
+    incoming = raw_headers(request)
+    cookie = ctx.cookie_for_target(incoming)
+    out_headers = hdr.request_headers(
+        incoming, target_host=target.host_header, fwd=ctx.forwarding(request, incoming), cookie=cookie
+    )
+    url = URL(f"{target.origin}{target.base_path}{request.raw_path}", encoded=True)
+    try:
+        upstream = await _send(ctx, request, url, out_headers)
+    except (aiohttp.ClientError, OSError, TimeoutError, ProxyError) as exc:
+        err = map_client_error(exc, ctx)
+        ctx.log.error(
+            err.event,
+            str(err),
+            method=request.method,
+            path=request.path,
+            status=err.http_status,
+            target=str(target),
+        )
+        response = error_response(err)
+        _access(ctx, request, response.status, started, 0)
+        return response
+
+    sent = 0
+    try:
+        response = web.StreamResponse(status=upstream.status, reason=upstream.reason)
+        for name, value in hdr.response_headers(
+            (k.decode("latin-1"), v.decode("latin-1")) for k, v in upstream.raw_headers
+        ):
+            response.headers.add(name, value)
+        await response.prepare(request)
+        while True:
+            try:
+                chunk = await upstream.content.readany()
+            except (aiohttp.ClientError, OSError, TimeoutError) as exc:
+                ctx.log.error(
+                    "upstream.body_failed",
+                    f"the target's response body broke off after {sent} bytes: {exc}",
+                    method=request.method,
+                    path=request.path,
+                    bytes_out=sent,
+                )
+                if request.transport is not None:
+                    request.transport.close()  # a truncated body must not look complete
+                return response
+            if not chunk:
+                break
+            try:
+                await response.write(chunk)
+            except ConnectionResetError:
+                upstream.close()  # the browser went away: drop the target connection too
+                _access(ctx, request, upstream.status, started, sent)
+                return response
+            sent += len(chunk)
+        await response.write_eof()
+    finally:
+        upstream.release()
+    _access(ctx, request, upstream.status, started, sent)
+    return response
+
+
+def _access(ctx: ProxyContext, request: web.Request, status: int, started: float, sent: int) -> None:
+    ctx.log.emit(
+        "INFO" if status < 500 else "WARNING",
+        "http.access",
+        f"{request.method} {request.path} {status}",
+        method=request.method,
+        path=request.path,
+        status=status,
+        duration_ms=round((time.perf_counter() - started) * 1000, 2),
+        bytes_out=sent,
+    )

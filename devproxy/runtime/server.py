@@ -1,0 +1,109 @@
+"""Running the runtime: bind $PORT at once, supervise, shut down cleanly on SIGTERM.
+
+Cloud Run kills a container that does not listen on $PORT quickly, so the server binds first and
+reports "not ready" until the tailnet is up. On SIGTERM (10 s before the kill) it stops accepting,
+closes every WebSocket with 1001 so VS Code reconnects at once, then stops tailscaled.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from collections.abc import Mapping
+
+from aiohttp import web
+
+from devproxy import __version__
+from devproxy.errors import ConfigError
+from devproxy.runtime import closecodes
+from devproxy.runtime.app import create_app
+from devproxy.runtime.config import RuntimeConfig
+from devproxy.runtime.context import ProxyContext
+from devproxy.runtime.dial import Dialer
+from devproxy.runtime.health import Readiness
+from devproxy.runtime.log import EventLog
+
+#: budget for each shutdown phase; together well inside Cloud Run's 10 s.
+WS_CLOSE_GRACE = 2.0
+TAILSCALE_GRACE = 5.0
+HTTP_DRAIN_GRACE = 1.5
+
+
+def serve(config: RuntimeConfig, env: Mapping[str, str]) -> int:
+    """Run until SIGTERM/SIGINT; returns the process exit code."""
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.run(run(config, env))
+    return uvloop.run(run(config, env))
+
+
+async def run(config: RuntimeConfig, env: Mapping[str, str], *, log: EventLog | None = None,
+              started: asyncio.Future[tuple[str, int]] | None = None,
+              stop: asyncio.Event | None = None) -> int:
+    log = log or EventLog()
+    dialer = Dialer(config.socks, connect_timeout=config.timeouts.connect, log=log)
+    ctx = ProxyContext(config=config, dialer=dialer, log=log)
+    readiness = Readiness(ctx)
+    app = create_app(ctx, readiness)
+    runner = web.AppRunner(app, handle_signals=False, access_log=None, shutdown_timeout=HTTP_DRAIN_GRACE)
+    await runner.setup()
+    site = web.TCPSite(runner, config.listen.host, config.listen.port, reuse_address=True)
+    try:
+        await site.start()
+    except OSError as exc:
+        await runner.cleanup()
+        raise ConfigError(f"cannot listen on {config.listen}: {exc.strerror or exc}") from exc
+    host, port = _bound_address(site, config)
+    stop = stop or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        try:
+            loop.add_signal_handler(sig, stop.set)
+        except (NotImplementedError, RuntimeError):  # not the main thread (tests)
+            pass
+    log.info(
+        "runtime.started",
+        f"devproxy {__version__} listening on {host}:{port}, target {config.target}",
+        version=__version__,
+        listen=f"{host}:{port}",
+        port=port,
+        target=str(config.target),
+        socks=str(config.socks) if config.socks else "none",
+        auth=config.auth,
+    )
+    if config.auth == "none":
+        log.warning(
+            "runtime.auth_disabled",
+            "access control is off (--auth none): anyone who can reach this address reaches the target",
+        )
+    if started is not None and not started.done():
+        started.set_result((host, port))
+    await stop.wait()
+    await shutdown(ctx, runner)
+    return 0
+
+
+def _bound_address(site: web.TCPSite, config: RuntimeConfig) -> tuple[str, int]:
+    server = site._server  # aiohttp keeps the asyncio server here; the only way to learn port 0's choice
+    if server is not None and getattr(server, "sockets", None):
+        sockname = server.sockets[0].getsockname()
+        return str(sockname[0]), int(sockname[1])
+    return config.listen.host, config.listen.port
+
+
+async def shutdown(ctx: ProxyContext, runner: web.AppRunner) -> None:
+    """Stop accepting, close WebSockets with 1001, stop the tailnet, drain, exit."""
+    ctx.stopping = True
+    ctx.log.info("runtime.stopping", "SIGTERM: closing WebSockets with 1001 and shutting down",
+                 websockets=len(ctx.bridges))
+    for site in list(runner.sites):
+        await site.stop()
+    bridges = list(ctx.bridges)
+    if bridges:
+        await asyncio.wait(
+            [asyncio.create_task(b.shut(closecodes.GOING_AWAY, "devproxy is restarting")) for b in bridges],
+            timeout=WS_CLOSE_GRACE,
+        )
+    await runner.cleanup()
+    ctx.log.info("runtime.stopped", "devproxy stopped")

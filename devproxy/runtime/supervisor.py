@@ -1,0 +1,446 @@
+"""Keeps tailscaled running and logged in, and says whether the tailnet is usable.
+
+State machine: starting (tailscaled spawned, waiting for its socket) -> logging-in (`tailscale
+up`, then `status --json` polls) -> running (BackendState "Running") -> backoff (tailscaled
+exited, or login failed; capped exponential pause) -> starting ... ; stop() -> stopped.
+
+Everything is asyncio subprocesses with bounded waits: a blocked event loop is what broke the
+original proxy (DESIGN rule 1). tailscaled's output is re-emitted line by line as structured
+records (component "tailscaled") with the auth key masked.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import tempfile
+import time
+from collections.abc import Mapping
+from typing import Any
+
+from devproxy.errors import TailscaleError
+from devproxy.runtime.log import EventLog
+from devproxy.runtime.tailscale import (
+    AUTH_KINDS,
+    TailscaleSettings,
+    TailscaleStatus,
+    backoff_delay,
+    classify_line,
+    parse_status,
+    redact,
+    status_argv,
+    tailscaled_argv,
+    up_argv,
+)
+
+STATES = ("starting", "logging-in", "running", "backoff", "stopped")
+#: environment variables never handed to child processes.
+SECRET_ENV = ("TS_AUTHKEY", "TAILSCALE_AUTHKEY", "DEVPROXY_ACCESS_TOKEN")
+_LINE_LIMIT = 64 * 1024
+_SOCKET_POLL_S = 0.05
+
+
+class _Restart(Exception):
+    """Ends one tailscaled generation early (login failed, or the node dropped out)."""
+
+    def __init__(self, reason: str, *, auth: bool = False) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.auth = auth
+
+
+class Supervisor:
+    """Runs tailscaled as a child, logs it in with `tailscale up`, restarts it when it dies."""
+
+    def __init__(
+        self,
+        settings: TailscaleSettings,
+        log: EventLog,
+        *,
+        env: Mapping[str, str] | None = None,
+    ) -> None:
+        self.settings = settings
+        self.log = log
+        self.state = "stopped"
+        self.detail = "not started"
+        self.restarts = 0
+        self.backend_state = ""
+        self._env = env
+        self._task: asyncio.Task[None] | None = None
+        self._proc: asyncio.subprocess.Process | None = None
+        self._helpers: set[asyncio.subprocess.Process] = set()
+        self._stopping = False
+        self._wake = asyncio.Event()
+        self._auth_failure: str | None = None
+
+    # -- public surface -------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Start supervising in a background task and return at once."""
+        if self._task is not None:
+            return
+        self._stopping = False
+        self._set_state("starting", "starting tailscaled")
+        self._task = asyncio.get_running_loop().create_task(self._run(), name="tailscaled-supervisor")
+
+    async def stop(self, grace_s: float = 5.0) -> None:
+        """SIGTERM tailscaled (it logs the ephemeral node out), SIGKILL after `grace_s`."""
+        self._stopping = True
+        self._wake.set()
+        proc = self._proc
+        if proc is not None and proc.returncode is None:
+            self.log.info(
+                "tailscaled.stopping", "sending SIGTERM to tailscaled", component="supervisor",
+                pid=proc.pid, grace_s=grace_s,
+            )
+            with contextlib.suppress(ProcessLookupError):
+                proc.send_signal(signal.SIGTERM)
+        for helper in list(self._helpers):
+            _kill_group(helper)
+        if proc is not None and proc.returncode is None:
+            try:
+                await asyncio.wait_for(proc.wait(), timeout=grace_s)
+            except TimeoutError:
+                self.log.warning(
+                    "tailscaled.killed", f"tailscaled did not exit within {grace_s:g} s of SIGTERM; "
+                    "sending SIGKILL", component="supervisor", pid=proc.pid,
+                )
+                _kill_group(proc)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(proc.wait(), timeout=2.0)
+        task, self._task = self._task, None
+        if task is not None:
+            # The loop sees _stopping and returns on its own; the bound only guards a bug.
+            done, _ = await asyncio.wait({task}, timeout=2.0)
+            if not done:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, TimeoutError):
+                    await asyncio.wait_for(task, timeout=1.0)
+            elif not task.cancelled() and task.exception() is not None:
+                self.log.error(
+                    "supervisor.crashed", f"supervision loop failed: {task.exception()!r}",
+                    component="supervisor",
+                )
+        self._set_state("stopped", "stopped")
+
+    def check(self) -> dict[str, object]:
+        """Readiness view: ok only while tailscaled reports Running."""
+        return {
+            "ok": self.state == "running",
+            "state": self.state,
+            "detail": self.detail,
+            "backend_state": self.backend_state,
+            "restarts": self.restarts,
+        }
+
+    # -- the loop -------------------------------------------------------------------------
+
+    async def _run(self) -> None:
+        attempt = 0
+        while not self._stopping:
+            ran_s, reason, auth = await self._generation()
+            if self._stopping:
+                return
+            # Only a node that stayed up for a while earns a fresh start of the backoff;
+            # one that flaps right after reaching Running keeps backing off.
+            if ran_s >= 2 * self.settings.backoff_max_s:
+                attempt = 0
+            if auth:
+                delay = max(self.settings.auth_backoff_s, self.settings.backoff_max_s)
+            else:
+                delay = backoff_delay(attempt, self.settings.backoff_initial_s, self.settings.backoff_max_s)
+            attempt += 1
+            self.restarts += 1
+            self._set_state("backoff", f"{reason}; restarting in {delay:g} s")
+            self.log.warning(
+                "tailscaled.restart", f"restarting tailscaled in {delay:g} s ({reason})",
+                component="supervisor", delay_s=delay, attempt=attempt,
+            )
+            await self._sleep(delay)
+            if not self._stopping:
+                self._set_state("starting", "starting tailscaled")
+
+    async def _generation(self) -> tuple[float, str, bool]:
+        """Run one tailscaled process to its end: (seconds it was Running, why it ended, key rejected)."""
+        self._auth_failure = None
+        self.backend_state = ""
+        argv = tailscaled_argv(self.settings)
+        try:
+            os.makedirs(self.settings.state_dir, mode=0o700, exist_ok=True)
+            # A stale socket from a killed predecessor would look like readiness.
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(self.settings.socket)
+            proc = await asyncio.create_subprocess_exec(
+                *argv,
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.STDOUT,
+                env=self._child_env(),
+                limit=_LINE_LIMIT,
+                # Own process group: SIGKILL reaches anything it started; Ctrl-C on a terminal
+                # does not bypass the orderly SIGTERM in stop().
+                start_new_session=True,
+            )
+        except OSError as exc:
+            reason = f"could not start tailscaled ({argv[0]}): {exc.strerror or exc}"
+            self.log.error(
+                "tailscaled.start_failed", reason, component="supervisor",
+                hint="install tailscaled or set DEVPROXY_TAILSCALED; pass --no-tailscale if it runs elsewhere",
+            )
+            return 0.0, reason, False
+        self._proc = proc
+        if self._stopping:
+            # stop() ran while the process was being spawned and could not signal it.
+            await self._terminate(proc)
+        self.log.info(
+            "tailscaled.started", f"tailscaled started (pid {proc.pid})", component="supervisor",
+            pid=proc.pid, argv=argv,
+        )
+        assert proc.stdout is not None
+        pump = asyncio.create_task(self._pump(proc.stdout, "tailscaled.line"), name="tailscaled-output")
+        login = asyncio.create_task(self._login_and_watch(proc), name="tailscaled-login")
+        exited = asyncio.create_task(proc.wait(), name="tailscaled-wait")
+        self._running_since: float | None = None
+        reason = ""
+        auth = False
+        try:
+            await asyncio.wait({login, exited}, return_when=asyncio.FIRST_COMPLETED)
+            if login.done() and not login.cancelled():
+                exc = login.exception()
+                if isinstance(exc, _Restart) and not self._stopping:
+                    reason, auth = exc.reason, exc.auth
+                    await self._terminate(proc)
+                elif exc is not None:
+                    raise exc
+            if proc.returncode is None:
+                await exited
+        finally:
+            for task in (login, exited):
+                task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, TimeoutError):
+                await asyncio.wait_for(asyncio.gather(login, exited, return_exceptions=True), 2.0)
+            # Output ends when the pipe closes; the bound covers a grandchild holding it open.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.shield(pump), 1.0)
+            if not pump.done():
+                pump.cancel()
+            if proc.returncode is None:
+                # Only reached when this task is torn down abnormally: never leave tailscaled behind.
+                _kill_group(proc)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(proc.wait(), timeout=2.0)
+            self._proc = None
+        code = proc.returncode
+        self.log.emit(
+            "INFO" if self._stopping else "WARNING", "tailscaled.exited",
+            f"tailscaled exited with code {code}", component="supervisor", returncode=code,
+        )
+        if not reason:
+            reason = f"tailscaled exited with code {code}"
+        if self._auth_failure is not None:
+            auth = True
+        ran_s = 0.0 if self._running_since is None else time.monotonic() - self._running_since
+        return ran_s, reason, auth
+
+    async def _login_and_watch(self, proc: asyncio.subprocess.Process) -> None:
+        """Wait for the socket, run `tailscale up`, then poll status for as long as tailscaled lives."""
+        s = self.settings
+        deadline = time.monotonic() + s.up_timeout_s
+        while not os.path.exists(s.socket):
+            if time.monotonic() > deadline:
+                raise _Restart(f"tailscaled did not create its socket {s.socket} within {s.up_timeout_s:g} s")
+            await asyncio.sleep(_SOCKET_POLL_S)
+        self._set_state("logging-in", "running tailscale up")
+        await self._up()
+        self._check_auth()
+        # Poll until Running within the login deadline, then keep watching.
+        deadline = time.monotonic() + s.up_timeout_s
+        interval = s.poll_initial_s
+        while proc.returncode is None:
+            status = await self._status()
+            self._check_auth()
+            if status is not None and status.running:
+                if self.state != "running":
+                    self._running_since = time.monotonic()
+                    ips = ", ".join(status.self_ips)
+                    self._set_state("running", f"BackendState Running{f' ({ips})' if ips else ''}")
+                deadline = time.monotonic() + s.up_timeout_s
+                interval = s.running_poll_s
+            else:
+                seen = status.backend_state if status is not None else "unknown"
+                if self.state == "running":
+                    self._set_state("logging-in", f"BackendState {seen} (was Running)")
+                    interval = s.poll_initial_s
+                elif self.state == "logging-in":
+                    self.detail = f"waiting for BackendState Running (now {seen})"
+                if time.monotonic() > deadline:
+                    raise _Restart(f"tailscaled did not reach Running within {s.up_timeout_s:g} s (BackendState {seen})")
+                interval = min(interval * 2, s.poll_max_s)
+            await asyncio.sleep(interval)
+
+    async def _up(self) -> None:
+        """`tailscale up` with the key in a 0600 file that exists only while `up` runs."""
+        s = self.settings
+        key_path: str | None = None
+        if s.authkey is not None:
+            fd, key_path = tempfile.mkstemp(prefix=".authkey-", dir=s.state_dir)
+            try:
+                os.write(fd, s.authkey.encode())
+            finally:
+                os.close(fd)
+        try:
+            # `up` has its own --timeout; ours only catches a CLI that ignores it.
+            bound = s.up_timeout_s + min(5.0, max(1.0, s.up_timeout_s))
+            code, output = await self._run_cli(up_argv(s, key_path), bound, "tailscale.up_line")
+        finally:
+            if key_path is not None:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(key_path)
+        if code == 0:
+            self.log.info("tailscale.up", "tailscale up finished", component="supervisor")
+            return
+        self._check_auth()
+        last = output.strip().splitlines()[-1] if output.strip() else "no output"
+        self.log.warning(
+            "tailscale.up_failed", f"tailscale up failed (exit {code}): {last}", component="supervisor",
+            returncode=code,
+        )
+        raise _Restart(f"tailscale up failed (exit {code}): {last}")
+
+    async def _status(self) -> TailscaleStatus | None:
+        code, output = await self._run_cli(status_argv(self.settings), self.settings.status_timeout_s, None)
+        try:
+            status = parse_status(output)
+        except TailscaleError:
+            self.detail = f"tailscale status failed (exit {code}): {output.strip()[:200] or 'no output'}"
+            return None
+        if status.backend_state != self.backend_state:
+            self.log.info(
+                "tailscale.backend_state", f"BackendState {status.backend_state}", component="supervisor",
+                backend_state=status.backend_state,
+            )
+        self.backend_state = status.backend_state
+        return status
+
+    async def _run_cli(self, argv: list[str], timeout_s: float, line_event: str | None) -> tuple[int | None, str]:
+        """Run the tailscale CLI with a bound; return (exit code or None when killed, masked output)."""
+        try:
+            proc = await asyncio.create_subprocess_exec(
+                *argv,
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.STDOUT,
+                env=self._child_env(),
+                start_new_session=True,
+            )
+        except OSError as exc:
+            message = f"could not run {argv[0]}: {exc.strerror or exc}"
+            self.log.error(
+                "tailscale.cli_failed", message, component="supervisor",
+                hint="install tailscale or set DEVPROXY_TAILSCALE",
+            )
+            return None, message
+        self._helpers.add(proc)
+        try:
+            out, _ = await asyncio.wait_for(proc.communicate(), timeout=timeout_s)
+        except TimeoutError:
+            _kill_group(proc)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(proc.wait(), timeout=2.0)
+            return None, f"{argv[0]} {argv[2]} did not finish within {timeout_s:g} s"
+        finally:
+            self._helpers.discard(proc)
+        text = redact(out.decode("utf-8", "replace"), self.settings.authkey)
+        if line_event is not None:
+            for line in text.splitlines():
+                if line.strip():
+                    self._emit_line(line_event, line)
+        return proc.returncode, text
+
+    async def _pump(self, reader: asyncio.StreamReader, event: str) -> None:
+        """Re-emit each output line as a structured record; over-long lines are cut, not fatal."""
+        while True:
+            try:
+                raw = await reader.readuntil(b"\n")
+            except asyncio.IncompleteReadError as exc:
+                if exc.partial:
+                    self._emit_line(event, exc.partial.decode("utf-8", "replace"))
+                return
+            except asyncio.LimitOverrunError as exc:
+                raw = await reader.readexactly(exc.consumed)
+                self._emit_line(event, raw.decode("utf-8", "replace") + " [line truncated]")
+                continue
+            line = raw.decode("utf-8", "replace").rstrip("\r\n")
+            if line:
+                self._emit_line(event, line)
+
+    def _emit_line(self, event: str, line: str) -> None:
+        line = redact(line, self.settings.authkey)
+        signature = classify_line(line)
+        severity = "INFO"
+        fields: dict[str, Any] = {}
+        if signature is not None:
+            severity = "WARNING"
+            fields["signature"] = signature.kind
+            if signature.kind in AUTH_KINDS and self._auth_failure is None:
+                self._auth_failure = signature.kind
+                self.log.error(
+                    "tailscale.auth_failed", f"{signature.cause}: {signature.fix}", component="supervisor",
+                    kind=signature.kind, hint=signature.fix,
+                )
+        self.log.emit(severity, event, line, component="tailscaled", **fields)
+
+    def _check_auth(self) -> None:
+        if self._auth_failure is not None:
+            raise _Restart("the control plane rejected the Tailscale auth key; mint a new key", auth=True)
+
+    # -- helpers --------------------------------------------------------------------------
+
+    async def _terminate(self, proc: asyncio.subprocess.Process) -> None:
+        if proc.returncode is not None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            proc.send_signal(signal.SIGTERM)
+        try:
+            await asyncio.wait_for(proc.wait(), timeout=5.0)
+        except TimeoutError:
+            _kill_group(proc)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(proc.wait(), timeout=2.0)
+
+    async def _sleep(self, delay: float) -> None:
+        """Sleep, but wake at once when stop() is called."""
+        self._wake.clear()
+        if self._stopping:
+            return
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._wake.wait(), timeout=delay)
+
+    def _child_env(self) -> dict[str, str]:
+        base = os.environ if self._env is None else self._env
+        return {k: v for k, v in base.items() if k not in SECRET_ENV}
+
+    def _set_state(self, state: str, detail: str) -> None:
+        changed = state != self.state
+        self.state = state
+        self.detail = detail
+        if changed:
+            self.log.emit(
+                "WARNING" if state == "backoff" else "INFO", "tailscaled.state",
+                f"tailscale {state}: {detail}", component="supervisor", state=state, detail=detail,
+            )
+
+    _running_since: float | None = None
+
+
+def _kill_group(proc: asyncio.subprocess.Process) -> None:
+    """SIGKILL the process and its group (it was started in its own session)."""
+    if proc.returncode is not None:
+        return
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        with contextlib.suppress(ProcessLookupError):
+            proc.kill()

@@ -1,0 +1,1 @@
+"""Shared test support: real third-party servers and small helpers the suites own."""
