@@ -1,0 +1,115 @@
+"""`devproxy deploy`, `devproxy init`, `devproxy status`: parse, call one library function, render."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any, Optional
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    app.command("deploy")(deploy)
+    app.command("init")(init)
+    app.command("status")(status)
+
+
+def _config(required: tuple[str, ...] = ("project", "target"), **flags: Any) -> Any:
+    from devproxy.deploy.config import load_config
+
+    return load_config(os.environ, flags, cwd=Path.cwd(), home=Path.home(), required=required)
+
+
+def _out(line: str) -> None:
+    typer.echo(line)
+
+
+def _err(line: str) -> None:
+    typer.echo(line, err=True)
+
+
+def deploy(
+    project: Optional[str] = typer.Option(None, "--project", help="Google Cloud project id"),
+    region: Optional[str] = typer.Option(None, "--region", help="Cloud Run region [default us-central1]"),
+    service: Optional[str] = typer.Option(None, "--service", help="Cloud Run service name [default devproxy]"),
+    target: Optional[str] = typer.Option(None, "--target", help="URL of the dev server on your tailnet"),
+    image: Optional[str] = typer.Option(None, "--image", help="Deploy this image; skips the build"),
+    auth: Optional[str] = typer.Option(None, "--auth", help="Access control: token|iap|none [default token]"),
+    min_instances: Optional[int] = typer.Option(None, "--min-instances", help="[default 1]"),
+    max_instances: Optional[int] = typer.Option(None, "--max-instances", help="[default 1]"),
+    ts_authkey_file: Optional[str] = typer.Option(
+        None, "--ts-authkey-file", help="File holding the Tailscale auth key (else TS_AUTHKEY, else asked)"
+    ),
+    rotate_token: bool = typer.Option(False, "--rotate-token", help="Generate a new access token"),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Print plan, Dockerfile and service spec; change nothing"),
+    yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask before changing the project"),
+    as_json: bool = typer.Option(False, "--json", help="Print the result as JSON"),
+) -> None:
+    """Build the image, store the secrets and create or update the Cloud Run service."""
+    from devproxy.deploy import apply, render
+
+    cfg = _config(project=project, region=region, service=service, target=target, image=image, auth=auth,
+                  min_instances=min_instances, max_instances=max_instances)
+    if dry_run:
+        report = apply.dry_run(cfg, rotate_token)
+        _print(render.dry_run_json(report)) if as_json else render.write_dry_run(report, _out)
+        return
+    from devproxy.deploy.gcp import Cloud
+
+    tty = sys.stdin.isatty() and sys.stdout.isatty()
+    prompt = (lambda: typer.prompt("Tailscale auth key (Enter keeps the stored one)", default="",
+                                   hide_input=True, show_default=False)) if tty else None
+    authkey = apply.read_authkey(os.environ, ts_authkey_file, prompt)
+    hooks = apply.Hooks(progress=lambda m: _err(f"- {m}"), log=lambda m: _err(f"  | {m}"),
+                        confirm=lambda actions: yes or not tty or _confirm(actions), interactive=tty)
+    result = apply.deploy(cfg, Cloud(cfg, os.environ), hooks, authkey=authkey, rotate_token=rotate_token)
+    _print(render.result_json(result)) if as_json else render.write_result(result, _out)
+
+
+def _confirm(actions: list[Any]) -> bool:
+    for number, action in enumerate(actions, 1):
+        _err(f"  {number}. {action.describe()}")
+    return typer.confirm("Apply these changes?", default=True, err=True)
+
+
+def _print(data: Any) -> None:
+    typer.echo(json.dumps(data, indent=2))
+
+
+def init(
+    path: Path = typer.Option(Path("devproxy.toml"), "--path", help="Where to write the file"),
+    project: Optional[str] = typer.Option(None, "--project"),
+    region: Optional[str] = typer.Option(None, "--region"),
+    service: Optional[str] = typer.Option(None, "--service"),
+    target: Optional[str] = typer.Option(None, "--target"),
+    auth: Optional[str] = typer.Option(None, "--auth"),
+    force: bool = typer.Option(False, "--force", help="Overwrite an existing file"),
+) -> None:
+    """Write a commented devproxy.toml (asking for missing values on a terminal)."""
+    from devproxy.deploy.init import answers, write_init
+
+    ask = (lambda label, default: str(typer.prompt(label, default=default))) if sys.stdin.isatty() else None
+    values = answers(os.environ, dict(project=project, region=region, service=service, target=target,
+                                      auth=auth), ask, home=Path.home())
+    write_init(path, values, force=force)
+    _out(f"wrote {path}; next: devproxy deploy --dry-run")
+
+
+def status(
+    project: Optional[str] = typer.Option(None, "--project"),
+    region: Optional[str] = typer.Option(None, "--region"),
+    service: Optional[str] = typer.Option(None, "--service"),
+    as_json: bool = typer.Option(False, "--json", help="Print the status as JSON"),
+) -> None:
+    """Show the service URL, ready revision, drift from what devproxy expects, and readiness."""
+    from devproxy.deploy import status as st
+    from devproxy.deploy.gcp import Cloud
+
+    cfg = _config(("project",), project=project, region=region, service=service)
+    report = st.read_status(cfg, Cloud(cfg, os.environ))
+    _print(st.status_json(report)) if as_json else st.write_status(report, _out)
+    if not report.healthy:
+        raise typer.Exit(1)

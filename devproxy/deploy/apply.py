@@ -1,0 +1,213 @@
+"""Run a deploy: read the project, plan, execute each action through the `Cloud` adapter.
+
+`dry_run` plans against an empty project and touches nothing (no credentials, no network).
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from devproxy import __version__
+from devproxy.deploy import plan as p
+from devproxy.deploy.config import DeployConfig
+from devproxy.deploy.render import DeployResult, DryRun
+from devproxy.deploy.spec import build_service, labels, service_json
+from devproxy.deploy.templates import Rendered, render
+from devproxy.errors import ConfigError, DevproxyError
+
+if TYPE_CHECKING:
+    from devproxy.deploy.build import WheelBuilder
+    from devproxy.deploy.gcp import Cloud
+
+_NUMBERED = re.compile(r"^projects/(\d+)/")
+
+
+@dataclass(frozen=True, slots=True)
+class Hooks:
+    """How a deploy talks to its user: progress lines, build log lines, the go-ahead."""
+
+    progress: Callable[[str], None]
+    log: Callable[[str], None]
+    confirm: Callable[[list[p.Action]], bool]
+    #: on a terminal the one-time login link may be shown; elsewhere only how to get it.
+    interactive: bool = False
+
+
+def placeholder_image(cfg: DeployConfig) -> str:
+    return cfg.image or f"{cfg.image_repository}:{__version__}-<context digest>"
+
+
+def dry_run(cfg: DeployConfig, rotate_token: bool = False) -> DryRun:
+    """The plan against an empty project, the Dockerfile and the service spec; no I/O but templates."""
+    actions = p.plan(p.Desired(cfg, rotate_token=rotate_token), p.Current())
+    rendered = render(cfg.tailscale_version) if cfg.image is None else None
+    spec = service_json(build_service(cfg, placeholder_image(cfg)))
+    return DryRun(cfg=cfg, actions=tuple(actions), templates=rendered, spec=spec)
+
+
+def observe(cloud: Cloud, cfg: DeployConfig) -> p.Current:
+    """Read what already exists (secret values only as digests)."""
+    states: dict[str, p.SecretState] = {}
+    number: str | None = None
+    member = f"serviceAccount:{cfg.service_account_email}"
+    for secret_id in cfg.secret_ids:
+        name = cloud.get_secret_name(secret_id)
+        if name is None:
+            continue
+        found = _NUMBERED.match(name)
+        number = number or (found.group(1) if found else None)
+        value = cloud.latest_secret_value(secret_id)
+        accessors = cloud.secret_members(secret_id, p.ACCESSOR_ROLE)
+        states[secret_id] = p.SecretState(
+            exists=True,
+            latest_sha256=p.digest(value) if value is not None else None,
+            accessors=accessors & {member},
+        )
+    building = cfg.image is None
+    return p.Current(
+        service_exists=cloud.get_service() is not None,
+        service_account_exists=cloud.service_account_exists(cfg.service_account_email),
+        repository_exists=building and cloud.repository_exists(),
+        bucket_exists=building and cloud.bucket_exists(cfg.build_bucket),
+        secrets=states,
+        project_number=number,
+    )
+
+
+def deploy(
+    cfg: DeployConfig,
+    cloud: Cloud,
+    hooks: Hooks,
+    *,
+    authkey: str | None,
+    rotate_token: bool = False,
+    wheel_builder: WheelBuilder | None = None,
+) -> DeployResult:
+    """Plan against the real project and execute the plan.
+
+    Raises:
+        ConfigError: the plan needs the Tailscale auth key and none was given.
+        CloudError: a Google Cloud call failed (mapped with a hint).
+    """
+    hooks.progress(f"reading project {cfg.project}")
+    current = observe(cloud, cfg)
+    desired = p.Desired(cfg, p.digest(authkey) if authkey else None, rotate_token)
+    actions = p.plan(desired, current)
+    if p.needs_authkey(actions) and not authkey:
+        raise ConfigError("the Tailscale auth key is needed (the secret has no version yet)",
+                          hint="set TS_AUTHKEY, pass --ts-authkey-file FILE, or run in a terminal to be asked")
+    if not hooks.confirm(actions):
+        raise DevproxyError("deploy cancelled; nothing was changed")
+    run = _Executor(cfg, cloud, hooks, authkey, current.project_number, wheel_builder)
+    for action in actions:
+        hooks.progress(action.describe())
+        run.execute(action)
+    return run.result(tuple(actions))
+
+
+class _Executor:
+    """Carries what earlier actions learned (image, project number, token) to later ones."""
+
+    def __init__(self, cfg: DeployConfig, cloud: Cloud, hooks: Hooks, authkey: str | None,
+                 project_number: str | None, wheel_builder: WheelBuilder | None) -> None:
+        self.cfg, self.cloud, self.hooks = cfg, cloud, hooks
+        self.authkey = authkey
+        self.project_number = project_number
+        self.wheel_builder = wheel_builder
+        self.image = cfg.image
+        self.new_token: str | None = None
+        self.service = None
+
+    def execute(self, action: p.Action) -> None:
+        cfg, cloud = self.cfg, self.cloud
+        match action:
+            case p.CreateServiceAccount(email=_, account_id=account_id):
+                cloud.create_service_account(account_id, f"devproxy runtime for {cfg.service}")
+            case p.CreateRepository():
+                cloud.create_repository(labels(), self.hooks.progress)
+            case p.CreateBucket(bucket=bucket):
+                cloud.create_bucket(bucket, labels())
+            case p.BuildImage():
+                self.image = self._build()
+            case p.CreateSecret(secret_id=secret_id):
+                name = cloud.create_secret(secret_id, labels())
+                found = _NUMBERED.match(name)
+                self.project_number = self.project_number or (found.group(1) if found else None)
+            case p.AddSecretVersion(secret_id=secret_id, payload=payload):
+                cloud.add_secret_version(secret_id, self._payload(payload))
+            case p.GrantSecretAccessor(secret_id=secret_id, member=member):
+                cloud.add_secret_member(secret_id, p.ACCESSOR_ROLE, member)
+            case p.DeployService(create=create):
+                spec = build_service(cfg, self.image or placeholder_image(cfg), self.project_number)
+                self.service = cloud.deploy_service(spec, create, self.hooks.progress)
+            case p.GrantInvoker():
+                if self.project_number is None:
+                    raise DevproxyError("cannot grant IAP access: the project number is unknown",
+                                        hint="grant roles/run.invoker to the IAP service agent by hand")
+                member = p.IAP_AGENT.format(number=self.project_number)
+                cloud.add_service_member(p.INVOKER_ROLE, member)
+
+    def _build(self) -> str:
+        from devproxy.deploy.build import build_image, build_wheel, prebuilt_wheel
+
+        rendered: Rendered = render(self.cfg.tailscale_version)
+        builder = self.wheel_builder or (prebuilt_wheel(self.cfg.wheel) if self.cfg.wheel else build_wheel)
+        return build_image(self.cloud, self.cfg, rendered, wheel_builder=builder,
+                           progress=self.hooks.progress, log=self.hooks.log)
+
+    def _payload(self, payload: p.Payload) -> str:
+        if payload == "ts-authkey":
+            assert self.authkey is not None  # checked before executing
+            return self.authkey
+        self.new_token = secrets.token_urlsafe(32)
+        return self.new_token
+
+    def result(self, actions: tuple[p.Action, ...]) -> DeployResult:
+        cfg = self.cfg
+        service = self.service or self.cloud.get_service()
+        url = str(service.uri) if service else ""
+        revision = str(service.latest_ready_revision).rsplit("/", 1)[-1] if service else ""
+        image = self.image or (service.template.containers[0].image if service else "")
+        link, hint = None, ""
+        if cfg.auth == "token":
+            hint = (f"access token: `gcloud secrets versions access latest --secret {cfg.token_secret} "
+                    f"--project {cfg.project}`; log in at {url}/_devproxy/login")
+            if self.hooks.interactive:
+                token = self.new_token or self.cloud.latest_secret_value(cfg.token_secret)
+                link = f"{url}/?devproxy_token={token}" if token else None
+        elif cfg.auth == "iap":
+            hint = (f"give people access: `gcloud iap web add-iam-policy-binding --resource-type=cloud-run "
+                    f"--service={cfg.service} --region={cfg.region} --member=user:EMAIL "
+                    f"--role=roles/iap.httpsResourceAccessor --project {cfg.project}`")
+        else:
+            hint = "auth none: anyone who has the URL reaches your dev server"
+        return DeployResult(service=cfg.service, url=url, revision=revision, image=image,
+                            actions=actions, auth=cfg.auth, login_hint=hint, login_link=link)
+
+
+def read_authkey(env: Mapping[str, str], path: str | None, prompt: Callable[[], str] | None) -> str | None:
+    """The Tailscale auth key: TS_AUTHKEY, then --ts-authkey-file, then a hidden prompt; never a flag.
+
+    Raises:
+        ConfigError: the file cannot be read or is empty.
+    """
+    from pathlib import Path
+
+    value = env.get("TS_AUTHKEY") or env.get("TAILSCALE_AUTHKEY")
+    if value:
+        return value.strip()
+    if path:
+        try:
+            text = Path(path).read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise ConfigError(f"cannot read the auth key file {path}: {exc.strerror}") from exc
+        if not text:
+            raise ConfigError(f"the auth key file {path} is empty")
+        return text
+    if prompt is not None:
+        return prompt().strip() or None
+    return None

@@ -1,0 +1,339 @@
+"""The adapter over Google Cloud: every client deploy uses is built here, every call mapped here.
+
+Clients honour `DEVPROXY_<API>_ENDPOINT` through `devproxy.gcp.client_settings`. The IAM admin
+client ships only gRPC transports, so service accounts go through IAM's REST API with
+google-auth's `AuthorizedSession`; Cloud Storage's handwritten client takes its own kwargs.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+from devproxy.deploy.cloud_errors import cloud_errors
+from devproxy.deploy.config import DeployConfig
+from devproxy.errors import CloudError
+from devproxy.gcp import client_settings
+
+if TYPE_CHECKING:
+    from google.api_core.operation import Operation
+    from google.cloud import run_v2
+    from google.cloud.devtools import cloudbuild_v1
+    from google.iam.v1 import policy_pb2
+
+Progress = Callable[[str], None]
+CLOUD_PLATFORM = "https://www.googleapis.com/auth/cloud-platform"
+
+
+class Cloud:
+    """Typed, error-mapped calls for one project; clients are built on first use."""
+
+    def __init__(self, cfg: DeployConfig, env: Mapping[str, str],
+                 sleep: Callable[[float], None] = time.sleep) -> None:
+        self.cfg = cfg
+        self.env = dict(env)
+        self.sleep = sleep
+
+    def _errors(self, api: str, doing: str) -> Any:
+        return cloud_errors(api, doing, self.cfg.project)
+
+    # -- clients ---------------------------------------------------------------------------
+    @cached_property
+    def _run(self) -> Any:
+        from google.cloud import run_v2
+
+        with self._errors("RUN", "create the Cloud Run client"):
+            return run_v2.ServicesClient(**client_settings("RUN", self.env).gapic_kwargs())
+
+    @cached_property
+    def _secrets(self) -> Any:
+        from google.cloud import secretmanager_v1
+
+        with self._errors("SECRETMANAGER", "create the Secret Manager client"):
+            return secretmanager_v1.SecretManagerServiceClient(
+                **client_settings("SECRETMANAGER", self.env).gapic_kwargs()
+            )
+
+    @cached_property
+    def _registry(self) -> Any:
+        from google.cloud import artifactregistry_v1
+
+        with self._errors("ARTIFACTREGISTRY", "create the Artifact Registry client"):
+            return artifactregistry_v1.ArtifactRegistryClient(
+                **client_settings("ARTIFACTREGISTRY", self.env).gapic_kwargs()
+            )
+
+    @cached_property
+    def _build(self) -> Any:
+        from google.cloud.devtools import cloudbuild_v1
+
+        with self._errors("CLOUDBUILD", "create the Cloud Build client"):
+            return cloudbuild_v1.CloudBuildClient(**client_settings("CLOUDBUILD", self.env).gapic_kwargs())
+
+    @cached_property
+    def _storage(self) -> Any:
+        from google.cloud import storage
+
+        settings = client_settings("STORAGE", self.env)
+        kwargs: dict[str, Any] = {"project": self.cfg.project}
+        if settings.endpoint:
+            kwargs["client_options"] = {"api_endpoint": settings.endpoint}
+        if settings.anonymous:
+            from google.auth.credentials import AnonymousCredentials
+
+            kwargs["credentials"] = AnonymousCredentials()
+        with self._errors("STORAGE", "create the Cloud Storage client"):
+            return storage.Client(**kwargs)
+
+    @cached_property
+    def _iam(self) -> tuple[Any, str]:
+        from google.auth.transport.requests import AuthorizedSession
+
+        settings = client_settings("IAM", self.env)
+        with self._errors("IAM", "load Google credentials"):
+            if settings.anonymous:
+                from google.auth.credentials import AnonymousCredentials
+
+                credentials: Any = AnonymousCredentials()
+            else:
+                import google.auth
+
+                credentials, _ = google.auth.default(scopes=[CLOUD_PLATFORM])
+        return AuthorizedSession(credentials), settings.endpoint or "https://iam.googleapis.com"
+
+    # -- IAM service accounts (REST) -----------------------------------------------------------
+    def _iam_call(self, method: str, path: str, doing: str, body: dict[str, Any] | None = None) -> Any:
+        from google.api_core import exceptions as gexc
+
+        session, base = self._iam
+        with self._errors("IAM", doing):
+            response = session.request(method, f"{base}/v1/{path}", json=body, timeout=60)
+            if response.status_code >= 400:
+                raise gexc.from_http_response(response)
+            return response.json()
+
+    def service_account_exists(self, email: str) -> bool:
+        try:
+            self._iam_call("GET", f"projects/{self.cfg.project}/serviceAccounts/{email}",
+                           f"read service account {email}")
+        except CloudError as exc:
+            if _is_not_found(exc):
+                return False
+            raise
+        return True
+
+    def create_service_account(self, account_id: str, display_name: str) -> None:
+        self._iam_call("POST", f"projects/{self.cfg.project}/serviceAccounts",
+                       f"create service account {account_id}",
+                       {"accountId": account_id, "serviceAccount": {"displayName": display_name}})
+
+    # -- Secret Manager --------------------------------------------------------------------------
+    def _secret_path(self, secret_id: str) -> str:
+        return f"projects/{self.cfg.project}/secrets/{secret_id}"
+
+    def get_secret_name(self, secret_id: str) -> str | None:
+        """The secret's full name (Secret Manager spells it with the project number), or None."""
+        from google.api_core import exceptions as gexc
+
+        with self._errors("SECRETMANAGER", f"read secret {secret_id}"):
+            try:
+                return str(self._secrets.get_secret(name=self._secret_path(secret_id)).name)
+            except gexc.NotFound:
+                return None
+
+    def create_secret(self, secret_id: str, labels: Mapping[str, str]) -> str:
+        from google.cloud import secretmanager_v1
+
+        secret = secretmanager_v1.Secret(
+            replication=secretmanager_v1.Replication(automatic=secretmanager_v1.Replication.Automatic()),
+            labels=dict(labels),
+        )
+        with self._errors("SECRETMANAGER", f"create secret {secret_id}"):
+            created = self._secrets.create_secret(
+                parent=f"projects/{self.cfg.project}", secret_id=secret_id, secret=secret
+            )
+        return str(created.name)
+
+    def latest_secret_value(self, secret_id: str) -> str | None:
+        """The latest version's payload, or None when the secret has no enabled version."""
+        from google.api_core import exceptions as gexc
+
+        with self._errors("SECRETMANAGER", f"read the latest version of secret {secret_id}"):
+            try:
+                version = self._secrets.access_secret_version(
+                    name=f"{self._secret_path(secret_id)}/versions/latest"
+                )
+            except (gexc.NotFound, gexc.FailedPrecondition):
+                return None
+        return bytes(version.payload.data).decode("utf-8")
+
+    def add_secret_version(self, secret_id: str, value: str) -> None:
+        import google_crc32c
+
+        data = value.encode("utf-8")
+        with self._errors("SECRETMANAGER", f"add a version to secret {secret_id}"):
+            self._secrets.add_secret_version(
+                parent=self._secret_path(secret_id),
+                payload={"data": data, "data_crc32c": int(google_crc32c.value(data))},
+            )
+
+    def secret_members(self, secret_id: str, role: str) -> frozenset[str]:
+        with self._errors("SECRETMANAGER", f"read the IAM policy of secret {secret_id}"):
+            policy = self._secrets.get_iam_policy(request={"resource": self._secret_path(secret_id)})
+        return _members(policy, role)
+
+    def add_secret_member(self, secret_id: str, role: str, member: str) -> None:
+        with self._errors("SECRETMANAGER", f"grant {role} on secret {secret_id}"):
+            resource = self._secret_path(secret_id)
+            policy = self._secrets.get_iam_policy(request={"resource": resource})
+            if _add_member(policy, role, member):
+                self._secrets.set_iam_policy(request={"resource": resource, "policy": policy})
+
+    # -- Artifact Registry and Cloud Storage ---------------------------------------------------------
+    def _repository_name(self) -> str:
+        return f"{self.cfg.parent}/repositories/{self.cfg.repository}"
+
+    def repository_exists(self) -> bool:
+        from google.api_core import exceptions as gexc
+
+        with self._errors("ARTIFACTREGISTRY", f"read repository {self.cfg.repository}"):
+            try:
+                self._registry.get_repository(name=self._repository_name())
+            except gexc.NotFound:
+                return False
+        return True
+
+    def create_repository(self, labels: Mapping[str, str], progress: Progress) -> None:
+        from google.cloud import artifactregistry_v1
+
+        repository = artifactregistry_v1.Repository(
+            format_=artifactregistry_v1.Repository.Format.DOCKER,
+            description="Images built by devproxy deploy",
+            labels=dict(labels),
+        )
+        with self._errors("ARTIFACTREGISTRY", f"create repository {self.cfg.repository}"):
+            op = self._registry.create_repository(
+                parent=self.cfg.parent, repository_id=self.cfg.repository, repository=repository
+            )
+            self.wait(op, f"creating repository {self.cfg.repository}", progress)
+
+    def bucket_exists(self, bucket: str) -> bool:
+        with self._errors("STORAGE", f"read bucket gs://{bucket}"):
+            return self._storage.lookup_bucket(bucket) is not None
+
+    def create_bucket(self, bucket: str, labels: Mapping[str, str]) -> None:
+        with self._errors("STORAGE", f"create bucket gs://{bucket}"):
+            created = self._storage.bucket(bucket)
+            created.labels = dict(labels)
+            created.iam_configuration.uniform_bucket_level_access_enabled = True
+            self._storage.create_bucket(created, location=self.cfg.region)
+
+    def upload(self, bucket: str, name: str, data: bytes, content_type: str) -> None:
+        with self._errors("STORAGE", f"upload gs://{bucket}/{name}"):
+            self._storage.bucket(bucket).blob(name).upload_from_string(data, content_type=content_type)
+
+    def read_object(self, bucket: str, name: str, start: int) -> bytes:
+        """Bytes of an object from `start` on; empty when it does not exist (yet)."""
+        from google.api_core import exceptions as gexc
+
+        with self._errors("STORAGE", f"read gs://{bucket}/{name}"):
+            try:
+                return bytes(self._storage.bucket(bucket).blob(name).download_as_bytes(start=start))
+            except (gexc.NotFound, gexc.RequestRangeNotSatisfiable):
+                return b""
+
+    # -- Cloud Build ---------------------------------------------------------------------------------
+    def submit_build(self, build: cloudbuild_v1.Build) -> str:
+        """Start a build; returns its id."""
+        with self._errors("CLOUDBUILD", "start a Cloud Build build"):
+            op = self._build.create_build(project_id=self.cfg.project, build=build)
+            return str(op.metadata.build.id)
+
+    def get_build(self, build_id: str) -> cloudbuild_v1.Build:
+        with self._errors("CLOUDBUILD", f"read build {build_id}"):
+            return self._build.get_build(project_id=self.cfg.project, id=build_id)
+
+    # -- Cloud Run ---------------------------------------------------------------------------------
+    def get_service(self) -> run_v2.Service | None:
+        from google.api_core import exceptions as gexc
+
+        with self._errors("RUN", f"read service {self.cfg.service}"):
+            try:
+                return self._run.get_service(name=self.cfg.service_name)
+            except gexc.NotFound:
+                return None
+
+    def deploy_service(self, service: run_v2.Service, create: bool, progress: Progress) -> run_v2.Service:
+        """Create or update the service and wait for its revision; failures carry Cloud Run's reason."""
+        from google.api_core import exceptions as gexc
+
+        verb = "create" if create else "update"
+        with self._errors("RUN", f"{verb} service {self.cfg.service}"):
+            if create:
+                op = self._run.create_service(parent=self.cfg.parent, service=service,
+                                              service_id=self.cfg.service)
+            else:
+                service.name = self.cfg.service_name
+                op = self._run.update_service(service=service)
+        try:
+            with self._errors("RUN", f"wait for service {self.cfg.service}"):
+                self.wait(op, f"deploying {self.cfg.service}", progress, raise_failure=True)
+        except CloudError as exc:
+            cause = exc.__cause__
+            if isinstance(cause, gexc.GoogleAPICallError) and not isinstance(
+                cause, (gexc.PermissionDenied, gexc.Unauthenticated)
+            ):
+                raise CloudError(
+                    f"Cloud Run could not deploy {self.cfg.service}: {cause.message}",
+                    hint=f"see why with `devproxy logs --diagnose --service {self.cfg.service}`, "
+                    "fix it and run `devproxy deploy` again",
+                ) from cause
+            raise
+        return op.result()
+
+    def add_service_member(self, role: str, member: str) -> None:
+        with self._errors("RUN", f"grant {role} on service {self.cfg.service}"):
+            resource = self.cfg.service_name
+            policy = self._run.get_iam_policy(request={"resource": resource})
+            if _add_member(policy, role, member):
+                self._run.set_iam_policy(request={"resource": resource, "policy": policy})
+
+    # -- long-running operations ----------------------------------------------------------------------
+    def wait(self, op: Operation, label: str, progress: Progress, raise_failure: bool = True,
+             timeout: float = 900.0) -> None:
+        """Poll `op` until done with a growing interval (the injected `sleep`), reporting progress."""
+        waited, delay = 0.0, 0.2
+        while not op.done():
+            if waited >= timeout:
+                raise CloudError(f"gave up {label} after {int(waited)} s",
+                                 hint="the operation may still finish; check the Cloud console")
+            progress(f"{label}... ({int(waited)} s)")
+            self.sleep(delay)
+            waited += delay
+            delay = min(delay * 2, 5.0)
+        if raise_failure:
+            op.result()
+
+
+def _members(policy: policy_pb2.Policy, role: str) -> frozenset[str]:
+    return frozenset(m for b in policy.bindings if b.role == role for m in b.members)
+
+
+def _add_member(policy: policy_pb2.Policy, role: str, member: str) -> bool:
+    """Add `member` to `role` in place; False when it was already there."""
+    for binding in policy.bindings:
+        if binding.role == role:
+            if member in binding.members:
+                return False
+            binding.members.append(member)
+            return True
+    policy.bindings.add(role=role, members=[member])
+    return True
+
+
+def _is_not_found(exc: CloudError) -> bool:
+    from google.api_core import exceptions as gexc
+
+    return isinstance(exc.__cause__, gexc.NotFound)

@@ -1,0 +1,198 @@
+"""Desired state + current state -> an ordered list of frozen actions (pure).
+
+The plan is data: it prints as a dry run, and `apply` executes it. No action carries a secret
+value; `AddSecretVersion` only names where its payload comes from.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Literal, Union
+
+from devproxy.deploy.config import DeployConfig
+
+ACCESSOR_ROLE = "roles/secretmanager.secretAccessor"
+INVOKER_ROLE = "roles/run.invoker"
+IAP_AGENT = "serviceAccount:service-{number}@gcp-sa-iap.iam.gserviceaccount.com"
+
+Payload = Literal["ts-authkey", "new-access-token"]
+
+
+def digest(value: str) -> str:
+    """How plans compare secret values without holding them."""
+    return hashlib.sha256(value.encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class SecretState:
+    """What Secret Manager holds for one secret (its latest value only as a digest)."""
+
+    exists: bool = False
+    latest_sha256: str | None = None
+    accessors: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True, slots=True)
+class Current:
+    """The remote state deploy read before planning; the default is an empty project."""
+
+    service_exists: bool = False
+    service_account_exists: bool = False
+    repository_exists: bool = False
+    bucket_exists: bool = False
+    secrets: Mapping[str, SecretState] = field(default_factory=dict)
+    project_number: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Desired:
+    """What the user asked for: the config, plus facts about the secrets (digests only)."""
+
+    cfg: DeployConfig
+    authkey_sha256: str | None = None
+    rotate_token: bool = False
+
+    @property
+    def build_image(self) -> bool:
+        return self.cfg.image is None
+
+
+@dataclass(frozen=True, slots=True)
+class CreateServiceAccount:
+    email: str
+    account_id: str
+
+    def describe(self) -> str:
+        return f"create service account {self.email} (the service's runtime identity)"
+
+
+@dataclass(frozen=True, slots=True)
+class CreateRepository:
+    repository: str
+    location: str
+
+    def describe(self) -> str:
+        return f"create Artifact Registry docker repository {self.repository} in {self.location}"
+
+
+@dataclass(frozen=True, slots=True)
+class CreateBucket:
+    bucket: str
+    location: str
+
+    def describe(self) -> str:
+        return f"create Cloud Storage bucket gs://{self.bucket} for build contexts and logs"
+
+
+@dataclass(frozen=True, slots=True)
+class BuildImage:
+    image_repository: str
+    bucket: str
+
+    def describe(self) -> str:
+        return (f"build the image with Cloud Build from templates/ and a wheel of this devproxy, "
+                f"push to {self.image_repository}")
+
+
+@dataclass(frozen=True, slots=True)
+class CreateSecret:
+    secret_id: str
+
+    def describe(self) -> str:
+        return f"create secret {self.secret_id}"
+
+
+@dataclass(frozen=True, slots=True)
+class AddSecretVersion:
+    secret_id: str
+    payload: Payload
+    reason: str
+
+    def describe(self) -> str:
+        source = "the Tailscale auth key" if self.payload == "ts-authkey" else "a newly generated access token"
+        return f"add a version to secret {self.secret_id}: {source} ({self.reason})"
+
+
+@dataclass(frozen=True, slots=True)
+class GrantSecretAccessor:
+    secret_id: str
+    member: str
+
+    def describe(self) -> str:
+        return f"grant {ACCESSOR_ROLE} on secret {self.secret_id} to {self.member}"
+
+
+@dataclass(frozen=True, slots=True)
+class DeployService:
+    name: str
+    create: bool
+
+    def describe(self) -> str:
+        verb = "create" if self.create else "update"
+        return f"{verb} Cloud Run service {self.name} and wait until its revision is ready"
+
+
+@dataclass(frozen=True, slots=True)
+class GrantInvoker:
+    name: str
+    member: str
+
+    def describe(self) -> str:
+        return f"grant {INVOKER_ROLE} on {self.name} to {self.member} (IAP's service agent)"
+
+
+Action = Union[
+    CreateServiceAccount, CreateRepository, CreateBucket, BuildImage, CreateSecret,
+    AddSecretVersion, GrantSecretAccessor, DeployService, GrantInvoker,
+]
+
+
+def plan(desired: Desired, current: Current) -> list[Action]:
+    """Every action needed to move `current` to `desired`, in the order they must run."""
+    cfg = desired.cfg
+    actions: list[Action] = []
+    if not current.service_account_exists:
+        actions.append(CreateServiceAccount(cfg.service_account_email, cfg.account_id))
+    if desired.build_image:
+        if not current.repository_exists:
+            actions.append(CreateRepository(cfg.repository, cfg.region))
+        if not current.bucket_exists:
+            actions.append(CreateBucket(cfg.build_bucket, cfg.region))
+        actions.append(BuildImage(cfg.image_repository, cfg.build_bucket))
+    member = f"serviceAccount:{cfg.service_account_email}"
+    for secret_id in cfg.secret_ids:
+        state = current.secrets.get(secret_id, SecretState())
+        if not state.exists:
+            actions.append(CreateSecret(secret_id))
+        version = _secret_version(desired, secret_id, state)
+        if version:
+            actions.append(version)
+        if member not in state.accessors:
+            actions.append(GrantSecretAccessor(secret_id, member))
+    actions.append(DeployService(cfg.service_name, create=not current.service_exists))
+    if cfg.auth == "iap":
+        number = current.project_number or "PROJECT_NUMBER"
+        actions.append(GrantInvoker(cfg.service_name, IAP_AGENT.format(number=number)))
+    return actions
+
+
+def _secret_version(desired: Desired, secret_id: str, state: SecretState) -> AddSecretVersion | None:
+    cfg = desired.cfg
+    if secret_id == cfg.authkey_secret:
+        if state.latest_sha256 is None:
+            return AddSecretVersion(secret_id, "ts-authkey", "no version yet")
+        if desired.authkey_sha256 and desired.authkey_sha256 != state.latest_sha256:
+            return AddSecretVersion(secret_id, "ts-authkey", "the key changed")
+        return None
+    if state.latest_sha256 is None:
+        return AddSecretVersion(secret_id, "new-access-token", "no version yet")
+    if desired.rotate_token:
+        return AddSecretVersion(secret_id, "new-access-token", "--rotate-token")
+    return None
+
+
+def needs_authkey(actions: list[Action]) -> bool:
+    """Whether executing `actions` needs the Tailscale auth key's value."""
+    return any(isinstance(a, AddSecretVersion) and a.payload == "ts-authkey" for a in actions)

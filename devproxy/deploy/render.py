@@ -1,0 +1,114 @@
+"""Human and JSON renderings of dry runs, deploy results and status (no I/O beyond the writer)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from devproxy.deploy.config import DeployConfig
+from devproxy.deploy.plan import Action
+from devproxy.deploy.templates import Rendered
+
+Write = Callable[[str], None]
+
+
+@dataclass(frozen=True, slots=True)
+class DryRun:
+    """Everything a dry run shows: no secret value is in here, only references."""
+
+    cfg: DeployConfig
+    actions: tuple[Action, ...]
+    templates: Rendered | None
+    spec: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class DeployResult:
+    """What a finished deploy reports."""
+
+    service: str
+    url: str
+    revision: str
+    image: str
+    actions: tuple[Action, ...]
+    auth: str
+    #: how to get in: a command to print the token, or a console hint (never the token itself).
+    login_hint: str = ""
+    login_link: str | None = field(default=None, repr=False)
+
+
+def action_dict(action: Action) -> dict[str, Any]:
+    data = {"action": type(action).__name__, "description": action.describe()}
+    data.update({k: getattr(action, k) for k in action.__dataclass_fields__})
+    return data
+
+
+def settings_lines(cfg: DeployConfig) -> list[str]:
+    keys = ("project", "region", "service", "target", "auth", "min_instances", "max_instances")
+    return [f"  {k}: {getattr(cfg, k)}  ({cfg.source_of(k)})" for k in keys]
+
+
+def write_dry_run(report: DryRun, write: Write) -> None:
+    cfg = report.cfg
+    write(f"Dry run: nothing is sent to Google Cloud. Settings:")
+    for line in settings_lines(cfg):
+        write(line)
+    write("")
+    write("Plan (against an empty project; a real deploy reads the project first and skips what exists):")
+    for number, action in enumerate(report.actions, 1):
+        write(f"  {number}. {action.describe()}")
+    write("")
+    if report.templates is not None:
+        args = " ".join(f"{k}={v}" for k, v in report.templates.build_args)
+        write(f"Dockerfile (build args: {args}):")
+        for line in report.templates.dockerfile.splitlines():
+            write(f"  {line}")
+        write("")
+    else:
+        write(f"Image: {cfg.image} (--image: nothing is built)")
+        write("")
+    write(f"Cloud Run service {cfg.service_name} (secrets are references, never values):")
+    for line in json.dumps(report.spec, indent=2).splitlines():
+        write(f"  {line}")
+
+
+def dry_run_json(report: DryRun) -> dict[str, Any]:
+    templates = report.templates
+    return {
+        "dry_run": True,
+        "settings": {k: v for k, v in _cfg_dict(report.cfg).items()},
+        "plan": [action_dict(a) for a in report.actions],
+        "dockerfile": templates.dockerfile if templates else None,
+        "build_args": dict(templates.build_args) if templates else {},
+        "service": report.spec,
+    }
+
+
+def _cfg_dict(cfg: DeployConfig) -> dict[str, Any]:
+    return {k: getattr(cfg, k) for k in cfg.__dataclass_fields__ if k != "sources"}
+
+
+def write_result(result: DeployResult, write: Write) -> None:
+    if not result.actions:
+        write("Nothing to change.")
+    write(f"Service {result.service} is ready: {result.url}")
+    write(f"  revision: {result.revision}")
+    write(f"  image: {result.image}")
+    if result.login_link:
+        write(f"  one-time login link (keep it private): {result.login_link}")
+    if result.login_hint:
+        write(f"  {result.login_hint}")
+
+
+def result_json(result: DeployResult) -> dict[str, Any]:
+    return {
+        "service": result.service,
+        "url": result.url,
+        "revision": result.revision,
+        "image": result.image,
+        "auth": result.auth,
+        "actions": [action_dict(a) for a in result.actions],
+        "login_hint": result.login_hint,
+    }

@@ -1,0 +1,62 @@
+"""The image templates, checked statically (no Docker engine here)."""
+
+from __future__ import annotations
+
+import re
+import zipfile
+from pathlib import Path
+
+from devproxy.deploy.config import DEFAULT_TAILSCALE_VERSION
+from devproxy.deploy.templates import render, template_dir
+
+
+def instructions(dockerfile: str) -> list[tuple[str, str]]:
+    """(INSTRUCTION, arguments) with continuation lines joined and comments dropped."""
+    text = re.sub(r"\\\n", " ", dockerfile)
+    out = []
+    for line in text.splitlines():
+        line = line.strip()
+        if line and not line.startswith("#"):
+            word, _, rest = line.partition(" ")
+            out.append((word.upper(), rest.strip()))
+    return out
+
+
+def test_dockerfile_static_checks() -> None:
+    """Pinned bases, tailscale binaries copied, wheel installed, non-root, exec-form devproxy runtime."""
+    rendered = render("v1.80.0")
+    steps = instructions(rendered.dockerfile)
+    args = dict(a.split("=", 1) for w, a in steps if w == "ARG")
+    assert re.fullmatch(r"v\d+\.\d+\.\d+", args["TAILSCALE_VERSION"])
+    assert re.fullmatch(r"\d+\.\d+\.\d+", args["PYTHON_VERSION"])
+    froms = [a for w, a in steps if w == "FROM"]
+    assert froms[0].startswith("docker.io/tailscale/tailscale:${TAILSCALE_VERSION}")
+    assert all(":latest" not in f and ":stable" not in f for f in froms)
+    assert any(w == "COPY" and "--from=tailscale" in a and "/usr/local/bin/tailscaled" in a
+               and "/usr/local/bin/tailscale " in a for w, a in steps)
+    assert any(w == "RUN" and "pip install" in a and "devproxy-*.whl" in a for w, a in steps)
+    users = [a for w, a in steps if w == "USER"]
+    assert users and users[-1].split(":")[0] not in ("root", "0")
+    assert steps[-1] == ("ENTRYPOINT", '["devproxy", "runtime"]')
+    assert dict(rendered.build_args)["TAILSCALE_VERSION"] == "v1.80.0"
+
+
+def test_no_secret_baked_in() -> None:
+    """No ARG/ENV names key material and no tskey- literal appears in any template file."""
+    rendered = render(DEFAULT_TAILSCALE_VERSION)
+    for name, data in rendered.files:
+        assert b"tskey-" not in data, name
+    for word, arg in instructions(rendered.dockerfile):
+        if word in ("ARG", "ENV"):
+            assert not re.search(r"AUTHKEY|TOKEN|SECRET|PASSWORD", arg, re.I), arg
+
+
+def test_templates_ship_in_the_wheel(tmp_path: Path) -> None:
+    """The real wheel build carries templates as devproxy/_templates, and the loader finds them."""
+    from devproxy.deploy.build import build_wheel
+
+    wheel = build_wheel(tmp_path)
+    with zipfile.ZipFile(wheel) as zf:
+        names = set(zf.namelist())
+        assert "devproxy/_templates/Dockerfile" in names
+        assert zf.read("devproxy/_templates/Dockerfile") == (template_dir() / "Dockerfile").read_bytes()
