@@ -1,0 +1,176 @@
+"""`devproxy logs`: read Cloud Logging, a file or stdin; `--diagnose` names the cause and the fix."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Optional
+
+import typer
+
+from devproxy.errors import ConfigError
+
+if TYPE_CHECKING:  # imported lazily at run time so `devproxy --help` stays fast
+    from rich.console import Console
+
+    from devproxy.logs.model import LogEntry
+    from devproxy.logs.query import CloudQuery
+
+
+def register(app: typer.Typer) -> None:
+    app.command("logs")(logs)
+
+
+def logs(
+    file: Optional[str] = typer.Option(
+        None, "--file", "-f", help="Read this file ('-' for stdin) instead of Cloud Logging"
+    ),
+    diagnose: bool = typer.Option(False, "--diagnose", "-d", help="Name the most likely cause and its fix"),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON (key 'findings' with --diagnose)"),
+    follow: bool = typer.Option(False, "--follow", help="Keep reading new entries until Ctrl-C"),
+    project: Optional[str] = typer.Option(
+        None, "--project", help="Google Cloud project [env GOOGLE_CLOUD_PROJECT, CLOUDSDK_CORE_PROJECT]"
+    ),
+    service: str = typer.Option("devproxy", "--service", help="Cloud Run service name"),
+    region: Optional[str] = typer.Option(None, "--region", help="Cloud Run region (all regions if not given)"),
+    since: Optional[str] = typer.Option(
+        None, "--since", help="How far back: 30m, 1h, 2d or a timestamp [default 1h; 1m with --follow]"
+    ),
+    limit: int = typer.Option(1000, "--limit", help="Read at most this many (newest) entries"),
+    poll_interval: float = typer.Option(2.0, "--poll-interval", help="Seconds between polls with --follow"),
+    max_polls: Optional[int] = typer.Option(None, "--max-polls", hidden=True),
+) -> None:
+    """Show a service's logs (Cloud Logging, a file or stdin); --diagnose says what is wrong and how to fix it."""
+    from rich.console import Console
+
+    if limit <= 0:
+        raise ConfigError("--limit must be a positive number")
+    if poll_interval < 0:
+        raise ConfigError("--poll-interval must not be negative")
+    console = Console(highlight=False, soft_wrap=True)
+    errors = Console(stderr=True, highlight=False, soft_wrap=True)
+    env: Mapping[str, str] = os.environ
+    if follow:
+        code = _follow(
+            console, errors, file=file, diagnose=diagnose, as_json=as_json, env=env, project=project,
+            service=service, region=region, since=since, limit=limit, poll_interval=poll_interval,
+            max_polls=max_polls,
+        )
+        raise typer.Exit(code)
+    if file is not None:
+        from devproxy.logs.source import read_path
+
+        parsed = read_path(file, sys.stdin)
+        entries, bad_lines, fmt = list(parsed.entries), parsed.bad_lines, parsed.format
+    else:
+        from devproxy.logs.cloud import read_entries
+
+        entries = read_entries(_query(env, project, service, region, since or "1h", limit), env)
+        bad_lines, fmt = 0, "cloud-logging"
+    raise typer.Exit(_show(console, errors, entries, bad_lines, fmt, diagnose=diagnose, as_json=as_json))
+
+
+def _query(
+    env: Mapping[str, str], project: str | None, service: str, region: str | None, since: str, limit: int
+) -> CloudQuery:
+    from devproxy.logs.query import CloudQuery, parse_since, resolve_project
+
+    now = datetime.now(timezone.utc)
+    return CloudQuery(resolve_project(project, env), service, parse_since(since, now), region, limit)
+
+
+def _show(
+    console: Console,
+    errors: Console,
+    entries: Sequence[LogEntry],
+    bad_lines: int,
+    fmt: str,
+    *,
+    diagnose: bool,
+    as_json: bool,
+) -> int:
+    from devproxy.logs import render
+
+    if bad_lines and not as_json:
+        errors.print(f"warning: {bad_lines} unreadable line{'s' if bad_lines != 1 else ''} skipped")
+    if not diagnose:
+        if as_json:
+            console.print_json(render.entries_json(entries))
+        else:
+            render.print_entries(console, entries)
+        return 0
+    from devproxy.logs.correlate import diagnose as run_diagnosis
+
+    diagnosis = run_diagnosis(entries)
+    if as_json:
+        sys.stdout.write(render.diagnosis_json(diagnosis, fmt=fmt, bad_lines=bad_lines) + "\n")
+    else:
+        render.print_report(console, diagnosis, fmt=fmt, bad_lines=bad_lines)
+    return 1 if diagnosis.has_errors else 0
+
+
+def _follow(
+    console: Console,
+    errors: Console,
+    *,
+    file: str | None,
+    diagnose: bool,
+    as_json: bool,
+    env: Mapping[str, str],
+    project: str | None,
+    service: str,
+    region: str | None,
+    since: str | None,
+    limit: int,
+    poll_interval: float,
+    max_polls: int | None,
+) -> int:
+    from devproxy.logs import follow, render
+
+    batches: Iterable[Sequence[LogEntry | None]]
+    if file == "-":
+        batches = follow.stream_lines(sys.stdin)
+    elif file is not None:
+        batches = follow.tail_file(file, interval_s=poll_interval, max_polls=max_polls)
+    else:
+        from devproxy.logs.cloud import default_since, poll_entries
+
+        query = _query(env, project, service, region, since or "1m", limit)
+        if since is None:
+            query = type(query)(query.project, query.service, default_since(), query.region, query.limit)
+        batches = poll_entries(query, env, interval_s=poll_interval, max_polls=max_polls)
+    live = follow.LiveDiagnosis()
+
+    def on_batch(batch: Sequence[LogEntry | None]) -> None:
+        fresh = live.add(batch)
+        if diagnose:
+            for finding in fresh:
+                if as_json:
+                    sys.stdout.write(json.dumps({"finding": render.finding_json(finding)}) + "\n")
+                else:
+                    render.print_finding(console, None, finding)
+        else:
+            for entry in batch:
+                if entry is None:
+                    continue
+                if as_json:
+                    sys.stdout.write(json.dumps(render.entry_json(entry)) + "\n")
+                else:
+                    console.print(render.entry_line(entry))
+        sys.stdout.flush()
+
+    interrupted = follow.run(batches, on_batch)
+    if interrupted:
+        errors.print("stopped")
+    if live.bad_lines:
+        errors.print(f"warning: {live.bad_lines} unreadable line{'s' if live.bad_lines != 1 else ''} skipped")
+    if not diagnose:
+        return 0
+    diagnosis = live.diagnosis()
+    if not as_json:
+        console.print()
+        render.print_report(console, diagnosis, bad_lines=live.bad_lines)
+    return 1 if diagnosis.has_errors else 0

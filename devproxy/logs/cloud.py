@@ -1,0 +1,180 @@
+"""Cloud Logging adapter: read (or poll) a Cloud Run service's entries with google-cloud-logging.
+
+The only module in `logs` that talks to Google Cloud. It uses the library's JSON/REST
+transport (the GAPIC logging client has no REST transport, and REST honours an ``http://``
+endpoint from ``DEVPROXY_LOGGING_ENDPOINT``). Library errors become `CloudLogsError` here.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from devproxy.errors import CloudError
+from devproxy.gcp import client_settings
+from devproxy.logs.model import LogEntry
+from devproxy.logs.query import CloudQuery, build_filter
+from devproxy.logs.source import entry_from_log_entry
+
+PAGE_SIZE = 1000
+#: insertIds remembered for de-duplication while following.
+SEEN_IDS = 20_000
+
+HINT_LOGIN = "run 'gcloud auth application-default login' (or set GOOGLE_APPLICATION_CREDENTIALS)"
+HINT_ROLE = "grant yourself roles/logging.viewer on the project"
+HINT_API = "run 'gcloud services enable logging.googleapis.com'"
+
+
+class CloudLogsError(CloudError):
+    """Cloud Logging could not be read: the input is unreadable, so `devproxy logs` exits 2."""
+
+    exit_code = 2
+
+
+@contextmanager
+def cloud_errors(project: str) -> Iterator[None]:
+    """Map google-auth / google-api-core / transport errors to `CloudLogsError` (the one seam)."""
+    from google.api_core import exceptions as api
+    from google.auth import exceptions as auth
+
+    try:
+        yield
+    except auth.DefaultCredentialsError as exc:
+        raise CloudLogsError("no Google Cloud credentials found", hint=HINT_LOGIN) from exc
+    except auth.RefreshError as exc:
+        raise CloudLogsError("Google Cloud credentials could not be refreshed", hint=HINT_LOGIN) from exc
+    except api.Unauthorized as exc:
+        raise CloudLogsError("Cloud Logging rejected the credentials", hint=HINT_LOGIN) from exc
+    except (api.Forbidden, api.PermissionDenied) as exc:
+        text = str(exc)
+        if "has not been used" in text or "is disabled" in text or "SERVICE_DISABLED" in text:
+            raise CloudLogsError(
+                f"the Cloud Logging API is not enabled in project {project}", hint=HINT_API
+            ) from exc
+        raise CloudLogsError(
+            f"permission denied reading logs of project {project}", hint=HINT_ROLE
+        ) from exc
+    except api.NotFound as exc:
+        raise CloudLogsError(f"project {project} not found", hint="check --project") from exc
+    except api.GoogleAPICallError as exc:
+        raise CloudLogsError(f"Cloud Logging call failed: {exc.message or exc}") from exc
+    except OSError as exc:  # requests' ConnectionError is an OSError
+        raise CloudLogsError(
+            f"cannot reach Cloud Logging: {exc}", hint="check the network or DEVPROXY_LOGGING_ENDPOINT"
+        ) from exc
+
+
+def make_client(project: str, env: Mapping[str, str]) -> Any:
+    """A google-cloud-logging client on the REST transport, honouring the endpoint override."""
+    from google.cloud.logging import Client
+
+    settings = client_settings("LOGGING", env)
+    kwargs: dict[str, Any] = {"project": project, "_use_grpc": False}
+    if settings.endpoint is not None:
+        kwargs["client_options"] = {"api_endpoint": settings.endpoint}
+    if settings.anonymous:
+        from google.auth.credentials import AnonymousCredentials
+
+        kwargs["credentials"] = AnonymousCredentials()
+    with cloud_errors(project):
+        return Client(**kwargs)
+
+
+def _entry(resource: Any) -> LogEntry:
+    return entry_from_log_entry(resource.to_api_repr() | _payload(resource))
+
+
+def _payload(resource: Any) -> dict[str, Any]:
+    # to_api_repr of the typed entries carries the payload; the base class does not
+    payload = getattr(resource, "payload", None)
+    if payload is None:
+        return {}
+    if isinstance(payload, str):
+        return {"textPayload": payload}
+    if isinstance(payload, dict):
+        return {"jsonPayload": payload}
+    return {}
+
+
+def read_entries(query: CloudQuery, env: Mapping[str, str], *, client: Any = None) -> list[LogEntry]:
+    """The newest `query.limit` entries of the service since `query.since`, oldest first.
+
+    Raises:
+        CloudLogsError: credentials, permission, API or network problems.
+    """
+    from google.cloud.logging import DESCENDING
+
+    client = client or make_client(query.project, env)
+    with cloud_errors(query.project):
+        iterator = client.list_entries(
+            resource_names=[f"projects/{query.project}"],
+            filter_=build_filter(query.service, query.since, query.region),
+            order_by=DESCENDING,
+            max_results=query.limit,
+            page_size=min(PAGE_SIZE, max(1, query.limit)),
+        )
+        entries = [_entry(resource) for resource in iterator]
+    entries.reverse()
+    return entries
+
+
+def poll_entries(
+    query: CloudQuery,
+    env: Mapping[str, str],
+    *,
+    interval_s: float = 2.0,
+    max_polls: int | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+    client: Any = None,
+) -> Iterator[list[LogEntry]]:
+    """Follow the service's logs: one batch of new entries per poll (possibly empty), oldest first.
+
+    Polls with a timestamp filter that moves to the newest entry seen and drops entries already
+    seen (by insertId), since Cloud Logging's live tail is gRPC-only.
+
+    Raises:
+        CloudLogsError: credentials, permission, API or network problems.
+    """
+    from google.cloud.logging import ASCENDING
+
+    client = client or make_client(query.project, env)
+    since = query.since
+    seen: set[str] = set()
+    order: deque[str] = deque()
+    polls = 0
+    while max_polls is None or polls < max_polls:
+        if polls:
+            sleep(interval_s)
+        polls += 1
+        with cloud_errors(query.project):
+            iterator = client.list_entries(
+                resource_names=[f"projects/{query.project}"],
+                filter_=build_filter(query.service, since, query.region),
+                order_by=ASCENDING,
+                page_size=PAGE_SIZE,
+            )
+            resources = list(iterator)
+        batch: list[LogEntry] = []
+        for resource in resources:
+            entry = _entry(resource)
+            key = entry.insert_id or entry.raw
+            if key in seen:
+                continue
+            seen.add(key)
+            order.append(key)
+            if len(order) > SEEN_IDS:
+                seen.discard(order.popleft())
+            batch.append(entry)
+            stamp = resource.timestamp
+            if stamp is not None and stamp > since:
+                since = stamp  # entries at this same instant may still arrive: keep >=, dedupe by id
+        yield batch
+
+
+def default_since(now: datetime | None = None, minutes: float = 1.0) -> datetime:
+    """Where following starts when --since is not given."""
+    return (now or datetime.now(timezone.utc)) - timedelta(minutes=minutes)

@@ -1,0 +1,103 @@
+"""Following: tail a file or stdin in batches, and diagnose incrementally as evidence arrives."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import IO
+
+from devproxy.errors import LogInputError
+from devproxy.logs.correlate import Diagnosis, Finding, build_timeline, rank_findings
+from devproxy.logs.match import Hit, Matcher
+from devproxy.logs.model import LogEntry
+from devproxy.logs.source import parse_line
+
+Batch = list[LogEntry | None]  # None marks an unreadable line
+
+
+def tail_file(
+    path: str,
+    *,
+    interval_s: float = 1.0,
+    max_polls: int | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+) -> Iterator[Batch]:
+    """The file's lines so far, then each poll's newly appended complete lines.
+
+    Raises:
+        LogInputError: the file cannot be opened or read.
+    """
+    try:
+        handle = open(path, encoding="utf-8", errors="replace")
+    except OSError as exc:
+        raise LogInputError(f"cannot read log file {path}: {exc.strerror or exc}") from exc
+    with handle:
+        partial = ""
+        polls = 0
+        while max_polls is None or polls < max_polls:
+            if polls:
+                sleep(interval_s)
+            polls += 1
+            chunk = handle.read()
+            if not chunk:
+                yield []
+                continue
+            lines = (partial + chunk).split("\n")
+            partial = lines.pop()  # an unterminated last line waits for its newline
+            yield [parse_line(line) for line in lines if line.strip()]
+
+
+def stream_lines(stream: IO[str]) -> Iterator[Batch]:
+    """Each line of a stream (stdin) as soon as it arrives."""
+    for line in stream:
+        if line.strip():
+            yield [parse_line(line)]
+
+
+@dataclass
+class LiveDiagnosis:
+    """Diagnosis that grows with each batch and tells which findings are new."""
+
+    matcher: Matcher = field(default_factory=Matcher)
+    entries: list[LogEntry] = field(default_factory=list)
+    hits: list[Hit] = field(default_factory=list)
+    bad_lines: int = 0
+    _reported: set[str] = field(default_factory=set)
+
+    def add(self, batch: Sequence[LogEntry | None]) -> list[Finding]:
+        """Take a batch; return findings (not noise) that appeared for the first time, most important first."""
+        good = [e for e in batch if e is not None]
+        self.bad_lines += len(batch) - len(good)
+        self.entries.extend(good)
+        new_hits = self.matcher.hits(good)
+        if not new_hits:
+            return []
+        self.hits.extend(new_hits)
+        fresh = [
+            f for f in rank_findings(self.hits) if not f.noise and f.id not in self._reported
+        ]
+        self._reported.update(f.id for f in fresh)
+        return fresh
+
+    def diagnosis(self) -> Diagnosis:
+        """Everything seen so far, ranked."""
+        return Diagnosis(
+            findings=rank_findings(self.hits),
+            timeline=build_timeline(self.entries, self.hits),
+            entries=len(self.entries),
+            matched=len(self.hits),
+        )
+
+
+def run(
+    batches: Iterable[Sequence[LogEntry | None]],
+    on_batch: Callable[[Sequence[LogEntry | None]], None],
+) -> bool:
+    """Feed batches to `on_batch` until they end or Ctrl-C; True when stopped by Ctrl-C."""
+    try:
+        for batch in batches:
+            on_batch(batch)
+    except KeyboardInterrupt:
+        return True
+    return False

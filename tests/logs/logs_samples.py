@@ -1,0 +1,285 @@
+"""Real sample lines for every catalog signature, as they appear in the reports the catalog cites."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+
+def event(event: str, severity: str = "ERROR", component: str = "proxy", message: str = "", **fields: Any) -> str:
+    """One structured line as devproxy's runtime writes it."""
+    record = {
+        "severity": severity,
+        "message": message or event,
+        "time": "2026-11-30T05:00:00.000000Z",
+        "event": event,
+        "component": component,
+        **fields,
+    }
+    return json.dumps(record)
+
+
+def request(status: int, latency: str, url: str = "https://devproxy-abc-uc.a.run.app/?reconnectionToken=1") -> str:
+    """One Cloud Run request-log LogEntry."""
+    return json.dumps({
+        "logName": "projects/p/logs/run.googleapis.com%2Frequests",
+        "resource": {"type": "cloud_run_revision", "labels": {"service_name": "devproxy"}},
+        "timestamp": "2026-11-30T05:00:00.000000Z",
+        "severity": "INFO",
+        "insertId": "r1",
+        "httpRequest": {"requestMethod": "GET", "requestUrl": url, "status": status, "latency": latency},
+    })
+
+
+SAMPLES: dict[str, tuple[str, ...]] = {
+    "browser-ws-1006": (
+        "Workbench failed to connect to the server (Error: WebSocket close with status code 1006)",
+        "The workbench failed to connect to the server (Error: WebSocket close with status code 1006)",
+        "2026/11/30 05:00:00 ERR websocket: close 1006 (abnormal closure): unexpected EOF",
+    ),
+    "browser-initial-connect-failed": (
+        "[remote-connection][attempt 5] An error occurred in initial connection! It will be treated as a permanent error.",
+        "socketFactory.connect() failed or timed out. Error: WebSocket close with status code 1006",
+        "An error occurred in the very first connect attempt, it will be treated as a permanent error! Error:",
+    ),
+    "browser-connect-retry": (
+        "[remote-connection][attempt 1] An error occurred in initial connection! Will retry...",
+    ),
+    "browser-wss-failed": (
+        "Firefox can’t establish a connection to the server at wss://devbox.example.com/?reconnectionToken=0a1b"
+        "&reconnection=false&skipWebSocketFrames=false.",
+        "WebSocket connection to 'wss://devproxy-abc-uc.a.run.app/stable-1a2b/?reconnectionToken=9f&reconnection=true"
+        "&skipWebSocketFrames=false' failed:",
+    ),
+    "browser-mixed-content": (
+        "Mixed Content: The page at 'https://abc.ngrok-free.app/' was loaded over HTTPS, but attempted to connect to "
+        "the insecure WebSocket endpoint 'ws://abc.ngrok-free.app/'. This request has been blocked; this endpoint "
+        "must be available over WSS.",
+    ),
+    "browser-offline": ("[remote-connection] Browser is offline",),
+    "browser-reconnect-loop": (
+        "[reconnect] starting reconnecting loop. You can get more information with the trace log level.",
+        "[reconnect] resolving connection...",
+    ),
+    "browser-vsda-404": (
+        "GET https://devproxy-abc-uc.a.run.app/stable-1a2b/static/node_modules/vsda/rust/web/vsda.js "
+        "net::ERR_ABORTED 404 (Not Found)",
+        "Loading failed for the <script> with source “https://devbox/stable-1a2b/static/node_modules/vsda/rust/web/vsda.js”.",
+        '10.0.0.5 - - [30/Nov/2026:05:00:00 +0000] "GET /stable-1a2b/static/node_modules/vsda/rust/web/vsda_bg.wasm '
+        'HTTP/1.1" 404 9 "-" "Mozilla/5.0"',
+        request(404, "0.004s", "https://devproxy-abc-uc.a.run.app/stable-1a2b/static/node_modules/vsda/rust/web/vsda.js"),
+    ),
+    "browser-grace-time": (
+        "INFO [reconnection-grace-time] Client received grace time from server: 10800000ms (10800s)",
+    ),
+    "cs-origin-mismatch": (
+        '[2026-11-30T05:00:00.000Z] debug host "127.0.0.1:8080" does not match origin "devproxy-abc-uc.a.run.app"; '
+        "blocking request to /?reconnectionToken=1&reconnection=false&skipWebSocketFrames=false",
+    ),
+    "cs-origin-port": (
+        '[2026-11-30T05:00:00.000Z] debug host "ide.wsc.ink:443" does not match origin "ide.wsc.ink"; '
+        "blocking request to /?reconnectionToken=1",
+    ),
+    "cs-forbidden-origin": (
+        "[2023-03-14T10:12:01.410Z] error Forbidden HttpError: Forbidden",
+        "    at ensureOrigin (/usr/lib/code-server/out/node/http.js:288:15)",
+    ),
+    "cs-no-host": (
+        "[2026-11-30T05:00:00.000Z] error No host headers found",
+        "[2026-11-30T05:00:00.000Z] error Are you behind a reverse proxy that does not forward the host?",
+    ),
+    "cs-unauthorized": (
+        "HTTP/1.1 401 Unauthorized",
+        "[2026-11-30T05:00:00.000Z] debug HttpError: Unauthorized",
+    ),
+    "cs-vsda-missing": (
+        "[2026-11-30T05:00:00.000Z] error File not found: /usr/lib/code-server/lib/vscode/node_modules/vsda/rust/web/vsda.js",
+    ),
+    "cs-extension-missing": (
+        "File not found: /usr/lib/code-server/lib/vscode/extensions/github-authentication/dist/browser/extension.js",
+    ),
+    "cs-proxy-env": (
+        '[2026-11-30T05:00:00.000Z] error Failed to get latest version {"error":"Unsupported protocol for proxy URL: '
+        'socks5://127.0.0.1:1055"}',
+    ),
+    "nginx-upstream-refused": (
+        "2026/11/30 05:00:00 [error] 29#29: *1 connect() failed (111: Connection refused) while connecting to upstream, "
+        'client: 10.0.0.5, server: code.example.com, request: "GET / HTTP/1.1", upstream: "http://127.0.0.1:8080/"',
+    ),
+    "nginx-upstream-timeout": (
+        "2026/11/30 05:00:00 [error] 29#29: *7 upstream timed out (110: Connection timed out) while reading response "
+        'header from upstream, client: 10.0.0.5, server: code.example.com, upstream: "http://127.0.0.1:8080/"',
+    ),
+    "nginx-ws-upgrade-403": (
+        '10.0.0.5 - - [30/Nov/2026:05:00:00 +0000] "GET /stable-1a2b/?reconnectionToken=7c&reconnection=false'
+        '&skipWebSocketFrames=false HTTP/1.1" 403 9 "-" "Mozilla/5.0"',
+    ),
+    "py-extra-headers": (
+        "TypeError: BaseEventLoop.create_connection() got an unexpected keyword argument 'extra_headers'",
+        "TypeError: create_connection() got an unexpected keyword argument 'extra_headers'",
+    ),
+    "py-additional-headers": (
+        "TypeError: BaseEventLoop.create_connection() got an unexpected keyword argument 'additional_headers'",
+    ),
+    "py-socks-failed": (
+        "websockets.exceptions.ProxyError: failed to connect to SOCKS proxy",
+        "2026-11-30 05:00:00,412 ERROR proxy: upstream websocket failed: failed to connect to SOCKS proxy",
+    ),
+    "py-proxy-loopback-mismatch": (
+        "python_socks._errors.ProxyConnectionError: [Errno 111] Could not connect to proxy localhost:1055 "
+        "[Connect call failed ('127.0.0.1', 1055)]",
+        "Could not connect to proxy localhost:1055 [Connection refused]",
+        "python_socks._errors.ProxyConnectionError: [Errno 111] Could not connect to proxy ip6-localhost:1055 "
+        "[Connect call failed ('::1', 1055, 0, 0)]",
+    ),
+    "py-proxy-refused": (
+        "python_socks._errors.ProxyConnectionError: [Errno 111] Could not connect to proxy 127.0.0.1:1055 "
+        "[Connect call failed ('127.0.0.1', 1055)]",
+    ),
+    "py-socks-general-failure": (
+        "python_socks._errors.ProxyError: General SOCKS server failure",
+    ),
+    "py-socks-timeout": ("python_socks._errors.ProxyTimeoutError: Proxy connection timed out: 60",),
+    "py-socks-reply": (
+        "python_socks._errors.ProxyError: Host unreachable",
+        "python_socks._errors.ProxyError: Connection refused by destination host",
+    ),
+    "py-socks-missing": ("ImportError: connecting through a SOCKS proxy requires python-socks",),
+    "py-socks5h-scheme": ("ValueError: Invalid scheme component: socks5h",),
+    "py-ws-403": ("websockets.exceptions.InvalidStatus: server rejected WebSocket connection: HTTP 403",),
+    "py-ws-401": ("websockets.exceptions.InvalidStatus: server rejected WebSocket connection: HTTP 401",),
+    "py-ws-404": ("websockets.exceptions.InvalidStatus: server rejected WebSocket connection: HTTP 404",),
+    "py-ws-open-timeout": ("TimeoutError: timed out during opening handshake",),
+    "py-keepalive-1011": (
+        "websockets.exceptions.ConnectionClosedError: sent 1011 (internal error) keepalive ping timeout; "
+        "no close frame received",
+    ),
+    "py-ws-too-big": (
+        "websockets.exceptions.ConnectionClosedError: sent 1009 (message too big) frame with 1153843 bytes exceeds "
+        "limit of 1048576 bytes; no close frame received",
+    ),
+    "py-slow-callback": (
+        "Executing <Task pending name='Task-12' coro=<bridge() running at /app/proxy.py:88> "
+        "wait_for=<Future pending cb=[Task.task_wakeup()]>> took 0.532 seconds",
+        "WARNING:asyncio:Executing <Handle <TaskWakeupMethWrapper object at 0x7f0c>(<Future finished result=None>)> "
+        "took 1.204 seconds",
+    ),
+    "py-time-limit": ("Error: Time limit reached",),
+    "py-no-close-frame": ("websockets.exceptions.ConnectionClosedError: no close frame received or sent",),
+    "py-direct-tailnet-dial": (
+        "aiohttp.client_exceptions.ClientConnectorError: Cannot connect to host 100.84.184.84:8888 ssl:default "
+        "[Connect call failed ('100.84.184.84', 8888)]",
+    ),
+    "py-server-disconnected": ("aiohttp.client_exceptions.ServerDisconnectedError: Server disconnected",),
+    "py-aiohttp-ws-403": ("aiohttp.client_exceptions.WSServerHandshakeError: 403, message='Invalid response status'",),
+    "py-closing-transport": ("ConnectionResetError: Cannot write to closing transport",),
+    "py-aiohttp-msg-size": ("aiohttp WebSocket closed 1009: Message size 5242880 exceeds limit 4194304",),
+    "py-redirect-with-sock": (
+        "ValueError: cannot follow redirect to ws://devbox:8080/login with a preexisting socket",
+    ),
+    "ts-packet-header": (
+        "2025/02/07 14:02:58 socks5: client connection failed: could not read packet header",
+        event("tailscaled.line", "INFO", "tailscaled",
+              "2025/02/07 14:02:58 socks5: client connection failed: could not read packet header"),
+    ),
+    "ts-dial-timeout": ("2025/02/07 14:02:58 socks5: client connection failed: context deadline exceeded",),
+    "ts-no-route": ("socks5: client connection failed: connect tcp 100.73.249.25:80: no route",),
+    "ts-incompatible-version": ("2025/12/03 09:41:12 socks5: client connection failed: incompatible SOCKS version",),
+    "ts-no-auth-methods": ("socks5: client connection failed: no acceptable auth methods",),
+    "ts-listener-in-use": ("2026/11/30 05:00:00 SOCKS5 listener: listen tcp 127.0.0.1:1055: bind: address already in use",),
+    "ts-key-expired": (
+        "backend error: invalid key: API key does not exist",
+        "You are logged out. The last login error was: invalid key: API key does not exist",
+    ),
+    "ts-key-malformed": (
+        "TryLogin: invalid key: unable to validate API key",
+        "tsnet.Up: backend: invalid key: API key ********* not valid",
+    ),
+    "ts-tags-denied": ("backend error: requested tags [tag:devproxy] are invalid or not permitted",),
+    "ts-up-timeout": (
+        'timeout waiting for Tailscale service to enter a Running state; check health with "tailscale status"',
+    ),
+    "ts-no-daemon": (
+        "failed to connect to local tailscaled; it doesn't appear to be running (sudo systemctl start tailscaled ?)",
+        "dial unix /var/run/tailscale/tailscaled.sock: connect: no such file or directory",
+    ),
+    "ts-logout-timeout": ("failed to log out ephemeral node on shutdown after 5s",),
+    "ts-sigterm": ("2026/11/30 05:00:00 tailscaled got signal terminated; shutting down",),
+    "ts-netlink": ("monitor_linux: AF_NETLINK RTMGRP failed, falling back to polling",),
+    "ts-udp-buffer": (
+        "magicsock: failed to force-set UDP read buffer size to 7340032: operation not permitted",
+        "magicsock: failed to force-set UDP write buffer size to 7340032: operation not permitted",
+    ),
+    "ts-logtail": (
+        'logtail: dial "log.tailscale.io:443" failed: dial tcp: lookup log.tailscale.io: i/o timeout',
+        "logtail: upload: log upload of 1024 bytes compressed failed: context deadline exceeded",
+    ),
+    "cr-request-timeout": (
+        "The request has been terminated because it has reached the maximum request timeout.",
+    ),
+    "cr-ws-cut-at-timeout": (request(101, "300.001s"), request(101, "299.998734s")),
+    "cr-ws-hourly": (request(101, "3599.981s"), request(101, "3600.002s")),
+    "cr-port-not-listening": (
+        "Container failed to start. Failed to start and then listen on the port defined by the PORT environment "
+        "variable. Logs for this revision might contain more information.",
+        "The user-provided container failed to start and listen on the port defined provided by the PORT=8080 "
+        "environment variable within the allocated timeout.",
+    ),
+    "cr-memory": (
+        "Memory limit of 512 MiB exceeded with 530 MiB used. Consider increasing the memory limit, see "
+        "https://cloud.google.com/run/docs/configuring/memory-limits",
+    ),
+    "cr-no-instance": ("The request was aborted because there was no available instance.",),
+    "cr-gvisor-syscall": ("Container Sandbox: Unsupported syscall setsockopt(0x3,0x1,0x1a,0x3ebcd68,0x4,0x0).",),
+    "cr-secret-denied": (
+        "spec.template.spec.containers[0].env[1].value_from.secret_key_ref.name: Permission denied on secret: "
+        "projects/123/secrets/ts-authkey/versions/latest for Revision service account devproxy@p.iam.gserviceaccount.com. "
+        "The service account used must be granted the 'Secret Manager Secret Accessor' role "
+        "(roles/secretmanager.secretAccessor) at the secret, project or higher level.",
+    ),
+    "cr-sigabrt": ("Container terminated on signal 6.",),
+    "dp-socks-unreachable": (
+        event("socks.connect_failed", message="no SOCKS server answered on localhost:1055",
+              socks="socks5://localhost:1055", tried=["127.0.0.1:1055", "[::1]:1055"]),
+    ),
+    "dp-socks-reply": (
+        event("socks.reply_failed", message="SOCKS server answered: general failure", code=1),
+    ),
+    "dp-target-refused": (event("target.connect_failed", message="connection refused by 127.0.0.1:8888"),),
+    "dp-upstream-timeout": (event("upstream.timeout", message="upstream did not answer within 30 s"),),
+    "dp-upgrade-403": (
+        event("ws.upgrade_rejected", message="target answered the WebSocket upgrade with 403 Forbidden",
+              status=403, likely_cause="code-server origin check"),
+    ),
+    "dp-upgrade-401": (event("ws.upgrade_rejected", message="upgrade rejected", status=401),),
+    "dp-upgrade-rejected": (event("ws.upgrade_rejected", message="upgrade rejected", status=404),),
+    "dp-ws-too-big": (
+        event("ws.closed", "WARNING", message="websocket closed", duration_s=12.5, bytes_in=10, bytes_out=2000000,
+              close_code=1009, close_reason="message too big", closed_by="proxy"),
+    ),
+    "dp-ws-abnormal": (
+        event("ws.closed", "WARNING", message="websocket closed", duration_s=31.0, bytes_in=10, bytes_out=20,
+              close_code=1006, close_reason="", closed_by="upstream"),
+    ),
+    "dp-vsda-404": (
+        event("http.access", "INFO", message="GET 404", method="GET",
+              path="/stable-1a2b/static/node_modules/vsda/rust/web/vsda.js", status=404, duration_ms=3, bytes_out=0),
+    ),
+    "dp-http-5xx": (
+        event("http.access", "WARNING", message="GET / 502", method="GET", path="/", status=502, duration_ms=5012,
+              bytes_out=120),
+    ),
+    "dp-auth-disabled": (
+        event("runtime.auth_disabled", "WARNING", message="access control disabled (--auth none)"),
+    ),
+    "dp-tailscale-auth-failed": (
+        event("tailscale.auth_failed", component="supervisor", message="tailscale up failed: invalid key"),
+    ),
+    "dp-tailscaled-exited": (event("tailscaled.exited", component="supervisor", returncode=1),),
+    "dp-tailscaled-restart": (event("tailscaled.restart", "WARNING", component="supervisor", delay_s=2.0),),
+    "dp-tailscaled-backoff": (event("tailscaled.state", "WARNING", component="supervisor", state="backoff"),),
+    "dp-login-failed": (event("auth.login_failed", "WARNING", component="auth", message="wrong access token"),),
+    "dp-rate-limited": (event("auth.rate_limited", "WARNING", component="auth"),),
+    "dp-auth-denied": (event("auth.denied", "INFO", component="auth", message="no session; redirect to login"),),
+    "dp-runtime-stopping": (event("runtime.stopping", "INFO", message="SIGTERM received; stopping"),),
+}
