@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import bisect
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from devproxy.logs.match import Hit, Matcher
@@ -35,9 +35,12 @@ class Rule:
     groups: tuple[frozenset[str], ...]
     #: max seconds between hits of different groups; None: anywhere in the input.
     window_s: float | None = 300.0
+    #: "info" marks an expected pattern: it and the symptoms it explains are reported as noise.
     severity: str = "critical"
     #: symptoms not needed for the rule but explained by it when present.
     explains: frozenset[str] = frozenset()
+    #: rules whose finding this one makes redundant (a more specific cause of the same symptoms).
+    supersedes: tuple[str, ...] = ()
 
 
 _BROWSER_DROPS = frozenset(
@@ -45,6 +48,20 @@ _BROWSER_DROPS = frozenset(
 )
 
 RULES: tuple[Rule, ...] = (
+    Rule(
+        "hourly-reconnect",
+        "WebSockets reconnect after Cloud Run's 60-minute maximum (expected)",
+        "Cloud Run ends every request, WebSockets included, at the 3600 s maximum; VS Code reconnects within "
+        "code-server's grace time.",
+        "Nothing to do.",
+        "field-notes §0.4 / §2.1",
+        (
+            frozenset({"cr-ws-hourly"}),
+            frozenset({"browser-reconnect-loop", "py-no-close-frame", "dp-ws-abnormal", "browser-ws-1006"}),
+        ),
+        window_s=120.0,
+        severity="info",
+    ),
     Rule(
         "origin-check",
         "code-server's origin check rejects the proxied WebSocket (403 → browser 1006)",
@@ -60,6 +77,7 @@ RULES: tuple[Rule, ...] = (
                 "py-ws-403", "py-aiohttp-ws-403", "dp-upgrade-403",
             }),
         ),
+        explains=frozenset({"browser-connect-retry"}),
     ),
     Rule(
         "cookie-not-forwarded",
@@ -68,6 +86,7 @@ RULES: tuple[Rule, ...] = (
         "Forward the browser's Cookie header on HTTP and WebSocket requests; log in to the target again.",
         "field-notes §8 CS5",
         (_BROWSER_DROPS, frozenset({"cs-unauthorized", "py-ws-401", "dp-upgrade-401"})),
+        explains=frozenset({"browser-connect-retry"}),
     ),
     Rule(
         "blocked-event-loop",
@@ -119,6 +138,7 @@ RULES: tuple[Rule, ...] = (
         ),
         window_s=None,
         explains=_BROWSER_DROPS | {"browser-connect-retry", "dp-tailscaled-restart", "dp-tailscaled-backoff"},
+        supersedes=("tailnet-path",),
     ),
     Rule(
         "tailnet-path",
@@ -278,6 +298,10 @@ def _finding(group: _Group, explained_by: str) -> Finding:
     )
 
 
+def _as_noise(finding: Finding) -> Finding:
+    return replace(finding, severity="info", role="noise")
+
+
 def _correlated(rule: Rule, ids: tuple[str, ...], groups: dict[str, _Group]) -> Finding:
     times = [t for sid in ids for t in groups[sid].times]
     hits: list[Hit] = []
@@ -292,7 +316,7 @@ def _correlated(rule: Rule, ids: tuple[str, ...], groups: dict[str, _Group]) -> 
         fix=rule.fix,
         reference=rule.reference,
         layer="+".join(sorted({groups[sid].signature.layer for sid in ids})),
-        role="correlated",
+        role="noise" if rule.severity == "info" else "correlated",
         count=sum(len(groups[sid].hits) for sid in ids),
         first_seen=min(times) if times else None,
         last_seen=max(times) if times else None,
@@ -319,18 +343,46 @@ def _rank(finding: Finding) -> tuple[int, int, int, int, int, float]:
 def rank_findings(hits: Iterable[Hit], rules: Sequence[Rule] = RULES) -> tuple[Finding, ...]:
     """Findings from matched hits, correlated and ordered most important first."""
     groups = _group(hits)
+    fired = [(rule, ids) for rule in rules if (ids := _fire(rule, groups)) is not None]
+    superseded = {name for rule, _ in fired for name in rule.supersedes}
+    fired = [(rule, ids) for rule, ids in fired if rule.id not in superseded]
+    expected_rules = {rule.id for rule, _ in fired if rule.severity == "info"}
     correlated: list[Finding] = []
     explained: dict[str, str] = {}
-    for rule in rules:
-        ids = _fire(rule, groups)
-        if ids is None:
-            continue
+    for rule, ids in fired:
         correlated.append(_correlated(rule, ids, groups))
         for sid in (*ids, *sorted(rule.explains & groups.keys())):
-            if groups[sid].signature.role != "noise":
-                explained.setdefault(sid, rule.id)
-    findings = correlated + [_finding(g, explained.get(sid, "")) for sid, g in groups.items()]
-    return tuple(sorted(findings, key=_rank))
+            role = groups[sid].signature.role
+            if role == "noise":
+                continue
+            if rule.id in expected_rules:
+                if role == "symptom":  # a real cause seen alongside stays a cause
+                    explained.setdefault(sid, rule.id)
+            elif explained.get(sid, "") in expected_rules or sid not in explained:
+                explained[sid] = rule.id  # a real cause outranks "expected"
+    findings = correlated
+    for sid, group in groups.items():
+        finding = _finding(group, explained.get(sid, ""))
+        findings.append(_as_noise(finding) if finding.explained_by in expected_rules else finding)
+    return _order(findings)
+
+
+def _order(findings: list[Finding]) -> tuple[Finding, ...]:
+    """Causes by rank, each followed by the findings it explains; noise last."""
+    under: dict[str, list[Finding]] = {}
+    top: list[Finding] = []
+    for finding in findings:
+        if finding.explained_by and not finding.noise:
+            under.setdefault(finding.explained_by, []).append(finding)
+        else:
+            top.append(finding)
+    ordered: list[Finding] = []
+    for finding in sorted(top, key=_rank):
+        ordered.append(finding)
+        ordered.extend(sorted(under.pop(finding.id, []), key=_rank))
+    for rest in under.values():  # explained by a finding that is not listed (cannot happen; kept safe)
+        ordered.extend(sorted(rest, key=_rank))
+    return tuple(ordered)
 
 
 def _level(entry: LogEntry, sig: Signature | None) -> int:

@@ -216,6 +216,8 @@ def _parse_array(data: list[Any]) -> Parsed:
             entries.append(entry_from_json(item))
         else:
             bad += 1
+    # gcloud prints newest first; diagnosis and the timeline read oldest first
+    entries.sort(key=lambda e: (e.time is None, e.time.timestamp() if e.time else 0.0))
     return Parsed(tuple(entries), bad, "gcloud-json")
 
 
