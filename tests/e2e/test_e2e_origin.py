@@ -1,0 +1,48 @@
+"""Negative control: the same page through a devproxy that omits X-Forwarded-* fails with 1006.
+
+This proves the connected tests can fail: under a public host name, code-server's origin check
+refuses the WebSocket upgrade (403) unless devproxy forwards the public host, and VS Code then shows
+its "WebSocket close with status code 1006" dialog.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from playwright.sync_api import Browser
+
+from e2e_services import KNOWN_FILE, CodeServer, Devproxy, Microsocks, start_devproxy
+from e2e_workbench import FAILED_1006, PUBLIC_HOST, open_context_page
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(scope="module")
+def proxy_without_forwarded(code_server: CodeServer, socks: Microsocks) -> Iterator[Devproxy]:
+    # test-only switch of the runtime: do not send X-Forwarded-Host/-Proto/-For to the target
+    proxy = start_devproxy("devproxy-omit-forwarded", code_server.target, socks.url,
+                           extra_env={"DEVPROXY_TEST_OMIT_FORWARDED": "1"})
+    try:
+        yield proxy
+    finally:
+        proxy.stop()
+
+
+def test_without_forwarded_headers_the_workbench_fails_with_1006(
+        browser: Browser, proxy_without_forwarded: Devproxy, code_server: CodeServer) -> None:
+    """Without forwarded headers code-server refuses the upgrade and VS Code reports 1006."""
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    bench = open_context_page(context, "omit-forwarded")
+    try:
+        bench.goto(f"{proxy_without_forwarded.url(PUBLIC_HOST)}/?folder={code_server.workspace}")
+        text = bench.wait_failure_dialog(timeout=120)
+        bench.screenshot("1006-dialog")
+        assert FAILED_1006 in text
+        assert all(s.received == 0 for s in bench.sockets), bench.sockets
+        rows = bench.page.locator(".explorer-folders-view .monaco-list-row", has_text=KNOWN_FILE)
+        assert rows.count() == 0
+        refused = [e for e in proxy_without_forwarded.events() if e.get("status") == 403]
+        assert refused, "devproxy did not log code-server's 403 for the WebSocket upgrade"
+    finally:
+        bench.close()
