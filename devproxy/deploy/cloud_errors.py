@@ -35,6 +35,7 @@ PERMISSION_ROLES = (
 )
 _PERMISSION = re.compile(r"\b((?:iam|run|secretmanager|artifactregistry|storage|cloudbuild|serviceusage)"
                          r"\.[A-Za-z]+\.[A-Za-z]+)\b")
+_REQUEST_PREFIX = re.compile(r"^(?:GET|POST|PATCH|PUT|DELETE) \S+: ")
 LOGIN_HINT = "run `gcloud auth application-default login` (or set GOOGLE_APPLICATION_CREDENTIALS)"
 
 
@@ -68,17 +69,18 @@ def translate(exc: BaseException, api: str, doing: str, project: str | None = No
     from google.api_core import exceptions as gexc
     from google.auth import exceptions as auth_exc
 
-    if isinstance(exc, (auth_exc.DefaultCredentialsError, auth_exc.RefreshError, gexc.Unauthenticated)):
+    if isinstance(exc, (auth_exc.DefaultCredentialsError, auth_exc.RefreshError, gexc.Unauthorized)):
         return CloudError(f"not logged in to Google Cloud while trying to {doing}", hint=LOGIN_HINT)
     if isinstance(exc, gexc.GoogleAPICallError):
-        message = exc.message or str(exc)
+        # REST errors read "POST https://...: <message>"; the URL adds nothing for the user.
+        message = _REQUEST_PREFIX.sub("", exc.message or str(exc))
         service = _disabled_service(exc, message, api)
         if service:
             name = next((n for n, s in APIS.values() if s == service), service)
             where = f" --project {project}" if project else ""
             return CloudError(f"the {name} ({service}) is not enabled, needed to {doing}",
                               hint=f"run `gcloud services enable {service}{where}`, wait a minute, retry")
-        if isinstance(exc, gexc.PermissionDenied):
+        if isinstance(exc, gexc.Forbidden):
             permission = _permission(exc, message)
             role = role_for(permission) if permission else None
             if permission and role:

@@ -283,7 +283,7 @@ class Cloud:
         except CloudError as exc:
             cause = exc.__cause__
             if isinstance(cause, gexc.GoogleAPICallError) and not isinstance(
-                cause, (gexc.PermissionDenied, gexc.Unauthenticated)
+                cause, (gexc.Forbidden, gexc.Unauthorized)
             ):
                 raise CloudError(
                     f"Cloud Run could not deploy {self.cfg.service}: {cause.message}",
