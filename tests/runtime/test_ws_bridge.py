@@ -54,6 +54,7 @@ async def test_handshake_carries_origin_cookie_forwarded_and_subprotocol(
     assert [v for n, v in headers if n.lower() == "user-agent"] == ["TestBrowser/1.0"]
 
 
+@pytest.mark.allow_slow_callbacks  # one 64 MiB frame is unmasked/copied in one piece by the libraries
 async def test_64_mib_messages_pass_both_ways(upstream: Upstream, socks_v4: Microsocks,
                                               start_proxy: StartProxy, client: aiohttp.ClientSession) -> None:
     """A 64 MiB binary message crosses to the target and back whole (no 1009)."""
@@ -64,6 +65,18 @@ async def test_64_mib_messages_pass_both_ways(upstream: Upstream, socks_v4: Micr
         msg = await ws.receive(timeout=60)
         assert msg.type is aiohttp.WSMsgType.BINARY
         assert len(msg.data) == len(payload) and msg.data == payload
+
+
+async def test_4_mib_messages_keep_the_loop_responsive(upstream: Upstream, socks_v4: Microsocks,
+                                                       start_proxy: StartProxy, client: aiohttp.ClientSession) -> None:
+    """Large (4 MiB) messages cross both ways without any callback holding the loop > 100 ms."""
+    proxy = await start_proxy(target=upstream.url, socks=socks_v4.url)
+    payload = b"\x5a" * (4 * MiB)
+    async with client.ws_connect(proxy.ws_url + "/ws/echo", max_msg_size=0) as ws:
+        for _ in range(3):
+            await ws.send_bytes(payload)
+            msg = await ws.receive(timeout=30)
+            assert msg.data == payload
 
 
 async def test_fragmented_message_is_reassembled(upstream: Upstream, start_proxy: StartProxy) -> None:
