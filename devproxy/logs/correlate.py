@@ -199,6 +199,8 @@ class Timeline:
     start: datetime | None
     end: datetime | None
     rows: tuple[TimelineRow, ...] = ()
+    #: entries without a timestamp (pasted browser console lines, for example), not shown.
+    untimed: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -400,7 +402,7 @@ def build_timeline(
     """Bucket entries by time and layer, keeping the worst level per bucket."""
     timed = [e for e in entries if e.time is not None]
     if not timed:
-        return Timeline(None, None)
+        return Timeline(None, None, (), len(entries))
     start = min(e.time for e in timed if e.time is not None)
     end = max(e.time for e in timed if e.time is not None)
     span = max((end - start).total_seconds(), 1e-6)
@@ -415,7 +417,8 @@ def build_timeline(
         row[index] = max(row[index], _level(entry, sig))
     order = ("browser", "cloudrun", "proxy", "auth", "nginx", "code-server", "tailscale", "other")
     layers = sorted(rows, key=lambda name: order.index(name) if name in order else len(order))
-    return Timeline(start, end, tuple(TimelineRow(name, tuple(rows[name])) for name in layers))
+    rows_out = tuple(TimelineRow(name, tuple(rows[name])) for name in layers)
+    return Timeline(start, end, rows_out, len(entries) - len(timed))
 
 
 def diagnose(

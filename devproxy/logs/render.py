@@ -103,6 +103,8 @@ def print_timeline(console: Console, timeline: Timeline) -> None:
             mark, style = _LEVEL_MARK[level]
             line.append(mark, style)
         console.print(line)
+    if timeline.untimed:
+        console.print(Text(f"  ({timeline.untimed} entries without a timestamp are not shown)", "dim"))
 
 
 def print_report(console: Console, diagnosis: Diagnosis, *, fmt: str = "", bad_lines: int = 0) -> None:
