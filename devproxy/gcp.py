@@ -32,7 +32,7 @@ class ClientSettings:
         if self.anonymous:
             from google.auth.credentials import AnonymousCredentials
 
-            kwargs["credentials"] = AnonymousCredentials()
+            kwargs["credentials"] = AnonymousCredentials()  # type: ignore[no-untyped-call]
             kwargs["transport"] = "rest"
         return kwargs
 

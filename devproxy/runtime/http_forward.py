@@ -59,7 +59,7 @@ class TunnelConnector(ProxyConnector):
         transport, protocol = await loop.create_connection(
             lambda: ResponseHandler(loop), sock=sock, **tls
         )
-        return transport, protocol  # type: ignore[return-value]
+        return transport, protocol
 
 
 def create_session(dialer: Dialer) -> aiohttp.ClientSession:
@@ -152,9 +152,9 @@ async def forward_http(request: web.Request, ctx: ProxyContext) -> web.StreamRes
             status=err.http_status,
             target=str(target),
         )
-        response = error_response(err)
-        _access(ctx, request, response.status, started, 0)
-        return response
+        failure = error_response(err)
+        _access(ctx, request, failure.status, started, 0)
+        return failure
 
     sent = 0
     try:

@@ -35,7 +35,7 @@ def serve(config: RuntimeConfig, env: Mapping[str, str]) -> int:
         import uvloop
     except ImportError:
         return asyncio.run(run(config, env))
-    return uvloop.run(run(config, env))
+    return int(uvloop.run(run(config, env)))
 
 
 async def run(config: RuntimeConfig, env: Mapping[str, str], *, log: EventLog | None = None,
@@ -86,8 +86,9 @@ async def run(config: RuntimeConfig, env: Mapping[str, str], *, log: EventLog | 
 
 def _bound_address(site: web.TCPSite, config: RuntimeConfig) -> tuple[str, int]:
     server = site._server  # aiohttp keeps the asyncio server here; the only way to learn port 0's choice
-    if server is not None and getattr(server, "sockets", None):
-        sockname = server.sockets[0].getsockname()
+    sockets = getattr(server, "sockets", None)
+    if sockets:
+        sockname = sockets[0].getsockname()
         return str(sockname[0]), int(sockname[1])
     return config.listen.host, config.listen.port
 

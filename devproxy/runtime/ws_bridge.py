@@ -125,7 +125,7 @@ async def _open_upstream(request: web.Request, ctx: ProxyContext) -> ClientConne
             status=status,
             reason=response.reason_phrase,
             headers=list(response.headers.raw_items()),
-            body=response.body or b"",
+            body=bytes(response.body or b""),
             hint=likely_cause(status),
         ) from exc
     except TimeoutError as exc:
