@@ -134,6 +134,18 @@ class Workbench:
         self.page.keyboard.press("Control+Backquote")
         self.wait_terminal_text("e2e$", timeout)
 
+    def focus_terminal(self) -> None:
+        """Give keyboard focus to the visible terminal's input (no click: a toast may cover it)."""
+        focused = self.page.evaluate("""() => {
+          const inputs = [...document.querySelectorAll('.terminal-wrapper .xterm-helper-textarea')]
+            .filter(e => e.closest('.terminal-wrapper').offsetParent !== null);
+          const input = inputs[inputs.length - 1];
+          if (!input) return false;
+          input.focus();
+          return document.activeElement === input;
+        }""")
+        assert focused, f"{self.name}: no visible terminal to type into"
+
     def terminal_text(self) -> str:
         return str(self.page.evaluate(
             "() => [...document.querySelectorAll('.xterm-rows')].map(e => e.innerText).join('\\n')"))
@@ -159,7 +171,7 @@ class Workbench:
         expected = f"E2E_42{tag}"
         per_attempt = timeout / attempts
         for attempt in range(attempts):
-            self.page.locator(".terminal-wrapper .xterm-screen").last.click()
+            self.focus_terminal()
             self.page.keyboard.type(f"echo E2E_$((6*7)){tag}", delay=20)
             self.page.keyboard.press("Enter")
             try:

@@ -1,0 +1,1 @@
+"""devproxy's benchmark: the runtime proxy measured against direct and SOCKS-only paths on loopback."""
