@@ -1,0 +1,63 @@
+"""Following a growing file and diagnosing as evidence arrives, with an injected sleep."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator
+from pathlib import Path
+
+from logs_samples import SAMPLES
+
+from devproxy.logs.follow import LiveDiagnosis, run, stream_lines, tail_file
+
+
+def test_tail_file_returns_appended_lines_per_poll(tmp_path: Path) -> None:
+    """Lines appended between polls arrive in the next batch; a line without its newline waits for it."""
+    path = tmp_path / "live.log"
+    path.write_text("first line\n")
+    appends = iter(["second line\nthird ", "half\n", ""])
+
+    def sleep(seconds: float) -> None:
+        assert seconds == 0.25
+        with path.open("a") as handle:
+            handle.write(next(appends))
+
+    batches = list(tail_file(str(path), interval_s=0.25, max_polls=4, sleep=sleep))
+    messages = [[e.message if e else None for e in batch] for batch in batches]
+    assert messages == [["first line"], ["second line"], ["third half"], []]
+
+
+def test_stream_lines_yields_each_line() -> None:
+    """stdin is followed line by line; blank lines are skipped and broken JSON is marked."""
+    batches = list(stream_lines(io.StringIO("a\n\n{bad\nb\n")))
+    assert [[e.message if e else None for e in b] for b in batches] == [["a"], [None], ["b"]]
+
+
+def test_findings_appear_as_soon_as_evidence_arrives() -> None:
+    """Healthy lines report nothing; the 403 alone is reported; the 1006 then adds the correlated cause."""
+    live = LiveDiagnosis()
+    assert live.add([None]) == []
+    from devproxy.logs.source import parse_line
+
+    assert live.add([parse_line("2026-11-30 05:00:00,000 INFO GET / 200")]) == []
+    first = live.add([parse_line(SAMPLES["py-ws-403"][0])])
+    assert [f.id for f in first] == ["py-ws-403"]
+    second = live.add([parse_line(SAMPLES["browser-ws-1006"][0])])
+    assert [f.id for f in second] == ["origin-check", "browser-ws-1006"]
+    assert live.add([parse_line(SAMPLES["py-ws-403"][0])]) == []  # nothing new
+    final = live.diagnosis()
+    assert final.findings[0].id == "origin-check" and final.has_errors
+    assert live.bad_lines == 1 and final.entries == 4
+
+
+def test_run_stops_cleanly_on_ctrl_c() -> None:
+    """Ctrl-C ends following without a traceback and says it was interrupted."""
+    seen: list[int] = []
+
+    def batches() -> Iterator[list[None]]:
+        yield [None]
+        raise KeyboardInterrupt
+
+    assert run(batches(), lambda batch: seen.append(len(batch))) is True
+    assert seen == [1]
+    assert run(iter([[None], [None]]), lambda batch: seen.append(len(batch))) is False
