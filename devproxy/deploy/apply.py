@@ -20,6 +20,8 @@ from devproxy.deploy.templates import Rendered, render
 from devproxy.errors import ConfigError, DevproxyError
 
 if TYPE_CHECKING:
+    from google.cloud import run_v2
+
     from devproxy.deploy.build import WheelBuilder
     from devproxy.deploy.gcp import Cloud
 
@@ -120,7 +122,7 @@ class _Executor:
         self.wheel_builder = wheel_builder
         self.image = cfg.image
         self.new_token: str | None = None
-        self.service = None
+        self.service: run_v2.Service | None = None
 
     def execute(self, action: p.Action) -> None:
         cfg, cloud = self.cfg, self.cloud

@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping
 from functools import cached_property
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from devproxy.deploy.cloud_errors import cloud_errors
 from devproxy.deploy.config import DeployConfig
@@ -74,7 +74,7 @@ class Cloud:
 
     @cached_property
     def _storage(self) -> Any:
-        from google.cloud import storage
+        from google.cloud import storage  # type: ignore[attr-defined]
 
         settings = client_settings("STORAGE", self.env)
         kwargs: dict[str, Any] = {"project": self.cfg.project}
@@ -83,7 +83,7 @@ class Cloud:
         if settings.anonymous:
             from google.auth.credentials import AnonymousCredentials
 
-            kwargs["credentials"] = AnonymousCredentials()
+            kwargs["credentials"] = AnonymousCredentials()  # type: ignore[no-untyped-call]
         with self._errors("STORAGE", "create the Cloud Storage client"):
             return storage.Client(**kwargs)
 
@@ -96,12 +96,13 @@ class Cloud:
             if settings.anonymous:
                 from google.auth.credentials import AnonymousCredentials
 
-                credentials: Any = AnonymousCredentials()
+                credentials: Any = AnonymousCredentials()  # type: ignore[no-untyped-call]
             else:
                 import google.auth
 
                 credentials, _ = google.auth.default(scopes=[CLOUD_PLATFORM])
-        return AuthorizedSession(credentials), settings.endpoint or "https://iam.googleapis.com"
+        session = AuthorizedSession(credentials)  # type: ignore[no-untyped-call]
+        return session, settings.endpoint or "https://iam.googleapis.com"
 
     # -- IAM service accounts (REST) -----------------------------------------------------------
     def _iam_call(self, method: str, path: str, doing: str, body: dict[str, Any] | None = None) -> Any:
@@ -111,7 +112,7 @@ class Cloud:
         with self._errors("IAM", doing):
             response = session.request(method, f"{base}/v1/{path}", json=body, timeout=60)
             if response.status_code >= 400:
-                raise gexc.from_http_response(response)
+                raise gexc.from_http_response(response)  # type: ignore[no-untyped-call]
             return response.json()
 
     def service_account_exists(self, email: str) -> bool:
@@ -253,7 +254,7 @@ class Cloud:
 
     def get_build(self, build_id: str) -> cloudbuild_v1.Build:
         with self._errors("CLOUDBUILD", f"read build {build_id}"):
-            return self._build.get_build(project_id=self.cfg.project, id=build_id)
+            return cast("cloudbuild_v1.Build", self._build.get_build(project_id=self.cfg.project, id=build_id))
 
     # -- Cloud Run ---------------------------------------------------------------------------------
     def get_service(self) -> run_v2.Service | None:
@@ -261,7 +262,7 @@ class Cloud:
 
         with self._errors("RUN", f"read service {self.cfg.service}"):
             try:
-                return self._run.get_service(name=self.cfg.service_name)
+                return cast("run_v2.Service", self._run.get_service(name=self.cfg.service_name))
             except gexc.NotFound:
                 return None
 
@@ -291,7 +292,7 @@ class Cloud:
                     "fix it and run `devproxy deploy` again",
                 ) from cause
             raise
-        return op.result()
+        return cast("run_v2.Service", op.result())
 
     def add_service_member(self, role: str, member: str) -> None:
         with self._errors("RUN", f"grant {role} on service {self.cfg.service}"):
@@ -305,7 +306,7 @@ class Cloud:
              timeout: float = 900.0) -> None:
         """Poll `op` until done with a growing interval (the injected `sleep`), reporting progress."""
         waited, delay = 0.0, 0.2
-        while not op.done():
+        while not op.done():  # type: ignore[no-untyped-call]
             if waited >= timeout:
                 raise CloudError(f"gave up {label} after {int(waited)} s",
                                  hint="the operation may still finish; check the Cloud console")
@@ -314,7 +315,7 @@ class Cloud:
             waited += delay
             delay = min(delay * 2, 5.0)
         if raise_failure:
-            op.result()
+            op.result()  # type: ignore[no-untyped-call]
 
 
 def _members(policy: policy_pb2.Policy, role: str) -> frozenset[str]:

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from devproxy.deploy.gcp import Cloud
     from google.cloud import run_v2
 
+SECRET_ENV = frozenset({"TS_AUTHKEY", "TAILSCALE_AUTHKEY", "DEVPROXY_ACCESS_TOKEN"})
 Fetch = Callable[[str], tuple[int | None, str]]
 
 
@@ -63,6 +64,9 @@ def _facts(service: run_v2.Service, cfg: DeployConfig) -> dict[str, str]:
             if env.value_source.secret_key_ref.secret:
                 ref = env.value_source.secret_key_ref
                 facts[f"env {env.name}"] = f"secret {ref.secret}:{ref.version}"
+            elif env.name in SECRET_ENV:
+                # never echo a secret someone stored as a plain value; say that it is one
+                facts[f"env {env.name}"] = "plain value (should be a secret reference)"
             elif env.name != "DEVPROXY_TARGET" or cfg.target:
                 facts[f"env {env.name}"] = env.value
     return facts

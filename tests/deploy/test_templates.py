@@ -51,11 +51,8 @@ def test_no_secret_baked_in() -> None:
             assert not re.search(r"AUTHKEY|TOKEN|SECRET|PASSWORD", arg, re.I), arg
 
 
-def test_templates_ship_in_the_wheel(tmp_path: Path) -> None:
-    """The real wheel build carries templates as devproxy/_templates, and the loader finds them."""
-    from devproxy.deploy.build import build_wheel
-
-    wheel = build_wheel(tmp_path)
+def test_templates_ship_in_the_wheel(wheel: Path) -> None:
+    """The real wheel build (deploy's builder) carries templates as devproxy/_templates."""
     with zipfile.ZipFile(wheel) as zf:
         names = set(zf.namelist())
         assert "devproxy/_templates/Dockerfile" in names
