@@ -79,25 +79,14 @@ def make_client(project: str, env: Mapping[str, str]) -> Any:
     if settings.anonymous:
         from google.auth.credentials import AnonymousCredentials
 
-        kwargs["credentials"] = AnonymousCredentials()
+        kwargs["credentials"] = AnonymousCredentials()  # type: ignore[no-untyped-call]
     with cloud_errors(project):
-        return Client(**kwargs)
+        return Client(**kwargs)  # type: ignore[no-untyped-call]
 
 
 def _entry(resource: Any) -> LogEntry:
-    return entry_from_log_entry(resource.to_api_repr() | _payload(resource))
-
-
-def _payload(resource: Any) -> dict[str, Any]:
-    # to_api_repr of the typed entries carries the payload; the base class does not
-    payload = getattr(resource, "payload", None)
-    if payload is None:
-        return {}
-    if isinstance(payload, str):
-        return {"textPayload": payload}
-    if isinstance(payload, dict):
-        return {"jsonPayload": payload}
-    return {}
+    # the typed entries (text, struct, protobuf) each put their payload back into the REST shape
+    return entry_from_log_entry(resource.to_api_repr())
 
 
 def read_entries(query: CloudQuery, env: Mapping[str, str], *, client: Any = None) -> list[LogEntry]:

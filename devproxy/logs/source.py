@@ -146,6 +146,16 @@ def is_log_entry(record: Mapping[str, Any]) -> bool:
     return any(k in record for k in ("textPayload", "jsonPayload", "protoPayload", "httpRequest", "logName"))
 
 
+def _proto_message(payload: object) -> str:
+    """The human part of an audit-log payload (Cloud Run puts revision start failures in status.message)."""
+    if not isinstance(payload, Mapping):
+        return str(payload or "")
+    status = payload.get("status")
+    if isinstance(status, Mapping) and status.get("message"):
+        return str(status["message"])
+    return json.dumps(payload, default=str)[:500]
+
+
 def entry_from_log_entry(record: Mapping[str, Any], raw: str = "") -> LogEntry:
     """One Cloud Logging LogEntry (REST JSON shape, as `gcloud logging read --format=json` prints it)."""
     raw = raw or json.dumps(record, separators=(",", ":"), default=str)
@@ -173,7 +183,7 @@ def entry_from_log_entry(record: Mapping[str, Any], raw: str = "") -> LogEntry:
         fields["method"] = http.get("requestMethod")
         fields["url"] = http.get("requestUrl")
         return LogEntry(when, "cloudrun", severity, _request_message(http), "", fields, raw, insert_id)
-    message = str(text if text is not None else record.get("protoPayload", ""))
+    message = str(text) if text is not None else _proto_message(record.get("protoPayload"))
     layer = guess_layer(message)
     if not layer and ("varlog%2Fsystem" in log_name or "varlog/system" in log_name):
         layer = "cloudrun"

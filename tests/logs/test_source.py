@@ -130,3 +130,21 @@ def test_unreadable_file_is_a_log_input_error(tmp_path: Path) -> None:
         read_path(str(tmp_path / "missing.log"), io.StringIO())
     assert info.value.exit_code == 2
     assert "missing.log" in info.value.message
+
+
+def test_audit_log_status_message_is_the_message() -> None:
+    """A Cloud Run system-event audit entry is read by its status message, so start failures are diagnosed."""
+    entry = parse_line(json.dumps({
+        "logName": "projects/p/logs/cloudaudit.googleapis.com%2Fsystem_event", "severity": "ERROR",
+        "timestamp": "2026-11-30T05:00:00Z",
+        "protoPayload": {"@type": "type.googleapis.com/google.cloud.audit.AuditLog", "status": {"code": 9, "message":
+            "Ready condition status changed to False for Revision devproxy-00007-abc with message: The user-provided "
+            "container failed to start and listen on the port defined provided by the PORT=8080 environment "
+            "variable within the allocated timeout."}},
+    }))
+    assert entry is not None
+    assert entry.message.startswith("Ready condition status changed to False")
+    from devproxy.logs.match import Matcher
+
+    sig = Matcher().match(entry)
+    assert sig is not None and sig.id == "cr-port-not-listening"
