@@ -163,7 +163,12 @@ async def forward_http(request: web.Request, ctx: ProxyContext) -> web.StreamRes
             (k.decode("latin-1"), v.decode("latin-1")) for k, v in upstream.raw_headers
         ):
             response.headers.add(name, value)
-        await response.prepare(request)
+        try:
+            await response.prepare(request)
+        except ConnectionResetError:
+            upstream.close()  # the browser left before the answer came
+            _access(ctx, request, upstream.status, started, 0)
+            return response
         while True:
             try:
                 chunk = await upstream.content.readany()

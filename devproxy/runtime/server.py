@@ -8,8 +8,10 @@ closes every WebSocket with 1001 so VS Code reconnects at once, then stops tails
 from __future__ import annotations
 
 import asyncio
+import logging
 import signal
-from collections.abc import Mapping
+from collections.abc import Callable, Coroutine, Mapping
+from typing import Any
 
 from aiohttp import web
 
@@ -31,17 +33,23 @@ HTTP_DRAIN_GRACE = 1.5
 
 def serve(config: RuntimeConfig, env: Mapping[str, str]) -> int:
     """Run until SIGTERM/SIGINT; returns the process exit code."""
+    return int(_loop_runner()(run(config, env)))
+
+
+def _loop_runner() -> Callable[[Coroutine[Any, Any, int]], int]:
+    """uvloop's runner when installed (`pip install devproxy[fast]`), else asyncio's."""
     try:
         import uvloop
     except ImportError:
-        return asyncio.run(run(config, env))
-    return int(uvloop.run(run(config, env)))
+        return asyncio.run
+    return uvloop.run  # type: ignore[no-any-return]
 
 
 async def run(config: RuntimeConfig, env: Mapping[str, str], *, log: EventLog | None = None,
               started: asyncio.Future[tuple[str, int]] | None = None,
               stop: asyncio.Event | None = None) -> int:
     log = log or EventLog()
+    route_library_logs(log)
     dialer = Dialer(config.socks, connect_timeout=config.timeouts.connect, log=log)
     ctx = ProxyContext(config=config, dialer=dialer, log=log)
     readiness = Readiness(ctx)
@@ -82,6 +90,35 @@ async def run(config: RuntimeConfig, env: Mapping[str, str], *, log: EventLog | 
     await stop.wait()
     await shutdown(ctx, runner)
     return 0
+
+
+class _LibraryLogs(logging.Handler):
+    """Library log records (aiohttp, websockets, asyncio) as structured lines too."""
+
+    def __init__(self, log: EventLog) -> None:
+        super().__init__(logging.WARNING)
+        self._log = log
+
+    def emit(self, record: logging.LogRecord) -> None:
+        message = record.getMessage()
+        fields: dict[str, Any] = {"logger": record.name}
+        if record.exc_info and record.exc_info[1] is not None:
+            exc = record.exc_info[1]
+            message = f"{message}: {type(exc).__name__}: {exc}"
+            fields["exception"] = logging.Formatter().formatException(record.exc_info)
+        severity = "ERROR" if record.levelno >= logging.ERROR else "WARNING"
+        self._log.emit(severity, "library.log", message, **fields)
+
+
+def route_library_logs(log: EventLog) -> None:
+    """Send warnings and errors from the libraries through the structured log, once per process."""
+    root = logging.getLogger()
+    for handler in list(root.handlers):
+        if isinstance(handler, _LibraryLogs):
+            root.removeHandler(handler)
+    root.addHandler(_LibraryLogs(log))
+    if root.level > logging.WARNING or root.level == logging.NOTSET:
+        root.setLevel(logging.WARNING)
 
 
 def _bound_address(site: web.TCPSite, config: RuntimeConfig) -> tuple[str, int]:
