@@ -242,7 +242,7 @@ def _preflight() -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--seconds", type=float, default=2.0, help="length of each HTTP load run")
     parser.add_argument("--ws-count", type=int, default=2000, help="64-byte round trips per round")
     parser.add_argument("--ws-messages", type=int, default=512, help="64 KiB messages per throughput run")
