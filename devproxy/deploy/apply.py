@@ -22,7 +22,7 @@ from devproxy.errors import ConfigError, DevproxyError
 if TYPE_CHECKING:
     from google.cloud import run_v2
 
-    from devproxy.deploy.build import WheelBuilder
+    from devproxy.deploy.build import Context, WheelBuilder
     from devproxy.deploy.gcp import Cloud
 
 _NUMBERED = re.compile(r"^projects/(\d+)/")
@@ -51,8 +51,8 @@ def dry_run(cfg: DeployConfig, rotate_token: bool = False) -> DryRun:
     return DryRun(cfg=cfg, actions=tuple(actions), templates=rendered, spec=spec)
 
 
-def observe(cloud: Cloud, cfg: DeployConfig) -> p.Current:
-    """Read what already exists (secret values only as digests)."""
+def observe(cloud: Cloud, cfg: DeployConfig, image_tag: str | None = None) -> p.Current:
+    """Read what already exists (secret values only as digests; `image_tag`: the build to look for)."""
     states: dict[str, p.SecretState] = {}
     number: str | None = None
     member = f"serviceAccount:{cfg.service_account_email}"
@@ -70,13 +70,15 @@ def observe(cloud: Cloud, cfg: DeployConfig) -> p.Current:
             accessors=accessors & {member},
         )
     building = cfg.image is None
+    repository = building and cloud.repository_exists()
     return p.Current(
         service_exists=cloud.get_service() is not None,
         service_account_exists=cloud.service_account_exists(cfg.service_account_email),
-        repository_exists=building and cloud.repository_exists(),
+        repository_exists=repository,
         bucket_exists=building and cloud.bucket_exists(cfg.build_bucket),
         secrets=states,
         project_number=number,
+        built_image=cloud.find_image(image_tag) if repository and image_tag else None,
     )
 
 
@@ -95,8 +97,15 @@ def deploy(
         ConfigError: the plan needs the Tailscale auth key and none was given.
         CloudError: a Google Cloud call failed (mapped with a hint).
     """
+    context = None
+    if cfg.image is None:
+        from devproxy.deploy.build import build_wheel, prepare, prebuilt_wheel
+
+        hooks.progress("building the devproxy wheel and the build context")
+        builder = wheel_builder or (prebuilt_wheel(cfg.wheel) if cfg.wheel else build_wheel)
+        context = prepare(cfg, render(cfg.tailscale_version), builder)
     hooks.progress(f"reading project {cfg.project}")
-    current = observe(cloud, cfg)
+    current = observe(cloud, cfg, context.tag if context else None)
     desired = p.Desired(cfg, p.digest(authkey) if authkey else None, rotate_token)
     actions = p.plan(desired, current)
     if p.needs_authkey(actions) and not authkey:
@@ -104,7 +113,8 @@ def deploy(
                           hint="set TS_AUTHKEY, pass --ts-authkey-file FILE, or run in a terminal to be asked")
     if not hooks.confirm(actions):
         raise DevproxyError("deploy cancelled; nothing was changed")
-    run = _Executor(cfg, cloud, hooks, authkey, current.project_number, wheel_builder)
+    run = _Executor(cfg, cloud, hooks, authkey, current.project_number, context)
+    run.image = cfg.image or current.built_image
     for action in actions:
         hooks.progress(action.describe())
         run.execute(action)
@@ -115,11 +125,11 @@ class _Executor:
     """Carries what earlier actions learned (image, project number, token) to later ones."""
 
     def __init__(self, cfg: DeployConfig, cloud: Cloud, hooks: Hooks, authkey: str | None,
-                 project_number: str | None, wheel_builder: WheelBuilder | None) -> None:
+                 project_number: str | None, context: Context | None) -> None:
         self.cfg, self.cloud, self.hooks = cfg, cloud, hooks
         self.authkey = authkey
         self.project_number = project_number
-        self.wheel_builder = wheel_builder
+        self.context = context
         self.image = cfg.image
         self.new_token: str | None = None
         self.service: run_v2.Service | None = None
@@ -154,11 +164,11 @@ class _Executor:
                 cloud.add_service_member(p.INVOKER_ROLE, member)
 
     def _build(self) -> str:
-        from devproxy.deploy.build import build_image, build_wheel, prebuilt_wheel
+        from devproxy.deploy.build import build_image
 
+        assert self.context is not None  # prepared whenever the plan builds
         rendered: Rendered = render(self.cfg.tailscale_version)
-        builder = self.wheel_builder or (prebuilt_wheel(self.cfg.wheel) if self.cfg.wheel else build_wheel)
-        return build_image(self.cloud, self.cfg, rendered, wheel_builder=builder,
+        return build_image(self.cloud, self.cfg, rendered, self.context,
                            progress=self.hooks.progress, log=self.hooks.log)
 
     def _payload(self, payload: p.Payload) -> str:

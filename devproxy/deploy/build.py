@@ -115,7 +115,7 @@ def build_request(cfg: DeployConfig, rendered: Rendered, context: Context) -> cl
     from google.cloud.devtools import cloudbuild_v1
     from google.protobuf import duration_pb2
 
-    image = f"{cfg.image_repository}:{context.tag}"
+    image = image_tag(cfg, context)
     args = ["build", "--tag", image]
     for key, value in rendered.build_args:
         args += ["--build-arg", f"{key}={value}"]
@@ -131,24 +131,30 @@ def build_request(cfg: DeployConfig, rendered: Rendered, context: Context) -> cl
     )
 
 
+def prepare(cfg: DeployConfig, rendered: Rendered, wheel_builder: WheelBuilder) -> Context:
+    """Build the wheel and pack the context locally; its digest names the image tag."""
+    with tempfile.TemporaryDirectory(prefix="devproxy-wheel-") as tmp:
+        return make_context(rendered, wheel_builder(Path(tmp)))
+
+
+def image_tag(cfg: DeployConfig, context: Context) -> str:
+    return f"{cfg.image_repository}:{context.tag}"
+
+
 def build_image(
     cloud: Cloud,
     cfg: DeployConfig,
     rendered: Rendered,
+    context: Context,
     *,
-    wheel_builder: WheelBuilder = build_wheel,
     progress: Report,
     log: Report,
 ) -> str:
-    """Build and push the image; returns `repository@sha256:...` (or `:tag` without a digest).
+    """Upload the context, build and push with Cloud Build; returns `repository@sha256:...`.
 
     Raises:
         CloudError: the build failed (with Cloud Build's status detail and log URL).
     """
-    with tempfile.TemporaryDirectory(prefix="devproxy-wheel-") as tmp:
-        progress("building the devproxy wheel")
-        wheel = wheel_builder(Path(tmp))
-        context = make_context(rendered, wheel)
     progress(f"uploading build context ({len(context.data)} bytes) to gs://{cfg.build_bucket}")
     cloud.upload(cfg.build_bucket, context.object_name, context.data, "application/gzip")
     progress(f"uploaded {len(context.data)} bytes")

@@ -220,6 +220,20 @@ class Cloud:
             )
             self.wait(op, f"creating repository {self.cfg.repository}", progress)
 
+    def find_image(self, tag: str) -> str | None:
+        """`repository@sha256:...` when the image tag is already in Artifact Registry."""
+        from google.api_core import exceptions as gexc
+
+        repository = f"{self.cfg.image_repository}"
+        name = f"{self._repository_name()}/packages/{self.cfg.service}/tags/{tag}"
+        with self._errors("ARTIFACTREGISTRY", f"look up image tag {tag}"):
+            try:
+                found = self._registry.get_tag(name=name)
+            except gexc.NotFound:
+                return None
+        digest = str(found.version).rsplit("/", 1)[-1]
+        return f"{repository}@{digest}" if digest.startswith("sha256:") else None
+
     def bucket_exists(self, bucket: str) -> bool:
         with self._errors("STORAGE", f"read bucket gs://{bucket}"):
             return self._storage.lookup_bucket(bucket) is not None

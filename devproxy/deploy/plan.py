@@ -44,6 +44,8 @@ class Current:
     bucket_exists: bool = False
     secrets: Mapping[str, SecretState] = field(default_factory=dict)
     project_number: str | None = None
+    #: the image this code would build, when the registry already has it (`repo@sha256:...`).
+    built_image: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,7 +162,8 @@ def plan(desired: Desired, current: Current) -> list[Action]:
             actions.append(CreateRepository(cfg.repository, cfg.region))
         if not current.bucket_exists:
             actions.append(CreateBucket(cfg.build_bucket, cfg.region))
-        actions.append(BuildImage(cfg.image_repository, cfg.build_bucket))
+        if current.built_image is None:  # the registry may already hold this exact build
+            actions.append(BuildImage(cfg.image_repository, cfg.build_bucket))
     member = f"serviceAccount:{cfg.service_account_email}"
     for secret_id in cfg.secret_ids:
         state = current.secrets.get(secret_id, SecretState())

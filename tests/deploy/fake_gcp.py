@@ -76,6 +76,8 @@ class FakeGoogle:
         self.buckets: dict[str, dict[str, Any]] = {}
         self.objects: dict[tuple[str, str], bytes] = {}
         self.builds: dict[str, dict[str, Any]] = {}
+        #: Artifact Registry tag name -> image digest, filled by successful builds.
+        self.tags: dict[str, str] = {}
         self.ids = itertools.count(1)
         #: set to a message to make the next service operation fail like a bad revision.
         self.fail_revision: str | None = None
@@ -144,6 +146,7 @@ class FakeGoogle:
         yield "POST", r"/v1/projects/([^/]+)/serviceAccounts", self.create_account
         yield "GET", rf"/v1/{loc}/repositories/([^/:]+)", self.get_repository
         yield "POST", rf"/v1/{loc}/repositories", self.create_repository
+        yield "GET", rf"/v1/({loc}/repositories/[^/]+/packages/[^/]+/tags/[^/]+)", self.get_tag
         yield "GET", r"/storage/v1/b/([^/]+)", self.get_bucket
         yield "POST", r"/storage/v1/b", self.create_bucket
         yield "POST", r"/upload/storage/v1/b/([^/]+)/o", self.upload
@@ -299,6 +302,12 @@ class FakeGoogle:
             f"projects/{project}/locations/{region}", self.repositories[name],
             "type.googleapis.com/google.devtools.artifactregistry.v1.Repository"))
 
+    def get_tag(self, name: str, *_: Any, **__: Any) -> Any:
+        if name not in self.tags:
+            raise GoogleError(404, f"Requested entity was not found. {name}")
+        package = name.split("/tags/")[0]
+        return self.json({"name": name, "version": f"{package}/versions/{self.tags[name]}"})
+
     # -- Cloud Storage -----------------------------------------------------------------------------------------
     def get_bucket(self, bucket: str, **_: Any) -> Any:
         if bucket not in self.buckets:
@@ -373,6 +382,11 @@ class FakeGoogle:
                 build["status"] = "SUCCESS"
                 digest = "sha256:" + hashlib.sha256(image.encode()).hexdigest()
                 build["results"] = {"images": [{"name": image, "digest": digest}]}
+                host, project, repo, package_tag = image.split("/", 3)
+                package, tag = package_tag.rsplit(":", 1)
+                region = host.removesuffix("-docker.pkg.dev")
+                self.tags[f"projects/{project}/locations/{region}/repositories/{repo}/packages/{package}"
+                          f"/tags/{tag}"] = digest
         return self.json(build)
 
     # -- the deployed service's readiness page ------------------------------------------------------------------------

@@ -99,7 +99,7 @@ def test_first_deploy_creates_everything(fake_server: FakeServer, fake: FakeGoog
 
 def test_second_deploy_updates_and_keeps_secrets(fake_server: FakeServer, fake: FakeGoogle, wheel: Path,
                                                  tmp_path: Path) -> None:
-    """Run twice: the second run patches the service, adds no secret version, creates nothing."""
+    """Run twice: the second patches the service, reuses the built image, adds no version, creates nothing."""
     assert run(fake_server, wheel, tmp_path).code == 0
     token = fake.secret_values("devproxy-access-token")
     first = len(fake.requests)
@@ -114,7 +114,10 @@ def test_second_deploy_updates_and_keeps_secrets(fake_server: FakeServer, fake: 
     assert fake.secret_values("devproxy-access-token") == token
     result = json.loads(ran.out)
     assert result["revision"] == "devproxy-00002-abc"
-    assert [a["action"] for a in result["actions"]] == ["BuildImage", "DeployService"]
+    assert [a["action"] for a in result["actions"]] == ["DeployService"]
+    assert len(fake.builds) == 1
+    (first_body,), (second_body,) = fake.bodies("POST", "/services$"), fake.bodies("PATCH", "/services/")
+    assert second_body["template"]["containers"][0]["image"] == first_body["template"]["containers"][0]["image"]
     assert_no_secret(ran, fake)
 
 

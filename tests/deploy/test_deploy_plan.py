@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from devproxy.deploy.config import merge
@@ -57,6 +59,10 @@ def everything_exists(key: str = "k1", token: str = "t1") -> Current:
         (Desired(cfg_for(), None), everything_exists(), [
             BuildImage("r-docker.pkg.dev/p/devproxy/devproxy", "p-devproxy-build"),
             DeployService(SVC, create=False)]),
+        # the registry already has this build: nothing to build
+        (Desired(cfg_for(), None),
+         replace(everything_exists(), built_image="r-docker.pkg.dev/p/devproxy/devproxy@sha256:ab"),
+         [DeployService(SVC, create=False)]),
         # iap: one secret, and the IAP agent gets the invoker role
         (Desired(cfg_for(auth="iap", image="img"), None), everything_exists(), [
             DeployService(SVC, create=False),
