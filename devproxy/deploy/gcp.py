@@ -185,12 +185,24 @@ class Cloud:
             policy = self._secrets.get_iam_policy(request={"resource": self._secret_path(secret_id)})
         return _members(policy, role)
 
-    def add_secret_member(self, secret_id: str, role: str, member: str) -> None:
+    def add_secret_member(self, secret_id: str, role: str, member: str, attempts: int = 6) -> None:
+        """Bind `member` to `role` on the secret, waiting out IAM's delay for a new service account."""
+        from google.api_core import exceptions as gexc
+
         with self._errors("SECRETMANAGER", f"grant {role} on secret {secret_id}"):
             resource = self._secret_path(secret_id)
-            policy = self._secrets.get_iam_policy(request={"resource": resource})
-            if _add_member(policy, role, member):
-                self._secrets.set_iam_policy(request={"resource": resource, "policy": policy})
+            for attempt in range(attempts):
+                policy = self._secrets.get_iam_policy(request={"resource": resource})
+                if not _add_member(policy, role, member):
+                    return
+                try:
+                    self._secrets.set_iam_policy(request={"resource": resource, "policy": policy})
+                    return
+                except gexc.BadRequest as exc:
+                    # a service account created seconds ago is not yet visible to IAM everywhere
+                    if "does not exist" not in str(exc.message) or attempt == attempts - 1:
+                        raise
+                self.sleep(2.0 * (attempt + 1))
 
     # -- Artifact Registry and Cloud Storage ---------------------------------------------------------
     def _repository_name(self) -> str:

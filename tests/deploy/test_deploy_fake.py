@@ -237,3 +237,15 @@ def test_missing_credentials(tmp_path: Path) -> None:
     last = ran.err.strip().splitlines()[-1]
     assert last.startswith("error: not logged in to Google Cloud") and "gcloud auth application-default login" in last
     assert KEY not in ran.err
+
+
+def test_binding_waits_for_a_new_service_account(fake_server: FakeServer, fake: FakeGoogle, wheel: Path,
+                                                 tmp_path: Path) -> None:
+    """IAM not yet knowing the new account (400 'does not exist') is retried; the binding lands."""
+    fake.inject("POST", ":setIamPolicy$", 400,
+                f"Service account {SA} does not exist.", times=1)
+    ran = run(fake_server, wheel, tmp_path, "--image", "img:1")
+    assert ran.code == 0, ran.err
+    for secret in fake.secrets.values():
+        assert secret.policy["bindings"] == [{"role": ACCESSOR, "members": [f"serviceAccount:{SA}"]}]
+    assert len(fake.bodies("POST", "devproxy-ts-authkey:setIamPolicy$")) == 2
