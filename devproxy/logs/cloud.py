@@ -150,7 +150,7 @@ def poll_entries(
         batch: list[LogEntry] = []
         for resource in resources:
             entry = _entry(resource)
-            key = entry.insert_id or entry.raw
+            key = entry.insert_id or f"{entry.time}|{entry.message}"
             if key in seen:
                 continue
             seen.add(key)

@@ -15,7 +15,7 @@ from datetime import datetime
 
 from devproxy.logs.match import Hit, Matcher
 from devproxy.logs.model import SEVERITY_RANK, LogEntry
-from devproxy.logs.signatures import CATALOG, Signature
+from devproxy.logs.signatures import CATALOG, Signature, reference_link
 
 SEVERITY_ORDER = {"critical": 0, "error": 1, "warning": 2, "info": 3}
 ERROR_LEVELS = frozenset({"critical", "error"})
@@ -182,6 +182,10 @@ class Finding:
     @property
     def noise(self) -> bool:
         return self.role == "noise"
+
+    @property
+    def link(self) -> str:
+        return reference_link(self.reference)
 
 
 @dataclass(frozen=True, slots=True)

@@ -50,7 +50,7 @@ def tail_file(
 
 def stream_lines(stream: IO[str]) -> Iterator[Batch]:
     """Each line of a stream (stdin) as soon as it arrives."""
-    for line in stream:
+    for line in iter(stream.readline, ""):  # readline: no read-ahead, each line as it arrives
         if line.strip():
             yield [parse_line(line)]
 

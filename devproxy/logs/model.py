@@ -25,7 +25,7 @@ class LogEntry:
     message: str
     event: str = ""
     fields: Mapping[str, Any] = field(default_factory=dict)
-    raw: str = ""
+    raw: str = ""  # the input line; "" for entries of a JSON array or from the API
     insert_id: str = ""
 
 

@@ -82,6 +82,8 @@ def print_finding(console: Console, number: int | None, finding: Finding) -> Non
         console.print(Text.assemble((f"{pad}e.g.  ", "dim"), (example, "italic")))
     if finding.evidence:
         console.print(Text(f"{pad}evidence: {', '.join(finding.evidence)}", "dim"))
+    if finding.link:
+        console.print(Text(f"{pad}see:   {finding.link}", "dim"))
 
 
 def print_timeline(console: Console, timeline: Timeline) -> None:
@@ -153,6 +155,7 @@ def finding_json(finding: Finding) -> dict[str, Any]:
         "explained_by": finding.explained_by or None,
         "evidence": list(finding.evidence),
         "reference": finding.reference,
+        "link": finding.link or None,
     }
 
 

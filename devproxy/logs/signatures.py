@@ -7,6 +7,7 @@ a `root` names a cause, a `symptom` is what a user sees when some root cause is 
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 FINDING_SEVERITIES = ("critical", "error", "warning", "info")
@@ -39,6 +40,31 @@ class Signature:
     @property
     def noise(self) -> bool:
         return self.role == "noise"
+
+    @property
+    def link(self) -> str:
+        """A URL for the first GitHub issue or Google Cloud page the reference cites ("" if none)."""
+        return reference_link(self.reference)
+
+
+_GITHUB_REF = re.compile(r"\b([\w.-]+/[\w.-]+)#(\d+)")
+_GITHUB_FILE = re.compile(r"\b([\w.-]+/[\w.-]+):([\w/.-]+\w)")
+_URL = re.compile(r"https?://\S+|\bcloud\.google\.com/[\w/.-]+")
+
+
+def reference_link(reference: str) -> str:
+    """The first `owner/repo#N`, URL, or `owner/repo:path` file a reference cites, as a URL ("" if none)."""
+    match = _GITHUB_REF.search(reference)
+    if match:
+        return f"https://github.com/{match.group(1)}/issues/{match.group(2)}"
+    match = _URL.search(reference)
+    if match:
+        url = match.group(0).rstrip(";,")
+        return url if url.startswith("http") else f"https://{url}"
+    match = _GITHUB_FILE.search(reference)
+    if match:
+        return f"https://github.com/{match.group(1)}/blob/HEAD/{match.group(2)}"
+    return ""
 
 
 def _sig(
@@ -99,7 +125,7 @@ CATALOG: tuple[Signature, ...] = (
         "Five consecutive WebSocket connection attempts failed, so the workbench treats it as permanent "
         "and asks for a reload.",
         "Fix the failing handshake (see the root cause above), then reload the page.",
-        "field-notes §8 B2/B3; vscode remoteAgentConnection.ts",
+        "field-notes §8 B2/B3; microsoft/vscode:src/vs/platform/remote/common/remoteAgentConnection.ts",
         r"An error occurred in (?:the very first connect attempt|initial connection)[^\n]*permanent error",
         r"socketFactory\.connect\(\) failed or timed out",
     ),
@@ -108,7 +134,7 @@ CATALOG: tuple[Signature, ...] = (
         "VS Code is retrying its first connection",
         "An initial WebSocket connection attempt failed; the client retries up to five times.",
         "If it keeps failing, see the upstream handshake findings.",
-        "field-notes §3.4; vscode remoteAgentConnection.ts",
+        "field-notes §3.4; microsoft/vscode:src/vs/platform/remote/common/remoteAgentConnection.ts",
         r"An error occurred in initial connection! Will retry",
     ),
     _sig(
@@ -116,7 +142,7 @@ CATALOG: tuple[Signature, ...] = (
         "Browser could not open the WebSocket",
         "The browser's WebSocket to the public URL failed; the reason is on another layer.",
         "Correlate with the proxy and Cloud Run entries at the same time.",
-        "field-notes §8 B4",
+        "field-notes §8 B4; microsoft/vscode:src/vs/platform/remote/browser/browserSocketFactory.ts",
         r"can.t establish a connection to the server at wss?://",
         r"WebSocket connection to '[^']*' failed",
     ),
@@ -133,7 +159,7 @@ CATALOG: tuple[Signature, ...] = (
         "The browser reported itself offline",
         "The client machine lost its network; the server side is not involved.",
         "Check the client's network; VS Code reconnects when it is back.",
-        "field-notes §3.4; vscode browserSocketFactory.ts",
+        "field-notes §3.4; microsoft/vscode:src/vs/platform/remote/browser/browserSocketFactory.ts",
         r"Browser is offline",
     ),
     _sig(
@@ -159,7 +185,7 @@ CATALOG: tuple[Signature, ...] = (
         "Reconnection grace time announced",
         "Informational: the server tells the client how long a dropped session may reconnect.",
         "Nothing to do.",
-        "field-notes §8 B7",
+        "field-notes §8 B7; continuedev/continue#11932",
         r"Client received grace time from server",
     ),
     # ---- code-server ----------------------------------------------------------------------
@@ -169,7 +195,7 @@ CATALOG: tuple[Signature, ...] = (
         "code-server ≥ 4.10.1 answers a WebSocket upgrade whose Origin host differs from Host / "
         "X-Forwarded-Host with a raw 403; the browser only sees 1006.",
         _FIX_HEADERS,
-        "field-notes §3.1 / §8 CS1; coder/code-server src/node/http.ts",
+        "field-notes §3.1 / §8 CS1; coder/code-server:src/node/http.ts",
         r'host "[^"]*" does not match origin "[^"]*"',
         exclude=(r'host "[^"]*:(?:80|443)" does not match',),
     ),
@@ -195,7 +221,7 @@ CATALOG: tuple[Signature, ...] = (
         "code-server received no Host header",
         "The reverse proxy stripped Host and X-Forwarded-Host.",
         "Forward the Host header (nginx: proxy_set_header Host $host).",
-        "field-notes §8 CS3; coder/code-server src/node/http.ts",
+        "field-notes §8 CS3; coder/code-server:src/node/http.ts",
         r"No host headers found",
         r"behind a reverse proxy that does not forward the host",
     ),
@@ -204,7 +230,7 @@ CATALOG: tuple[Signature, ...] = (
         "code-server refused the request as unauthenticated (401)",
         "code-server's password cookie did not reach it (not forwarded or expired).",
         "Forward the Cookie header upstream, or run code-server with --auth none behind devproxy's own access control.",
-        "field-notes §8 CS5; coder/code-server src/node/http.ts",
+        "field-notes §8 CS5; coder/code-server:src/node/http.ts",
         r"HttpError: Unauthorized",
         r"HTTP/1\.1 401 Unauthorized",
     ),
@@ -282,7 +308,7 @@ CATALOG: tuple[Signature, ...] = (
         "address it dialed ('localhost' resolving to the other address family than tailscaled listens on), "
         "otherwise tailscaled could not reach the target.",
         _FIX_LOOPBACK + " If tailscaled logs 'client connection failed' at the same time, see that finding.",
-        "field-notes §0.1 / §8 P3; websockets asyncio/client.py",
+        "field-notes §0.1 / §8 P3; python-websockets/websockets:src/websockets/asyncio/client.py",
         r"failed to connect to SOCKS proxy",
         exclude=(r"General SOCKS server failure",),
     ),
@@ -302,7 +328,7 @@ CATALOG: tuple[Signature, ...] = (
         "tailscaled is not running, crashed, or listens on another address/port.",
         "Check that tailscaled runs with --socks5-server=127.0.0.1:1055 and that its log has no fatal "
         "listener error; dial the same literal address.",
-        "field-notes §8 P4; python-socks async_/asyncio/_proxy.py",
+        "field-notes §8 P4; romis2012/python-socks:python_socks/async_/asyncio/_proxy.py",
         r"Could not connect to proxy",
         exclude=(r"Could not connect to proxy localhost:", r"'::1'"),
     ),
@@ -321,7 +347,7 @@ CATALOG: tuple[Signature, ...] = (
         "The SOCKS handshake and CONNECT took longer than the client's timeout: tailscaled's dial was stuck or "
         "the event loop was blocked.",
         "Use a timeout above tailscaled's own 5 s dial limit and check loop health (slow callbacks).",
-        "field-notes §8 P5; python-socks _proxy.py",
+        "field-notes §8 P5; romis2012/python-socks:python_socks/async_/asyncio/_proxy.py",
         r"Proxy connection timed out",
     ),
     _sig(
@@ -338,7 +364,7 @@ CATALOG: tuple[Signature, ...] = (
         "websockets found a SOCKS proxy but python-socks is not installed",
         "websockets ≥ 15 uses proxies from the environment automatically.",
         "Pass proxy=None (or sock=) to connect(), or install python-socks[asyncio].",
-        "field-notes §0.9 / §8 P7; websockets asyncio/client.py",
+        "field-notes §0.9 / §8 P7; python-websockets/websockets:src/websockets/asyncio/client.py",
         r"connecting through a SOCKS proxy requires python-socks",
     ),
     _sig(
@@ -354,7 +380,7 @@ CATALOG: tuple[Signature, ...] = (
         "The target rejected the WebSocket upgrade with 403 (origin check)",
         "code-server's origin check (or an auth layer) refused the proxied upgrade.",
         _FIX_HEADERS,
-        "field-notes §3.1 / §8 P9; websockets exceptions.py",
+        "field-notes §3.1 / §8 P9; python-websockets/websockets:src/websockets/exceptions.py",
         r"server rejected WebSocket connection: HTTP 403",
     ),
     _sig(
@@ -362,7 +388,7 @@ CATALOG: tuple[Signature, ...] = (
         "The target rejected the WebSocket upgrade with 401",
         "The target's session cookie was not forwarded (or expired).",
         "Forward the browser's Cookie header on the upgrade.",
-        "field-notes §8 P10",
+        "field-notes §8 P10; python-websockets/websockets:src/websockets/exceptions.py",
         r"server rejected WebSocket connection: HTTP 401",
     ),
     _sig(
@@ -370,7 +396,7 @@ CATALOG: tuple[Signature, ...] = (
         "The target answered the WebSocket upgrade with 404",
         "The upstream path or base path is wrong.",
         "Preserve the request path and query (reconnectionToken, skipWebSocketFrames).",
-        "field-notes §8 P11",
+        "field-notes §8 P11; python-websockets/websockets:src/websockets/exceptions.py",
         r"server rejected WebSocket connection: HTTP 404",
     ),
     _sig(
@@ -378,7 +404,7 @@ CATALOG: tuple[Signature, ...] = (
         "WebSocket opening handshake timed out",
         "open_timeout elapsed: the SOCKS path was slow (cold tailnet path via DERP) or the upstream stalled.",
         "Raise open_timeout to 15–30 s and pre-warm the tailnet path.",
-        "field-notes §8 P12; websockets asyncio/client.py",
+        "field-notes §8 P12; python-websockets/websockets:src/websockets/asyncio/client.py",
         r"timed out during opening handshake",
     ),
     _sig(
@@ -386,7 +412,7 @@ CATALOG: tuple[Signature, ...] = (
         "WebSocket keepalive ping timed out (1011)",
         "No pong arrived within ping_timeout: the event loop was blocked, or the tailnet path stalled.",
         _FIX_BLOCKING,
-        "field-notes §8 P13; websockets asyncio/connection.py",
+        "field-notes §8 P13; python-websockets/websockets:src/websockets/asyncio/connection.py",
         r"keepalive ping timeout",
     ),
     _sig(
@@ -394,7 +420,7 @@ CATALOG: tuple[Signature, ...] = (
         "WebSocket message exceeded websockets' max_size (1009)",
         "websockets' default max_size is 1 MiB; VS Code frames can be larger.",
         "Relay with max_size=None and compression=None.",
-        "field-notes §0.10 / §8 P14",
+        "field-notes §0.10 / §8 P14; python-websockets/websockets:src/websockets/protocol.py",
         r"1009 \(message too big\)",
         r"exceeds limit of \d+ bytes",
     ),
@@ -404,7 +430,7 @@ CATALOG: tuple[Signature, ...] = (
         "asyncio debug saw a callback hold the loop: a sync socket, subprocess.run, time.sleep or sync "
         "python-socks inside async code.",
         _FIX_BLOCKING,
-        "field-notes §0.2 / §8 P15; CPython asyncio debug mode",
+        "field-notes §0.2 / §8 P15; https://docs.python.org/3/library/asyncio-dev.html#debug-mode",
         r"Executing <.*> took \d+(?:\.\d+)? seconds",
     ),
     _sig(
@@ -412,7 +438,7 @@ CATALOG: tuple[Signature, ...] = (
         "Time limit reached: the event loop was blocked",
         "A blocked event loop let a deadline expire (the seed's 'Error: Time limit reached').",
         _FIX_BLOCKING,
-        "DESIGN rule 1; field-notes §1.6",
+        "DESIGN rule 1; field-notes §1.6; https://docs.python.org/3/library/asyncio-dev.html#debug-mode",
         r"Time limit reached",
     ),
     _sig(
@@ -420,7 +446,7 @@ CATALOG: tuple[Signature, ...] = (
         "WebSocket dropped without a close handshake",
         "The TCP connection went away (upstream restart, tunnel reset, Cloud Run cut).",
         "Propagate it to the browser as 1001/1011; the finding about who dropped first is the cause.",
-        "field-notes §8 P16; websockets exceptions.py",
+        "field-notes §8 P16; python-websockets/websockets:src/websockets/exceptions.py",
         r"no close frame received or sent",
     ),
     _sig(
@@ -428,7 +454,7 @@ CATALOG: tuple[Signature, ...] = (
         "Dialed a tailnet IP directly in userspace networking mode",
         "With --tun=userspace-networking the kernel has no route to 100.64.0.0/10; only the SOCKS proxy does.",
         "Dial through SOCKS: aiohttp_socks.ProxyConnector.from_url('socks5://127.0.0.1:1055', rdns=True).",
-        "field-notes §8 P17; tailscale kb/1112",
+        "field-notes §8 P17; https://tailscale.com/kb/1112/userspace-networking",
         r"Cannot connect to host 100\.(?:6[4-9]|[7-9]\d|1[01]\d|12[0-7])\.\d+\.\d+:\d+",
     ),
     _sig(
@@ -436,7 +462,7 @@ CATALOG: tuple[Signature, ...] = (
         "Upstream closed a pooled connection",
         "A keep-alive connection to the target closed (tunnel reset or upstream restart).",
         "Retry idempotent requests once; do not pool connections through SOCKS.",
-        "field-notes §8 P18",
+        "field-notes §8 P18; aio-libs/aiohttp:aiohttp/client_exceptions.py",
         r"ServerDisconnectedError",
     ),
     _sig(
@@ -460,7 +486,7 @@ CATALOG: tuple[Signature, ...] = (
         "WebSocket message exceeded aiohttp's max_msg_size (1009)",
         "aiohttp's WebSocketResponse defaults to a 4 MiB message limit.",
         "Create the browser-facing WebSocketResponse with max_msg_size=0.",
-        "field-notes §8 P21; aiohttp web_ws.py",
+        "field-notes §8 P21; aio-libs/aiohttp:aiohttp/web_ws.py",
         r"Message size \d+ exceeds limit \d+",
     ),
     _sig(
@@ -468,7 +494,7 @@ CATALOG: tuple[Signature, ...] = (
         "The upstream redirected a WebSocket opened over a preexisting socket",
         "The target answered 30x to the upgrade while sock= was used.",
         "Use the final URL (code-server base path) for the upstream WebSocket.",
-        "field-notes §8 P22; websockets asyncio/client.py",
+        "field-notes §8 P22; python-websockets/websockets:src/websockets/asyncio/client.py",
         r"cannot follow redirect to .* with a preexisting socket",
     ),
     # ---- tailscaled / tailscale CLI --------------------------------------------------------
@@ -478,7 +504,7 @@ CATALOG: tuple[Signature, ...] = (
         "A client connected to the SOCKS port and closed before sending its greeting: a bare port probe, "
         "or a connect that was cancelled (often because the event loop was blocked). Not a tailnet problem.",
         "Remove bare TCP probes of port 1055; if it comes with slow callbacks, fix the blocking code.",
-        "field-notes §1.4 / §8 T1; tailscale net/socks5/socks5.go",
+        "field-notes §1.4 / §8 T1; tailscale/tailscale:net/socks5/socks5.go",
         r"client connection failed: could not read packet header",
     ),
     _sig(
@@ -511,7 +537,7 @@ CATALOG: tuple[Signature, ...] = (
         "tailscaled: SOCKS authentication method mismatch",
         "The client offered no method the SOCKS server accepts.",
         "Align SOCKS credentials between client and tailscaled.",
-        "field-notes §8 T5",
+        "field-notes §8 T5; tailscale/tailscale:net/socks5/socks5.go",
         r"no acceptable auth methods",
     ),
     _sig(
@@ -519,7 +545,7 @@ CATALOG: tuple[Signature, ...] = (
         "tailscaled could not open the SOCKS listener: address in use",
         "Another tailscaled (a restart race) or another process holds the port.",
         "Wait for the old tailscaled to exit before starting a new one; use a unique port.",
-        "field-notes §8 T6; cmd/tailscaled mustStartProxyListeners",
+        "field-notes §8 T6; tailscale/tailscale:cmd/tailscaled/tailscaled.go",
         r"SOCKS5 listener: listen tcp \S+: bind: address already in use",
     ),
     _sig(
@@ -552,7 +578,7 @@ CATALOG: tuple[Signature, ...] = (
         "tailscale up never reached Running",
         "Login did not complete: no or bad key, or the control server is unreachable.",
         "Check BackendState and AuthURL in 'tailscale status --json'; check the key.",
-        "field-notes §8 T10",
+        "field-notes §8 T10; tailscale/tailscale:cmd/tailscale/cli/up.go",
         r"timeout waiting for Tailscale service to enter a Running state",
     ),
     _sig(
@@ -577,7 +603,7 @@ CATALOG: tuple[Signature, ...] = (
         "tailscaled stopped on SIGTERM (normal scale-in or new revision)",
         "Cloud Run stopped the instance; clients reconnect to another one.",
         "Nothing to do.",
-        "field-notes §8 T13",
+        "field-notes §8 T13; tailscale/tailscale:cmd/tailscaled/tailscaled.go",
         r"tailscaled got signal terminated",
     ),
     _sig(
@@ -646,7 +672,7 @@ CATALOG: tuple[Signature, ...] = (
         "Container exceeded its memory limit",
         "tailscaled, Python and the in-memory filesystem (/tmp counts as memory) exceeded the limit.",
         "Use at least 512 MiB (the gen2 minimum) and avoid writing to /tmp.",
-        "field-notes §8 CR4",
+        "field-notes §8 CR4; dart-lang/pub-dev#9554",
         r"Memory limit of \d+ MiB exceeded",
     ),
     _sig(
@@ -670,7 +696,7 @@ CATALOG: tuple[Signature, ...] = (
         "Runtime service account cannot read the secret",
         "The revision's service account lacks roles/secretmanager.secretAccessor on the secret.",
         "Grant roles/secretmanager.secretAccessor on the secret to the runtime service account (devproxy deploy does).",
-        "field-notes §8 CR7",
+        "field-notes §8 CR7; terraform-google-modules/terraform-docs-samples#168",
         r"Permission denied on secret",
     ),
     _sig(

@@ -37,6 +37,7 @@ _LEVEL = re.compile(
     r"\b(DEBUG|INFO|NOTICE|WARN(?:ING)?|ERROR|CRITICAL|FATAL|debug|info|warn(?:ing)?|error|fatal)\b"
 )
 _TAILSCALE_HINT = re.compile(r"\b(?:socks5: |magicsock: |logtail: |tailscaled|monitor_linux: |wgengine|netcheck: )")
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _LATENCY = re.compile(r"^\s*(\d+(?:\.\d+)?)s\s*$")
 
 
@@ -121,7 +122,7 @@ def _request_message(http: Mapping[str, Any]) -> str:
     return " ".join(p for p in parts if p)
 
 
-def entry_from_structured(record: Mapping[str, Any], raw: str = "") -> LogEntry:
+def entry_from_structured(record: Mapping[str, Any], raw: str | None = None) -> LogEntry:
     """One structured line as devproxy's runtime writes it (severity, message, time, event, component, ...)."""
     fields = {k: v for k, v in record.items() if k not in ("severity", "message", "time", "timestamp", "event")}
     component = str(record.get("component", ""))
@@ -137,7 +138,7 @@ def entry_from_structured(record: Mapping[str, Any], raw: str = "") -> LogEntry:
         message=text,
         event=str(record.get("event", "")),
         fields=fields,
-        raw=raw or json.dumps(record, separators=(",", ":"), default=str),
+        raw=json.dumps(record, separators=(",", ":"), default=str) if raw is None else raw,
     )
 
 
@@ -157,8 +158,11 @@ def _proto_message(payload: object) -> str:
 
 
 def entry_from_log_entry(record: Mapping[str, Any], raw: str = "") -> LogEntry:
-    """One Cloud Logging LogEntry (REST JSON shape, as `gcloud logging read --format=json` prints it)."""
-    raw = raw or json.dumps(record, separators=(",", ":"), default=str)
+    """One Cloud Logging LogEntry (REST JSON shape, as `gcloud logging read --format=json` prints it).
+
+    `raw` is the input line when there was one; entries of a JSON array or from the API keep ""
+    (re-serialising 10,000 entries would double the time to read them).
+    """
     when = parse_time(record.get("timestamp") or record.get("receiveTimestamp"))
     severity = severity_name(record.get("severity"))
     insert_id = str(record.get("insertId", ""))
@@ -194,7 +198,7 @@ def entry_from_json(record: Mapping[str, Any], raw: str = "") -> LogEntry:
     """A LogEntry or a structured line, whichever the object is."""
     if is_log_entry(record):
         return entry_from_log_entry(record, raw)
-    return entry_from_structured(record, raw)
+    return entry_from_structured(record, raw or None)
 
 
 def parse_line(line: str) -> LogEntry | None:
@@ -227,7 +231,7 @@ def _parse_array(data: list[Any]) -> Parsed:
         else:
             bad += 1
     # gcloud prints newest first; diagnosis and the timeline read oldest first
-    entries.sort(key=lambda e: (e.time is None, e.time.timestamp() if e.time else 0.0))
+    entries.sort(key=lambda e: (e.time is None, e.time or _EPOCH))
     return Parsed(tuple(entries), bad, "gcloud-json")
 
 

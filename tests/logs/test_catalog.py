@@ -86,3 +86,29 @@ def test_healthy_runtime_events_match_nothing() -> None:
         entry = parse_line(line)
         assert entry is not None
         assert MATCHER.matches(entry) == [], line
+
+
+@pytest.mark.parametrize(
+    ("reference", "link"),
+    [
+        ("field-notes §8 CS4; coder/code-server#6161, #6166", "https://github.com/coder/code-server/issues/6161"),
+        ("field-notes §2.1; cloud.google.com/run/docs/triggering/websockets",
+         "https://cloud.google.com/run/docs/triggering/websockets"),
+        ("field-notes §8 T1; tailscale/tailscale:net/socks5/socks5.go",
+         "https://github.com/tailscale/tailscale/blob/HEAD/net/socks5/socks5.go"),
+        ("field-notes §8 P15; https://docs.python.org/3/library/asyncio-dev.html#debug-mode",
+         "https://docs.python.org/3/library/asyncio-dev.html#debug-mode"),
+        ("DESIGN rule 1", ""),
+    ],
+)
+def test_reference_link(reference: str, link: str) -> None:
+    """A signature's reference yields a link to the report it came from."""
+    from devproxy.logs.signatures import reference_link
+
+    assert reference_link(reference) == link
+
+
+def test_signatures_from_public_reports_link_to_their_source() -> None:
+    """Every signature of another stack's text links to the report or source it came from."""
+    unlinked = [sig.id for sig in CATALOG if sig.patterns and not sig.link]
+    assert unlinked == []

@@ -156,12 +156,12 @@ def test_ten_thousand_entries_in_well_under_a_second() -> None:
         if line.strip()
     ]
     text = "\n".join((lines * (10_000 // len(lines) + 1))[:10_000])
-    started = time.perf_counter()
+    started = time.process_time()
     result = diagnose(parse_text(text).entries)
-    elapsed = time.perf_counter() - started
+    elapsed = time.process_time() - started
     assert result.entries == 10_000
     assert result.findings[0].severity in ERROR_LEVELS
-    # measured ~0.2 s on the development machine; the bound leaves room for a busy CI runner
+    # CPU time, so a busy shared runner does not make it flaky; measured ~0.15 s on the development machine
     assert elapsed < 1.0, f"{elapsed:.3f} s"
 
 
@@ -169,8 +169,8 @@ def test_ten_thousand_gcloud_entries_in_well_under_a_second() -> None:
     """The same bound holds for a 10,000-entry gcloud JSON export."""
     entries = json.loads((DATA / "healthy.gcloud.json").read_text())
     text = json.dumps((entries * (10_000 // len(entries) + 1))[:10_000])
-    started = time.perf_counter()
+    started = time.process_time()
     result = diagnose(parse_text(text).entries)
-    elapsed = time.perf_counter() - started
+    elapsed = time.process_time() - started
     assert result.entries == 10_000 and not result.has_errors
     assert elapsed < 1.0, f"{elapsed:.3f} s"
