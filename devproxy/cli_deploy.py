@@ -102,13 +102,14 @@ def status(
     project: Optional[str] = typer.Option(None, "--project"),
     region: Optional[str] = typer.Option(None, "--region"),
     service: Optional[str] = typer.Option(None, "--service"),
+    auth: Optional[str] = typer.Option(None, "--auth", help="The access mode you deployed with"),
     as_json: bool = typer.Option(False, "--json", help="Print the status as JSON"),
 ) -> None:
     """Show the service URL, ready revision, drift from what devproxy expects, and readiness."""
     from devproxy.deploy import status as st
     from devproxy.deploy.gcp import Cloud
 
-    cfg = _config(("project",), project=project, region=region, service=service)
+    cfg = _config(("project",), project=project, region=region, service=service, auth=auth)
     report = st.read_status(cfg, Cloud(cfg, os.environ))
     _print(st.status_json(report)) if as_json else st.write_status(report, _out)
     if not report.healthy:
