@@ -136,11 +136,9 @@ def _follow(
     elif file is not None:
         batches = follow.tail_file(file, interval_s=poll_interval, max_polls=max_polls)
     else:
-        from devproxy.logs.cloud import default_since, poll_entries
+        from devproxy.logs.cloud import poll_entries
 
         query = _query(env, project, service, region, since or "1m", limit)
-        if since is None:
-            query = type(query)(query.project, query.service, default_since(), query.region, query.limit)
         batches = poll_entries(query, env, interval_s=poll_interval, max_polls=max_polls)
     live = follow.LiveDiagnosis()
 

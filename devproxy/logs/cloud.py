@@ -11,7 +11,6 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from devproxy.errors import CloudError
@@ -163,7 +162,3 @@ def poll_entries(
                 since = stamp  # entries at this same instant may still arrive: keep >=, dedupe by id
         yield batch
 
-
-def default_since(now: datetime | None = None, minutes: float = 1.0) -> datetime:
-    """Where following starts when --since is not given."""
-    return (now or datetime.now(timezone.utc)) - timedelta(minutes=minutes)

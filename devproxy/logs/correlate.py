@@ -123,8 +123,8 @@ RULES: tuple[Rule, ...] = (
         "tailnet-down",
         "The tailnet never came up, so every proxied request fails",
         "tailscaled could not log in (or its CLI could not reach it); SOCKS dials fail until it does.",
-        "Mint a new Tailscale auth key, add it as a new Secret Manager version and redeploy; then check "
-        "'tailscale status' shows Running.",
+        "Fix the login failure listed next (an expired or malformed auth key: mint a new key, add it as a new "
+        "Secret Manager version, redeploy); then check that 'tailscale status' shows Running.",
         "field-notes §8 heuristics; T7–T11",
         (
             frozenset({

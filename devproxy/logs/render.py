@@ -75,7 +75,9 @@ def print_finding(console: Console, number: int | None, finding: Finding) -> Non
     console.print(Text.assemble((f"{pad}cause: ", "bold"), finding.cause))
     console.print(Text.assemble((f"{pad}fix:   ", "bold green"), finding.fix))
     seen = f"{finding.count} time{'s' if finding.count != 1 else ''}"
-    if finding.first_seen:
+    if finding.first_seen and finding.first_seen == finding.last_seen:
+        seen += f", at {_clock(finding.first_seen)} UTC"
+    elif finding.first_seen:
         seen += f", first {_clock(finding.first_seen)}, last {_clock(finding.last_seen)} UTC"
     console.print(Text(f"{pad}seen:  {seen}", "dim"))
     for example in finding.examples:

@@ -120,3 +120,24 @@ def test_follow_file_diagnoses_then_summarises() -> None:
     lines = result.stdout.splitlines()
     assert lines[0].startswith("CRITICAL A blocking call freezes the proxy's event loop")
     assert " 1. CRITICAL A blocking call freezes the proxy's event loop  [blocked-event-loop]" in lines
+
+
+def test_follow_without_diagnose_prints_entries(tmp_path: Path) -> None:
+    """--follow on a file prints its entries readably and exits 0 when the polls end."""
+    path = tmp_path / "app.log"
+    path.write_text("2025/02/07 14:02:58 socks5: client connection failed: could not read packet header\n")
+    result = run("--file", str(path), "--follow", "--poll-interval", "0", "--max-polls", "2")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == [
+        "2025-02-07 14:02:58.000  tailscale            2025/02/07 14:02:58 socks5: client connection failed: "
+        "could not read packet header"
+    ]
+
+
+def test_help_lists_the_options() -> None:
+    """`devproxy logs --help` documents the sources and modes."""
+    result = run("--help")
+    assert result.returncode == 0
+    for option in ("--file", "--diagnose", "--json", "--follow", "--project", "--service", "--region", "--since",
+                   "--limit"):
+        assert option in result.stdout
