@@ -91,6 +91,7 @@ def measure_round(t: Target, args: argparse.Namespace) -> None:
     url = f"http://{ep.host_header}/small"
     # HTTP small: wrk where it can reach (direct, proxy); the Go client speaks SOCKS for socks-only.
     cpu0 = procs.cpu_seconds(t.pid) if t.pid else 0.0
+    split0 = procs.cpu_split(t.pid) if t.pid else (0.0, 0.0)
     if t.kind == "socks":
         r = run_goload(url, ep.socks, args.seconds)
         t.add("http_client", 1)
@@ -98,6 +99,9 @@ def measure_round(t: Target, args: argparse.Namespace) -> None:
         r = run_wrk(url, args.seconds)
     if t.pid:
         t.add("http_cpu_us", (procs.cpu_seconds(t.pid) - cpu0) / r["requests"] * 1e6)
+        user, system = procs.cpu_split(t.pid)
+        spent = (user - split0[0]) + (system - split0[1])
+        t.add("http_cpu_kernel_pct", 100 * (system - split0[1]) / spent if spent else 0.0)
     t.add("http_rps", r["rps"])
     t.add("http_p50_us", r["p50_us"])
     t.add("http_p99_us", r["p99_us"])
@@ -190,6 +194,7 @@ COLUMNS = [
     ("http_p50_us", "p50 µs", "{:.0f}"),
     ("http_p99_us", "p99 µs", "{:.0f}"),
     ("http_cpu_us", "CPU µs/req", "{:.0f}"),
+    ("http_cpu_kernel_pct", "kernel %", "{:.0f}"),
     ("big_mbps", "big MB/s", "{:.0f}"),
     ("ws_rtt_p50_us", "WS RTT p50 µs", "{:.0f}"),
     ("ws_rtt_p99_us", "WS RTT p99 µs", "{:.0f}"),
