@@ -161,6 +161,36 @@ RULES: tuple[Rule, ...] = (
 
 
 @dataclass(frozen=True, slots=True)
+class Cause:
+    """A signature that, when present, explains symptoms seen near it (no new finding)."""
+
+    roots: frozenset[str]
+    symptoms: frozenset[str]
+    window_s: float | None = 300.0
+
+
+_PROXY_FAILURES = frozenset({"py-socks-failed", "dp-http-5xx", "dp-upstream-timeout", "browser-connect-retry"})
+
+CAUSES: tuple[Cause, ...] = (
+    Cause(frozenset({"py-proxy-loopback-mismatch"}), _BROWSER_DROPS | _PROXY_FAILURES | {"py-proxy-refused"}),
+    Cause(frozenset({"py-proxy-refused", "dp-socks-unreachable", "ts-listener-in-use", "dp-tailscaled-exited"}),
+          _BROWSER_DROPS | _PROXY_FAILURES | {"dp-tailscaled-restart"}),
+    Cause(frozenset({"py-extra-headers", "py-additional-headers", "py-socks-missing", "py-socks5h-scheme",
+                     "py-direct-tailnet-dial", "py-redirect-with-sock"}),
+          _BROWSER_DROPS | {"browser-connect-retry", "dp-http-5xx"}),
+    Cause(frozenset({"py-ws-too-big", "py-aiohttp-msg-size", "dp-ws-too-big"}),
+          _BROWSER_DROPS | {"browser-reconnect-loop", "py-no-close-frame", "py-closing-transport"}),
+    Cause(frozenset({"dp-target-refused", "nginx-upstream-refused", "nginx-upstream-timeout"}),
+          _BROWSER_DROPS | {"browser-connect-retry", "dp-http-5xx", "dp-upstream-timeout"}),
+    Cause(frozenset({"cs-unauthorized", "py-ws-401", "dp-upgrade-401", "cs-no-host", "py-ws-404",
+                     "dp-upgrade-rejected", "browser-mixed-content"}),
+          _BROWSER_DROPS | {"browser-connect-retry"}),
+    Cause(frozenset({"cr-port-not-listening", "cr-memory", "cr-sigabrt", "cr-no-instance", "cr-secret-denied"}),
+          _BROWSER_DROPS | {"browser-connect-retry", "browser-reconnect-loop", "py-no-close-frame"}),
+)
+
+
+@dataclass(frozen=True, slots=True)
 class Finding:
     """One diagnosed cause, symptom or noise, with its evidence."""
 
@@ -346,7 +376,9 @@ def _rank(finding: Finding) -> tuple[int, int, int, int, int, float]:
     )
 
 
-def rank_findings(hits: Iterable[Hit], rules: Sequence[Rule] = RULES) -> tuple[Finding, ...]:
+def rank_findings(
+    hits: Iterable[Hit], rules: Sequence[Rule] = RULES, causes: Sequence[Cause] = CAUSES
+) -> tuple[Finding, ...]:
     """Findings from matched hits, correlated and ordered most important first."""
     groups = _group(hits)
     fired = [(rule, ids) for rule in rules if (ids := _fire(rule, groups)) is not None]
@@ -366,6 +398,15 @@ def rank_findings(hits: Iterable[Hit], rules: Sequence[Rule] = RULES) -> tuple[F
                     explained.setdefault(sid, rule.id)
             elif explained.get(sid, "") in expected_rules or sid not in explained:
                 explained[sid] = rule.id  # a real cause outranks "expected"
+    for cause in causes:
+        roots = [sid for sid in sorted(cause.roots) if sid in groups]
+        for sid in sorted(cause.symptoms & groups.keys()):
+            if explained.get(sid, "") not in ("", *expected_rules):
+                continue  # a correlated cause already accounts for it
+            for root in roots:
+                if _close(groups[root], groups[sid], cause.window_s):
+                    explained[sid] = root
+                    break
     findings = correlated
     for sid, group in groups.items():
         finding = _finding(group, explained.get(sid, ""))
@@ -374,7 +415,7 @@ def rank_findings(hits: Iterable[Hit], rules: Sequence[Rule] = RULES) -> tuple[F
 
 
 def _order(findings: list[Finding]) -> tuple[Finding, ...]:
-    """Causes by rank, each followed by the findings it explains; noise last."""
+    """Causes by rank, each followed by the findings it explains (and theirs); noise last."""
     under: dict[str, list[Finding]] = {}
     top: list[Finding] = []
     for finding in findings:
@@ -383,10 +424,15 @@ def _order(findings: list[Finding]) -> tuple[Finding, ...]:
         else:
             top.append(finding)
     ordered: list[Finding] = []
-    for finding in sorted(top, key=_rank):
+
+    def place(finding: Finding) -> None:
         ordered.append(finding)
-        ordered.extend(sorted(under.pop(finding.id, []), key=_rank))
-    for rest in under.values():  # explained by a finding that is not listed (cannot happen; kept safe)
+        for child in sorted(under.pop(finding.id, []), key=_rank):
+            place(child)
+
+    for finding in sorted(top, key=_rank):
+        place(finding)
+    for rest in list(under.values()):  # explained by a finding that is not listed; kept, never dropped
         ordered.extend(sorted(rest, key=_rank))
     return tuple(ordered)
 

@@ -116,7 +116,7 @@ def test_missing_credentials_hint() -> None:
     from google.auth.exceptions import DefaultCredentialsError
 
     with pytest.raises(CloudLogsError) as info, cloud_errors("p"):
-        raise DefaultCredentialsError("Your default credentials were not found.")
+        raise DefaultCredentialsError("Your default credentials were not found.")  # type: ignore[no-untyped-call]
     assert info.value.hint is not None and "gcloud auth application-default login" in info.value.hint
     assert isinstance(info.value.__cause__, DefaultCredentialsError)
 

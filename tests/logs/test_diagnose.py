@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from logs_samples import SAMPLES
 
-from devproxy.logs.correlate import ERROR_LEVELS, diagnose
+from devproxy.logs.correlate import ERROR_LEVELS, Diagnosis, diagnose
 from devproxy.logs.match import Matcher
 from devproxy.logs.model import LogEntry
 from devproxy.logs.source import parse_line, parse_text
@@ -42,7 +42,7 @@ SCENARIOS = [
 HEALTHY = ["healthy.txt", "healthy.jsonl", "healthy.gcloud.json"]
 
 
-def _diagnose_file(name: str):  # type: ignore[no-untyped-def]
+def _diagnose_file(name: str) -> Diagnosis:
     return diagnose(parse_text((DATA / name).read_text()).entries)
 
 
@@ -174,3 +174,15 @@ def test_ten_thousand_gcloud_entries_in_well_under_a_second() -> None:
     elapsed = time.process_time() - started
     assert result.entries == 10_000 and not result.has_errors
     assert elapsed < 1.0, f"{elapsed:.3f} s"
+
+
+def test_a_root_signature_adopts_the_symptoms_near_it() -> None:
+    """With the loopback mismatch present, 'failed to connect to SOCKS proxy' and the 1006 are listed under it."""
+    findings = _diagnose_file("loopback_mismatch.txt").findings
+    real = [(f.id, f.explained_by) for f in findings if not f.noise]
+    assert real == [
+        ("py-proxy-loopback-mismatch", ""),
+        ("py-socks-failed", "py-proxy-loopback-mismatch"),
+        ("browser-ws-1006", "py-proxy-loopback-mismatch"),
+    ]
+    assert "127.0.0.1 on both sides" in findings[0].fix
