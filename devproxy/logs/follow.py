@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+import select
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -48,11 +50,31 @@ def tail_file(
             yield [parse_line(line) for line in lines if line.strip()]
 
 
-def stream_lines(stream: IO[str]) -> Iterator[Batch]:
-    """Each line of a stream (stdin) as soon as it arrives."""
+def _more_ready(stream: IO[str]) -> bool:
+    """Whether more input can be read without waiting (False when the stream cannot tell)."""
+    try:
+        ready, _, _ = select.select([stream], [], [], 0)
+    except (OSError, ValueError, TypeError, io.UnsupportedOperation):
+        return False
+    return bool(ready)
+
+
+def stream_lines(stream: IO[str], max_batch: int = 1000) -> Iterator[Batch]:
+    """Lines of a stream (stdin) as they arrive: each batch holds what was ready without waiting.
+
+    Batching what a fast pipe already delivered keeps incremental diagnosis linear; a line that
+    arrives alone is yielded at once, so findings still show as soon as their evidence does.
+    """
+    batch: Batch = []
     for line in iter(stream.readline, ""):  # readline: no read-ahead, each line as it arrives
         if line.strip():
-            yield [parse_line(line)]
+            batch.append(parse_line(line))
+        if len(batch) >= max_batch or not _more_ready(stream):
+            if batch:
+                yield batch
+            batch = []
+    if batch:
+        yield batch
 
 
 @dataclass

@@ -61,3 +61,42 @@ def test_run_stops_cleanly_on_ctrl_c() -> None:
     assert run(batches(), lambda batch: seen.append(len(batch))) is True
     assert seen == [1]
     assert run(iter([[None], [None]]), lambda batch: seen.append(len(batch))) is False
+
+
+def test_stream_lines_batches_what_a_pipe_already_delivered() -> None:
+    """Lines already waiting in a pipe come as one batch, so following a fast pipe stays linear."""
+    import os
+
+    read_fd, write_fd = os.pipe()
+    os.write(write_fd, b"one\ntwo\nthree\n")
+    os.close(write_fd)
+    with os.fdopen(read_fd, encoding="utf-8") as stream:
+        batches = list(stream_lines(stream))
+    assert [[e.message if e else None for e in b] for b in batches] == [["one", "two", "three"]]
+
+
+def test_following_ten_thousand_lines_stays_fast() -> None:
+    """Diagnosing 10,000 lines fed as they arrive is not quadratic."""
+    import os
+    import threading
+    import time
+
+    lines = "".join(f"{SAMPLES['ts-packet-header'][0]}\n{SAMPLES['py-slow-callback'][0]}\n" for _ in range(5000))
+    read_fd, write_fd = os.pipe()
+
+    def feed() -> None:
+        with os.fdopen(write_fd, "w", encoding="utf-8") as out:
+            out.write(lines)
+
+    writer = threading.Thread(target=feed)
+    writer.start()
+    live = LiveDiagnosis()
+    started = time.process_time()
+    with os.fdopen(read_fd, encoding="utf-8") as stream:
+        for batch in stream_lines(stream):
+            live.add(batch)
+    elapsed = time.process_time() - started
+    writer.join(timeout=10)
+    assert live.diagnosis().findings[0].id == "blocked-event-loop"
+    assert len(live.entries) == 10_000
+    assert elapsed < 2.0, f"{elapsed:.3f} s"
