@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import re
 import time
 from dataclasses import dataclass, field
 from typing import Any
 
 from playwright.sync_api import BrowserContext, ConsoleMessage, Page, Request, Response, Route, WebSocket
+from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from e2e_procs import ARTIFACTS
@@ -228,6 +230,19 @@ class Workbench:
         return path
 
     def close(self) -> None:
+        """Close the browser context; keep what the page saw as artifacts/<name>-browser.json."""
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        summary = {
+            "websockets": [vars(s) for s in self.sockets],
+            "console_errors": self.console_errors,
+            "failed_responses": [(status, url) for status, url in self.responses if status >= 400],
+            "blocked_requests": self.blocked,
+        }
+        try:
+            summary["page_sockets"] = self.recorded_sockets()
+        except PlaywrightError:
+            pass  # the page is gone already
+        (ARTIFACTS / f"{self.name}-browser.json").write_text(json.dumps(summary, indent=2))
         self.context.close()
 
 

@@ -75,3 +75,12 @@ def test_screenshot_of_connected_workbench(workbench: Workbench) -> None:
     path = workbench.screenshot("workbench")
     assert path.stat().st_size > 10_000
     assert workbench.failure_text() is None
+
+
+def test_requests_that_would_leave_loopback_are_aborted(workbench: Workbench) -> None:
+    """The page cannot reach beyond loopback: the route rule aborts such requests before any network."""
+    outcome = workbench.page.evaluate(
+        "() => fetch('https://update.code.visualstudio.com/api/update', {mode: 'no-cors'})"
+        ".then(() => 'answered', e => 'failed: ' + e)")
+    assert outcome.startswith("failed"), outcome
+    assert "https://update.code.visualstudio.com/api/update" in workbench.blocked
