@@ -26,7 +26,7 @@ def register(app: typer.Typer) -> None:
 
 def logs(
     file: Optional[str] = typer.Option(
-        None, "--file", "-f", help="Read this file ('-' for stdin) instead of Cloud Logging"
+        None, "--file", help="Read this file ('-' for stdin) instead of Cloud Logging"
     ),
     diagnose: bool = typer.Option(False, "--diagnose", "-d", help="Name the most likely cause and its fix"),
     as_json: bool = typer.Option(False, "--json", help="Print JSON (key 'findings' with --diagnose)"),
