@@ -27,8 +27,11 @@ def _out(line: str) -> None:
     typer.echo(line)
 
 
-def _err(line: str) -> None:
-    typer.echo(line, err=True)
+def _err(line: str, style: str = "") -> None:
+    from rich.console import Console
+    from rich.text import Text
+
+    Console(stderr=True, highlight=False, soft_wrap=True).print(Text(line, style=style))
 
 
 def deploy(
@@ -63,7 +66,7 @@ def deploy(
     prompt = (lambda: typer.prompt("Tailscale auth key (Enter keeps the stored one)", default="",
                                    hide_input=True, show_default=False)) if tty else None
     authkey = apply.read_authkey(os.environ, ts_authkey_file, prompt)
-    hooks = apply.Hooks(progress=lambda m: _err(f"- {m}"), log=lambda m: _err(f"  | {m}"),
+    hooks = apply.Hooks(progress=lambda m: _err(f"- {m}", "cyan"), log=lambda m: _err(f"  | {m}", "dim"),
                         confirm=lambda actions: yes or not tty or _confirm(actions), interactive=tty)
     result = apply.deploy(cfg, Cloud(cfg, os.environ), hooks, authkey=authkey, rotate_token=rotate_token)
     _print(render.result_json(result)) if as_json else render.write_result(result, _out)
