@@ -129,7 +129,8 @@ RULES: tuple[Rule, ...] = (
         (
             frozenset({
                 "ts-key-expired", "ts-key-malformed", "ts-tags-denied", "ts-up-timeout", "ts-no-daemon",
-                "dp-tailscale-auth-failed",
+                "dp-tailscale-auth-failed", "dp-tailscale-up-failed", "dp-needs-login", "dp-tailscaled-start-failed",
+                "dp-tailscale-cli-failed",
             }),
             frozenset({
                 "py-socks-failed", "py-proxy-refused", "py-socks-general-failure", "dp-socks-unreachable",
@@ -173,8 +174,9 @@ _PROXY_FAILURES = frozenset({"py-socks-failed", "dp-http-5xx", "dp-upstream-time
 
 CAUSES: tuple[Cause, ...] = (
     Cause(frozenset({"py-proxy-loopback-mismatch"}), _BROWSER_DROPS | _PROXY_FAILURES | {"py-proxy-refused"}),
-    Cause(frozenset({"py-proxy-refused", "dp-socks-unreachable", "ts-listener-in-use", "dp-tailscaled-exited"}),
-          _BROWSER_DROPS | _PROXY_FAILURES | {"dp-tailscaled-restart"}),
+    Cause(frozenset({"py-proxy-refused", "dp-socks-unreachable", "ts-listener-in-use", "dp-tailscaled-exited",
+                     "dp-tailscaled-start-failed", "dp-supervisor-crashed"}),
+          _BROWSER_DROPS | _PROXY_FAILURES | {"dp-tailscaled-restart", "dp-upstream-body-failed"}),
     Cause(frozenset({"py-extra-headers", "py-additional-headers", "py-socks-missing", "py-socks5h-scheme",
                      "py-direct-tailnet-dial", "py-redirect-with-sock"}),
           _BROWSER_DROPS | {"browser-connect-retry", "dp-http-5xx"}),

@@ -12,8 +12,10 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from devproxy.logs.model import LogEntry
-from devproxy.logs.signatures import CATALOG, Signature
+from devproxy.logs.model import SEVERITY_RANK, LogEntry
+from devproxy.logs.signatures import CATALOG, FINDING_SEVERITIES, Signature
+
+_SEVERITY_ORDER = {name: n for n, name in enumerate(FINDING_SEVERITIES)}
 
 _META = set(".^$*+?{}[]|()\\")
 
@@ -157,7 +159,10 @@ class Matcher:
         """Every signature that recognises `entry`, in catalog order."""
         found: list[Signature] = []
         if entry.event:
+            rank = SEVERITY_RANK.get(entry.severity, 0)
             for sig, where in self._by_event.get(entry.event, ()):
+                if sig.min_severity and rank < SEVERITY_RANK[sig.min_severity]:
+                    continue
                 if all(
                     name in entry.fields and rx.fullmatch(str(entry.fields[name])) for name, rx in where
                 ):
@@ -182,14 +187,22 @@ class Matcher:
         return found
 
     def match(self, entry: LogEntry) -> Signature | None:
-        """The one signature an entry counts for: event signatures first, then catalog order."""
+        """The one signature an entry counts for: the most severe; on a tie its event's own, then catalog order.
+
+        A devproxy event whose message quotes another stack's line (``tailscale up failed: invalid
+        key ...``) thus counts as the more specific, more severe signature of that line.
+        """
         found = self.matches(entry)
         if not found:
             return None
-        for sig in found:
-            if sig.events and entry.event in sig.events:
-                return sig
-        return found[0]
+        return min(
+            found,
+            key=lambda sig: (
+                _SEVERITY_ORDER[sig.severity],
+                0 if entry.event and entry.event in sig.events else 1,
+                self._order[sig.id],
+            ),
+        )
 
     def hits(self, entries: Iterable[LogEntry]) -> list[Hit]:
         """Match a batch of entries."""

@@ -36,6 +36,8 @@ class Signature:
     where: tuple[tuple[str, str], ...] = ()
     #: name of a computed predicate in `match.CHECKS` (for request-log latency and the like).
     check: str = ""
+    #: the entry's own severity must be at least this (Cloud Logging name); "" for any.
+    min_severity: str = ""
 
     @property
     def noise(self) -> bool:
@@ -81,8 +83,11 @@ def _sig(
     events: tuple[str, ...] = (),
     where: tuple[tuple[str, str], ...] = (),
     check: str = "",
+    min_severity: str = "",
 ) -> Signature:
-    return Signature(id, layer, severity, role, title, cause, fix, reference, patterns, exclude, events, where, check)
+    return Signature(
+        id, layer, severity, role, title, cause, fix, reference, patterns, exclude, events, where, check, min_severity
+    )
 
 
 _FIX_HEADERS = (
@@ -827,6 +832,7 @@ CATALOG: tuple[Signature, ...] = (
         "See the tailscaled lines just before the exit for its reason.",
         "field-notes §1.6",
         events=("tailscaled.exited",),
+        min_severity="WARNING",  # INFO when the runtime itself stopped it on SIGTERM
     ),
     _sig(
         "dp-tailscaled-restart", "tailscale", "warning", "symptom",
@@ -844,6 +850,64 @@ CATALOG: tuple[Signature, ...] = (
         "field-notes §1.6",
         events=("tailscaled.state",),
         where=(("state", "backoff"),),
+    ),
+    _sig(
+        "dp-tailscaled-start-failed", "tailscale", "critical", "root",
+        "tailscaled could not be started",
+        "The tailscaled binary is missing or not executable in the image.",
+        "Install tailscaled in the image (devproxy deploy's Dockerfile does) or set DEVPROXY_TAILSCALED; "
+        "pass --no-tailscale if it runs elsewhere.",
+        "DESIGN (devproxy runtime supervisor)",
+        events=("tailscaled.start_failed",),
+    ),
+    _sig(
+        "dp-tailscale-cli-failed", "tailscale", "error", "root",
+        "The tailscale CLI could not be run",
+        "The tailscale binary is missing or not executable, so the runtime cannot log in or read the state.",
+        "Install tailscale next to tailscaled or set DEVPROXY_TAILSCALE.",
+        "DESIGN (devproxy runtime supervisor)",
+        events=("tailscale.cli_failed",),
+    ),
+    _sig(
+        "dp-tailscale-up-failed", "tailscale", "error", "root",
+        "tailscale up failed",
+        "Logging in to the tailnet failed; the message carries tailscale's last line.",
+        "Read the last line in the example; a key problem shows up as its own finding.",
+        "field-notes §1.6 / §8 T7–T10",
+        events=("tailscale.up_failed",),
+    ),
+    _sig(
+        "dp-needs-login", "tailscale", "warning", "root",
+        "The tailnet node waits for login or approval",
+        "BackendState NeedsLogin (no usable key) or NeedsMachineAuth (device approval is on in the tailnet).",
+        "Provide a valid auth key; with device approval, use a pre-authorized key or approve the node.",
+        "https://tailscale.com/kb/1085/auth-keys",
+        events=("tailscale.backend_state",),
+        where=(("backend_state", "NeedsLogin|NeedsMachineAuth"),),
+    ),
+    _sig(
+        "dp-tailscaled-killed", "tailscale", "warning", "root",
+        "tailscaled ignored SIGTERM and was killed",
+        "tailscaled did not exit within its grace time, so the ephemeral node may not have logged out.",
+        "Nothing urgent; if nodes linger in the admin console, remove them through the API.",
+        "field-notes §0.11; tailscale/tailscale#14805",
+        events=("tailscaled.killed",),
+    ),
+    _sig(
+        "dp-supervisor-crashed", "tailscale", "error", "root",
+        "devproxy's tailscaled supervisor crashed",
+        "The supervision loop itself failed; tailscaled is no longer restarted.",
+        "Report the example line as a devproxy bug; restart the revision.",
+        "DESIGN (devproxy runtime supervisor)",
+        events=("supervisor.crashed",),
+    ),
+    _sig(
+        "dp-upstream-body-failed", "proxy", "warning", "symptom",
+        "devproxy: a response body from the target was cut off",
+        "The target or the tunnel dropped the connection while a response was streaming.",
+        "See the tailscaled and target findings at the same time.",
+        "DESIGN (devproxy runtime)",
+        events=("upstream.body_failed",),
     ),
     _sig(
         "dp-login-failed", "auth", "warning", "root",

@@ -275,9 +275,40 @@ SAMPLES: dict[str, tuple[str, ...]] = {
     "dp-tailscale-auth-failed": (
         event("tailscale.auth_failed", component="supervisor", message="tailscale up failed: invalid key"),
     ),
-    "dp-tailscaled-exited": (event("tailscaled.exited", component="supervisor", returncode=1),),
+    "dp-tailscaled-exited": (
+        event("tailscaled.exited", "WARNING", component="supervisor", message="tailscaled exited with code 1",
+              returncode=1),
+    ),
     "dp-tailscaled-restart": (event("tailscaled.restart", "WARNING", component="supervisor", delay_s=2.0),),
     "dp-tailscaled-backoff": (event("tailscaled.state", "WARNING", component="supervisor", state="backoff"),),
+    "dp-tailscaled-start-failed": (
+        event("tailscaled.start_failed", component="supervisor",
+              message="could not start tailscaled (tailscaled): No such file or directory",
+              hint="install tailscaled or set DEVPROXY_TAILSCALED; pass --no-tailscale if it runs elsewhere"),
+    ),
+    "dp-tailscale-cli-failed": (
+        event("tailscale.cli_failed", component="supervisor", message="could not run tailscale: Permission denied"),
+    ),
+    "dp-tailscale-up-failed": (
+        event("tailscale.up_failed", "WARNING", component="supervisor",
+              message="tailscale up failed (exit 1): context canceled", returncode=1),
+    ),
+    "dp-needs-login": (
+        event("tailscale.backend_state", "INFO", component="supervisor", message="BackendState NeedsMachineAuth",
+              backend_state="NeedsMachineAuth"),
+    ),
+    "dp-tailscaled-killed": (
+        event("tailscaled.killed", "WARNING", component="supervisor",
+              message="tailscaled did not exit within 5 s of SIGTERM; sending SIGKILL", pid=12),
+    ),
+    "dp-supervisor-crashed": (
+        event("supervisor.crashed", component="supervisor",
+              message="supervision loop failed: RuntimeError('boom')"),
+    ),
+    "dp-upstream-body-failed": (
+        event("upstream.body_failed", "WARNING", message="response body from the target was cut off", method="GET",
+              path="/big.js", bytes_out=65536),
+    ),
     "dp-login-failed": (event("auth.login_failed", "WARNING", component="auth", message="wrong access token"),),
     "dp-rate-limited": (event("auth.rate_limited", "WARNING", component="auth"),),
     "dp-auth-denied": (event("auth.denied", "INFO", component="auth", message="no session; redirect to login"),),

@@ -78,6 +78,8 @@ def test_healthy_runtime_events_match_nothing() -> None:
         event("socks.connected", "INFO", socks="127.0.0.1:1055"),
         event("tailscaled.state", "INFO", component="supervisor", state="running"),
         event("runtime.started", "INFO"),
+        event("tailscaled.exited", "INFO", component="supervisor", returncode=0),  # stopped on SIGTERM
+        event("tailscale.backend_state", "INFO", component="supervisor", backend_state="Running"),
         event("ready.changed", "INFO", ready=True),
         request(101, "41.2s"),
         request(200, "0.012s", "https://devproxy-abc-uc.a.run.app/"),
@@ -112,3 +114,14 @@ def test_signatures_from_public_reports_link_to_their_source() -> None:
     """Every signature of another stack's text links to the report or source it came from."""
     unlinked = [sig.id for sig in CATALOG if sig.patterns and not sig.link]
     assert unlinked == []
+
+
+def test_event_quoting_another_stacks_line_counts_as_that_line() -> None:
+    """'tailscale up failed: ... invalid key' counts as the expired key, the more severe and specific cause."""
+    from logs_samples import event
+
+    entry = parse_line(event("tailscale.up_failed", "WARNING", component="supervisor",
+                             message="tailscale up failed (exit 1): backend error: invalid key: API key does not exist"))
+    assert entry is not None
+    sig = MATCHER.match(entry)
+    assert sig is not None and sig.id == "ts-key-expired"

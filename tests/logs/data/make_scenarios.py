@@ -328,8 +328,13 @@ def healthy() -> list[Line]:
         Line(3700, "proxy", "websocket closed", "INFO", "ws.closed",
              {"close_code": 1001, "closed_by": "browser", "duration_s": 89.0, "bytes_in": 1234, "bytes_out": 5678,
               "close_reason": "going away"}),
-        Line(3900, "proxy", "SIGTERM received; stopping", "INFO", "runtime.stopping"),
+        Line(1.2, "proxy", "BackendState Running", "INFO", "tailscale.backend_state", {"backend_state": "Running"}),
+        Line(3900, "proxy", "SIGTERM: closing WebSockets with 1001 and shutting down", "INFO", "runtime.stopping",
+             {"websockets": 1}),
+        Line(3900.1, "proxy", "sending SIGTERM to tailscaled", "INFO", "tailscaled.stopping", {"pid": 12}),
         Line(3900.2, "tailscaled", "tailscaled got signal terminated; shutting down"),
+        Line(3900.4, "proxy", "tailscaled exited with code 0", "INFO", "tailscaled.exited", {"returncode": 0}),
+        Line(3900.5, "proxy", "devproxy stopped", "INFO", "runtime.stopped"),
     ]
     return lines
 
