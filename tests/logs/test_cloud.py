@@ -185,7 +185,7 @@ def test_cli_permission_denied_exits_2_with_hint() -> None:
     with serve(error(403, "PERMISSION_DENIED", "The caller does not have permission")) as fake:
         result = _cli("--diagnose", endpoint=fake.url)
     assert result.returncode == 2
-    assert result.stderr.strip() == (
+    assert result.stderr.strip().splitlines()[-1] == (
         "error: permission denied reading logs of project demo-project "
         "(grant yourself roles/logging.viewer on the project)"
     )
