@@ -3,7 +3,7 @@
 Starts the same loopback stack as the benchmark (upstream, Go SOCKS5 server, devproxy runtime),
 attaches py-spy (`pip install py-spy`; not a devproxy dependency) to the proxy while wrk drives
 /small, then while one WebSocket does 64-byte round trips, then while new WebSockets open and
-echo once back to back, and prints the top functions by
+echo once back to back, then while 64 MiB downloads run back to back, and prints the top functions by
 self and inclusive share of samples. Raw collapsed stacks go to bench/results/profile-*.txt.
 """
 
@@ -127,6 +127,23 @@ def main() -> int:
         driver.join(10)
         print(f"\n## New WebSocket, connect to first echo, back to back ({tag})\n")
         print(summarise(connect_raw, args.top) if connect_raw.exists() else err.decode())
+
+        big_raw = procs.RESULTS / f"profile-{tag}-big.txt"
+        stop.clear()
+
+        def pull() -> None:
+            while not stop.is_set():
+                clients.download(ep)
+
+        driver = threading.Thread(target=pull, daemon=True)
+        driver.start()
+        time.sleep(0.5)
+        spy = record(proxy.pid, args.seconds, big_raw, args.native)
+        _, err = spy.communicate(timeout=args.seconds + 30)
+        stop.set()
+        driver.join(30)
+        print(f"\n## 64 MiB downloads back to back ({tag})\n")
+        print(summarise(big_raw, args.top) if big_raw.exists() else err.decode())
     finally:
         for proc in reversed(children):
             procs.stop(proc)

@@ -231,7 +231,7 @@ def machine() -> dict[str, Any]:
             cpu = line.split(":", 1)[1].strip()
             break
     mem = Path("/proc/meminfo").read_text().splitlines()[0].split()[1]
-    return {"cpu": cpu, "cores": len(__import__("os").sched_getaffinity(0)), "mem_gib": round(int(mem) / 2**20, 1),
+    return {"loadavg_at_end": Path("/proc/loadavg").read_text().split()[:3], "cpu": cpu, "cores": len(__import__("os").sched_getaffinity(0)), "mem_gib": round(int(mem) / 2**20, 1),
             "kernel": platform.release(), "python": platform.python_version(),
             "wrk": subprocess.run(["wrk", "-v"], capture_output=True, text=True).stdout.splitlines()[0]
             if shutil.which("wrk") else ""}
@@ -249,7 +249,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--seconds", type=float, default=2.0, help="length of each HTTP load run")
-    parser.add_argument("--ws-count", type=int, default=2000, help="64-byte round trips per round")
+    parser.add_argument("--ws-count", type=int, default=4000, help="64-byte round trips per round")
     parser.add_argument("--ws-messages", type=int, default=512, help="64 KiB messages per throughput run")
     parser.add_argument("--connects", type=int, default=30, help="new WebSockets per round")
     parser.add_argument("--no-uvloop-variant", action="store_true", help="skip the proxy run under uvloop")
