@@ -52,7 +52,7 @@ def settings_lines(cfg: DeployConfig) -> list[str]:
 
 def write_dry_run(report: DryRun, write: Write) -> None:
     cfg = report.cfg
-    write(f"Dry run: nothing is sent to Google Cloud. Settings:")
+    write("Dry run: nothing is sent to Google Cloud. Settings:")
     for line in settings_lines(cfg):
         write(line)
     write("")

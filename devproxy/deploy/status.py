@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import urllib.error
 import urllib.request
 from collections.abc import Callable
@@ -9,13 +10,14 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from devproxy.deploy.config import DeployConfig
-from devproxy.deploy.spec import READY_PATH, build_service
+from devproxy.deploy.spec import PROJECT_NUMBER_PLACEHOLDER, READY_PATH, build_service
 from devproxy.errors import CloudError
 
 if TYPE_CHECKING:
     from devproxy.deploy.gcp import Cloud
     from google.cloud import run_v2
 
+_NUMBER = re.compile(r"^/projects/\d+/")
 SECRET_ENV = frozenset({"TS_AUTHKEY", "TAILSCALE_AUTHKEY", "DEVPROXY_ACCESS_TOKEN"})
 Fetch = Callable[[str], tuple[int | None, str]]
 
@@ -67,6 +69,9 @@ def _facts(service: run_v2.Service, cfg: DeployConfig) -> dict[str, str]:
             elif env.name in SECRET_ENV:
                 # never echo a secret someone stored as a plain value; say that it is one
                 facts[f"env {env.name}"] = "plain value (should be a secret reference)"
+            elif env.name == "DEVPROXY_IAP_AUDIENCE":
+                # the expected spec cannot know the project number; compare the rest
+                facts[f"env {env.name}"] = _NUMBER.sub(f"/projects/{PROJECT_NUMBER_PLACEHOLDER}/", env.value)
             elif env.name != "DEVPROXY_TARGET" or cfg.target:
                 facts[f"env {env.name}"] = env.value
     return facts

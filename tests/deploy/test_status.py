@@ -69,3 +69,9 @@ def test_drift_table() -> None:
     assert fields == {"cpu_idle": ("False", "True"), "max_instances": ("1", "3"),
                       "env TS_AUTHKEY": ("secret devproxy-ts-authkey:latest",
                                         "plain value (should be a secret reference)")}
+
+
+def test_iap_audience_is_not_drift() -> None:
+    """The deployed audience carries the project number the expected spec cannot know."""
+    cfg = merge([("flag", {"project": "p", "target": "http://devbox:8888", "auth": "iap"})])
+    assert drift(build_service(cfg, "img"), build_service(cfg, "img", project_number="987"), cfg) == []
