@@ -24,6 +24,8 @@ from devproxy.runtime.context import ProxyContext
 from devproxy.runtime.dial import Dialer
 from devproxy.runtime.health import Readiness
 from devproxy.runtime.log import EventLog
+from devproxy.runtime.supervisor import Supervisor
+from devproxy.runtime.tailscale import tailscale_settings
 
 #: budget for each shutdown phase; together well inside Cloud Run's 10 s.
 WS_CLOSE_GRACE = 2.0
@@ -42,7 +44,7 @@ def _loop_runner() -> Callable[[Coroutine[Any, Any, int]], int]:
         import uvloop
     except ImportError:
         return asyncio.run
-    return uvloop.run  # type: ignore[no-any-return]
+    return uvloop.run
 
 
 async def run(config: RuntimeConfig, env: Mapping[str, str], *, log: EventLog | None = None,
@@ -53,6 +55,9 @@ async def run(config: RuntimeConfig, env: Mapping[str, str], *, log: EventLog | 
     dialer = Dialer(config.socks, connect_timeout=config.timeouts.connect, log=log)
     ctx = ProxyContext(config=config, dialer=dialer, log=log)
     readiness = Readiness(ctx)
+    supervisor = _supervisor(config, env, log)
+    if supervisor is not None:
+        readiness.checks["tailscale"] = supervisor.check
     app = create_app(ctx, readiness)
     runner = web.AppRunner(app, handle_signals=False, access_log=None, shutdown_timeout=HTTP_DRAIN_GRACE)
     await runner.setup()
@@ -85,11 +90,20 @@ async def run(config: RuntimeConfig, env: Mapping[str, str], *, log: EventLog | 
             "runtime.auth_disabled",
             "access control is off (--auth none): anyone who can reach this address reaches the target",
         )
+    if supervisor is not None:
+        await supervisor.start()
     if started is not None and not started.done():
         started.set_result((host, port))
     await stop.wait()
-    await shutdown(ctx, runner)
+    await shutdown(ctx, runner, supervisor)
     return 0
+
+
+def _supervisor(config: RuntimeConfig, env: Mapping[str, str], log: EventLog) -> Supervisor | None:
+    """tailscaled's supervisor, unless --no-tailscale. Raises: ConfigError for bad settings."""
+    if not config.tailscale:
+        return None
+    return Supervisor(tailscale_settings(env, config.socks), log, env=env)
 
 
 class _LibraryLogs(logging.Handler):
@@ -130,8 +144,8 @@ def _bound_address(site: web.TCPSite, config: RuntimeConfig) -> tuple[str, int]:
     return config.listen.host, config.listen.port
 
 
-async def shutdown(ctx: ProxyContext, runner: web.AppRunner) -> None:
-    """Stop accepting, close WebSockets with 1001, stop the tailnet, drain, exit."""
+async def shutdown(ctx: ProxyContext, runner: web.AppRunner, supervisor: Supervisor | None = None) -> None:
+    """Stop accepting, close WebSockets with 1001, SIGTERM tailscaled, drain, exit."""
     ctx.stopping = True
     ctx.log.info("runtime.stopping", "SIGTERM: closing WebSockets with 1001 and shutting down",
                  websockets=len(ctx.bridges))
@@ -139,9 +153,13 @@ async def shutdown(ctx: ProxyContext, runner: web.AppRunner) -> None:
         await site.stop()
     bridges = list(ctx.bridges)
     if bridges:
-        await asyncio.wait(
+        done, _ = await asyncio.wait(
             [asyncio.create_task(b.shut(closecodes.GOING_AWAY, "devproxy is restarting")) for b in bridges],
             timeout=WS_CLOSE_GRACE,
         )
+        ctx.log.info("runtime.websockets_closed", f"closed {len(done)} of {len(bridges)} WebSockets with 1001",
+                     closed=len(done), open=len(bridges))
+    if supervisor is not None:
+        await supervisor.stop(TAILSCALE_GRACE)
     await runner.cleanup()
     ctx.log.info("runtime.stopped", "devproxy stopped")
