@@ -40,8 +40,9 @@ LOGIN_HINT = "run `gcloud auth application-default login` (or set GOOGLE_APPLICA
 
 
 def role_for(permission: str) -> str | None:
+    # Cloud Run spells some permissions in lower case ("iam.serviceaccounts.actAs")
     for prefix, role in PERMISSION_ROLES:
-        if permission.startswith(prefix):
+        if permission.lower().startswith(prefix.lower()):
             return role
     return None
 

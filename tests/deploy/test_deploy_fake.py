@@ -172,6 +172,9 @@ def test_iap_mode(fake_server: FakeServer, fake: FakeGoogle, wheel: Path, tmp_pa
          "Permission 'run.services.create' denied on resource 'namespaces/demo-proj/services/devproxy' "
          "(or resource may not exist).", [],
          ["permission run.services.create denied", "roles/run.admin"]),
+        ("POST", "/services$", 403,
+         f"Permission 'iam.serviceaccounts.actAs' denied on service account {SA} (or it may not exist).", [],
+         ["iam.serviceaccounts.actAs", "roles/iam.serviceAccountUser"]),
         ("GET", "/secrets/devproxy-ts-authkey$", 403,
          "Secret Manager API has not been used in project 123456789012 before or it is disabled.",
          [{"@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": "SERVICE_DISABLED",
@@ -195,7 +198,8 @@ def test_cloud_errors_say_what_to_do(fake_server: FakeServer, fake: FakeGoogle, 
                                      expected: list[str]) -> None:
     """Injected Google errors become one red line naming the role/API/login command; exit 1, no traceback."""
     fake.inject(method, path, status, message, details)
-    ran = run(fake_server, wheel, tmp_path)
+    building = path.startswith("/upload")  # only the upload case needs the build path
+    ran = run(fake_server, wheel, tmp_path, *([] if building else ["--image", "img:1"]))
     assert ran.code == 1
     lines = ran.err.strip().splitlines()
     assert lines[-1].startswith("error: ")
