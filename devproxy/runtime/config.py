@@ -226,11 +226,13 @@ def build_config(
     if public_scheme not in (None, "http", "https"):
         raise ConfigError(f"invalid DEVPROXY_PUBLIC_SCHEME={public_scheme!r}: use http or https")
     forwarded = env.get("DEVPROXY_TEST_OMIT_FORWARDED", "") not in ("1", "true", "yes")
+    socks_endpoint = parse_socks(socks_value)
     return RuntimeConfig(
         target=parse_target(target_url),
         listen=parse_listen(listen_value),
-        socks=parse_socks(socks_value),
-        tailscale=not tailscale_off,
+        socks=socks_endpoint,
+        # With --socks none nothing would use tailscaled's SOCKS server, so it is not started.
+        tailscale=not tailscale_off and socks_endpoint is not None,
         auth=parse_auth(auth_value, accepted_auth),
         timeouts=timeouts,
         public_scheme=public_scheme,

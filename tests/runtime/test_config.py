@@ -73,6 +73,13 @@ def test_flags_beat_environment() -> None:
     assert config.target.host == "flag" and config.listen.port == 3 and config.socks is None
 
 
+def test_socks_none_means_no_tailscaled() -> None:
+    """Dialing directly needs no tailscaled; by default the runtime supervises one."""
+    assert build_config({"DEVPROXY_TARGET": "http://d:1"}, socks="none").tailscale is False
+    assert build_config({"DEVPROXY_TARGET": "http://d:1"}).tailscale is True
+    assert build_config({"DEVPROXY_TARGET": "http://d:1"}, no_tailscale=True).tailscale is False
+
+
 def test_cloud_run_means_https_public_scheme() -> None:
     assert build_config({"DEVPROXY_TARGET": "http://d:1", "K_SERVICE": "x"}).public_scheme == "https"
 
