@@ -4,7 +4,7 @@ State machine: starting (tailscaled spawned, waiting for its socket) -> logging-
 up`, then `status --json` polls) -> running (BackendState "Running") -> backoff (tailscaled
 exited, or login failed; capped exponential pause) -> starting ... ; stop() -> stopped.
 
-Everything is asyncio subprocesses with bounded waits: a blocked event loop is what broke the
+Every child is watched by the event loop with bounded waits: a blocked event loop is what broke the
 original proxy (DESIGN rule 1). tailscaled's output is re-emitted line by line as structured
 records (component "tailscaled") with the auth key masked.
 """
@@ -13,8 +13,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
+from concurrent.futures import ThreadPoolExecutor
 import os
 import signal
+import subprocess
 import tempfile
 import time
 from collections.abc import Mapping
@@ -69,11 +72,13 @@ class Supervisor:
         self.backend_state = ""
         self._env = env
         self._task: asyncio.Task[None] | None = None
-        self._proc: asyncio.subprocess.Process | None = None
-        self._helpers: set[asyncio.subprocess.Process] = set()
+        self._proc: _Child | None = None
+        self._helpers: set[_Child] = set()
         self._stopping = False
         self._wake = asyncio.Event()
         self._auth_failure: str | None = None
+        # One thread that only runs fork/exec (see _spawn); shut down without waiting in stop().
+        self._spawner: ThreadPoolExecutor | None = None
 
     # -- public surface -------------------------------------------------------------------
 
@@ -82,6 +87,7 @@ class Supervisor:
         if self._task is not None:
             return
         self._stopping = False
+        self._spawner = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tailscale-spawn")
         self._set_state("starting", "starting tailscaled")
         self._task = asyncio.get_running_loop().create_task(self._run(), name="tailscaled-supervisor")
 
@@ -97,8 +103,9 @@ class Supervisor:
             )
             with contextlib.suppress(ProcessLookupError):
                 proc.send_signal(signal.SIGTERM)
-        for helper in list(self._helpers):
-            _kill_group(helper)
+        helpers = list(self._helpers)
+        for helper in helpers:
+            helper.kill_group()
         if proc is not None and proc.returncode is None:
             try:
                 await asyncio.wait_for(proc.wait(), timeout=grace_s)
@@ -107,9 +114,12 @@ class Supervisor:
                     "tailscaled.killed", f"tailscaled did not exit within {grace_s:g} s of SIGTERM; "
                     "sending SIGKILL", component="supervisor", pid=proc.pid,
                 )
-                _kill_group(proc)
+                proc.kill_group()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(proc.wait(), timeout=2.0)
+        if helpers:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.gather(*(h.wait() for h in helpers)), timeout=2.0)
         task, self._task = self._task, None
         if task is not None:
             # The loop sees _stopping and returns on its own; the bound only guards a bug.
@@ -123,6 +133,9 @@ class Supervisor:
                     "supervisor.crashed", f"supervision loop failed: {task.exception()!r}",
                     component="supervisor",
                 )
+        if self._spawner is not None:
+            self._spawner.shutdown(wait=False)
+            self._spawner = None
         self._set_state("stopped", "stopped")
 
     def check(self) -> dict[str, object]:
@@ -172,17 +185,7 @@ class Supervisor:
             # A stale socket from a killed predecessor would look like readiness.
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(self.settings.socket)
-            proc = await asyncio.create_subprocess_exec(
-                *argv,
-                stdin=asyncio.subprocess.DEVNULL,
-                stdout=asyncio.subprocess.PIPE,
-                stderr=asyncio.subprocess.STDOUT,
-                env=self._child_env(),
-                limit=_LINE_LIMIT,
-                # Own process group: SIGKILL reaches anything it started; Ctrl-C on a terminal
-                # does not bypass the orderly SIGTERM in stop().
-                start_new_session=True,
-            )
+            proc = await _spawn(argv, self._child_env(), self._spawner)
         except OSError as exc:
             reason = f"could not start tailscaled ({argv[0]}): {exc.strerror or exc}"
             self.log.error(
@@ -198,8 +201,7 @@ class Supervisor:
             "tailscaled.started", f"tailscaled started (pid {proc.pid})", component="supervisor",
             pid=proc.pid, argv=argv,
         )
-        assert proc.stdout is not None
-        pump = asyncio.create_task(self._pump(proc.stdout, "tailscaled.line"), name="tailscaled-output")
+        pump = asyncio.create_task(self._pump(proc.output, "tailscaled.line"), name="tailscaled-output")
         login = asyncio.create_task(self._login_and_watch(proc), name="tailscaled-login")
         exited = asyncio.create_task(proc.wait(), name="tailscaled-wait")
         self._running_since: float | None = None
@@ -228,7 +230,7 @@ class Supervisor:
                 pump.cancel()
             if proc.returncode is None:
                 # Only reached when this task is torn down abnormally: never leave tailscaled behind.
-                _kill_group(proc)
+                proc.kill_group()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(proc.wait(), timeout=2.0)
             self._proc = None
@@ -244,7 +246,7 @@ class Supervisor:
         ran_s = 0.0 if self._running_since is None else time.monotonic() - self._running_since
         return ran_s, reason, auth
 
-    async def _login_and_watch(self, proc: asyncio.subprocess.Process) -> None:
+    async def _login_and_watch(self, proc: _Child) -> None:
         """Wait for the socket, run `tailscale up`, then poll status for as long as tailscaled lives."""
         s = self.settings
         deadline = time.monotonic() + s.up_timeout_s
@@ -327,14 +329,7 @@ class Supervisor:
     async def _run_cli(self, argv: list[str], timeout_s: float, line_event: str | None) -> tuple[int | None, str]:
         """Run the tailscale CLI with a bound; return (exit code or None when killed, masked output)."""
         try:
-            proc = await asyncio.create_subprocess_exec(
-                *argv,
-                stdin=asyncio.subprocess.DEVNULL,
-                stdout=asyncio.subprocess.PIPE,
-                stderr=asyncio.subprocess.STDOUT,
-                env=self._child_env(),
-                start_new_session=True,
-            )
+            proc = await _spawn(argv, self._child_env(), self._spawner)
         except OSError as exc:
             message = f"could not run {argv[0]}: {exc.strerror or exc}"
             self.log.error(
@@ -343,15 +338,26 @@ class Supervisor:
             )
             return None, message
         self._helpers.add(proc)
+
+        async def collect() -> bytes:
+            data = await proc.output.read()
+            await proc.wait()
+            return data
+
         try:
-            out, _ = await asyncio.wait_for(proc.communicate(), timeout=timeout_s)
+            out = await asyncio.wait_for(collect(), timeout=timeout_s)
         except TimeoutError:
-            _kill_group(proc)
+            proc.kill_group()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(proc.wait(), timeout=2.0)
             return None, f"{argv[0]} {argv[2]} did not finish within {timeout_s:g} s"
         finally:
             self._helpers.discard(proc)
+            if proc.returncode is None:
+                # Cancelled mid-call: the CLI must not outlive its caller, and must be reaped.
+                proc.kill_group()
+                with contextlib.suppress(TimeoutError, asyncio.CancelledError):
+                    await asyncio.wait_for(proc.wait(), timeout=2.0)
         text = redact(out.decode("utf-8", "replace"), self.settings.authkey)
         if line_event is not None:
             for line in text.splitlines():
@@ -398,7 +404,7 @@ class Supervisor:
 
     # -- helpers --------------------------------------------------------------------------
 
-    async def _terminate(self, proc: asyncio.subprocess.Process) -> None:
+    async def _terminate(self, proc: _Child) -> None:
         if proc.returncode is not None:
             return
         with contextlib.suppress(ProcessLookupError):
@@ -406,7 +412,7 @@ class Supervisor:
         try:
             await asyncio.wait_for(proc.wait(), timeout=5.0)
         except TimeoutError:
-            _kill_group(proc)
+            proc.kill_group()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(proc.wait(), timeout=2.0)
 
@@ -435,12 +441,120 @@ class Supervisor:
     _running_since: float | None = None
 
 
-def _kill_group(proc: asyncio.subprocess.Process) -> None:
-    """SIGKILL the process and its group (it was started in its own session)."""
-    if proc.returncode is not None:
-        return
+
+class _Child:
+    """A child process whose output and exit the event loop watches without helper threads."""
+
+    def __init__(self, popen: subprocess.Popen[bytes], output: asyncio.StreamReader, exited: asyncio.Future[int]) -> None:
+        self._popen = popen
+        self.output = output
+        self._exited = exited
+
+    @property
+    def pid(self) -> int:
+        return self._popen.pid
+
+    @property
+    def returncode(self) -> int | None:
+        return self._exited.result() if self._exited.done() else None
+
+    async def wait(self) -> int:
+        return await asyncio.shield(self._exited)
+
+    def send_signal(self, sig: int) -> None:
+        # Until the exit is observed the pid is a live or zombie child of ours, never a reused one.
+        if not self._exited.done():
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self._popen.pid, sig)
+
+    def kill_group(self) -> None:
+        """SIGKILL the process and its group (it was started in its own session)."""
+        if self._exited.done():
+            return
+        try:
+            os.killpg(self._popen.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            self.send_signal(signal.SIGKILL)
+
+
+async def _spawn(argv: list[str], env: dict[str, str], spawner: ThreadPoolExecutor | None) -> _Child:
+    """Start argv with stdout+stderr in one pipe. Raises: OSError when it cannot be executed.
+
+    fork/exec holds the calling thread until the child has exec'd, which took 60-110 ms on a
+    loaded machine, so the spawn runs in a worker thread. The exit is then reported to the loop by
+    a pidfd (or, without one, a non-blocking waitpid poll): no waiter thread per child.
+    """
+    loop = asyncio.get_running_loop()
+    spawning = loop.run_in_executor(
+        spawner,
+        functools.partial(
+            subprocess.Popen,
+            argv,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            env=env,
+            # Own process group: SIGKILL reaches anything it started, and Ctrl-C on a terminal
+            # does not bypass the orderly SIGTERM in stop().
+            start_new_session=True,
+        ),
+    )
     try:
-        os.killpg(proc.pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        with contextlib.suppress(ProcessLookupError):
-            proc.kill()
+        popen = await asyncio.shield(spawning)
+    except asyncio.CancelledError:
+        # The thread may still start the process: kill and reap it whenever it appears.
+        spawning.add_done_callback(_kill_orphan)
+        raise
+    exited = _watch_exit(popen)
+    output = asyncio.StreamReader(limit=_LINE_LIMIT)
+    child = _Child(popen, output, exited)
+    assert popen.stdout is not None
+    try:
+        await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(output), popen.stdout)
+    except BaseException:
+        child.kill_group()
+        raise
+    return child
+
+
+def _watch_exit(popen: subprocess.Popen[bytes]) -> asyncio.Future[int]:
+    """A future resolved with the exit code once the loop sees the child exit (and reaps it)."""
+    loop = asyncio.get_running_loop()
+    exited: asyncio.Future[int] = loop.create_future()
+
+    def reap() -> bool:
+        if popen.poll() is None:
+            return False
+        if not exited.done():
+            exited.set_result(popen.returncode)
+        return True
+
+    try:
+        pidfd = os.pidfd_open(popen.pid)
+    except (AttributeError, OSError):
+        async def poll() -> None:
+            while not reap():
+                await asyncio.sleep(0.05)
+
+        _POLLERS.add(task := loop.create_task(poll(), name=f"reap-{popen.pid}"))
+        task.add_done_callback(_POLLERS.discard)
+    else:
+        def on_exit() -> None:
+            if reap():
+                loop.remove_reader(pidfd)
+                os.close(pidfd)
+
+        loop.add_reader(pidfd, on_exit)
+    return exited
+
+
+def _kill_orphan(spawning: asyncio.Future[subprocess.Popen[bytes]]) -> None:
+    if spawning.cancelled() or spawning.exception() is not None:
+        return
+    popen = spawning.result()
+    if popen.stdout is not None:
+        popen.stdout.close()
+    _Child(popen, asyncio.StreamReader(), _watch_exit(popen)).kill_group()
+
+
+_POLLERS: set[asyncio.Task[None]] = set()

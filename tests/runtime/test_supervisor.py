@@ -66,9 +66,11 @@ class Standin:
             backoff_initial_s=0.05,
             backoff_max_s=0.4,
             auth_backoff_s=30.0,
-            poll_initial_s=0.02,
-            poll_max_s=0.1,
-            running_poll_s=0.1,
+            # Each poll spawns the CLI: keep them few so a loaded machine stays under the
+            # 100 ms slow-callback limit.
+            poll_initial_s=0.05,
+            poll_max_s=0.2,
+            running_poll_s=0.3,
             status_timeout_s=3.0,
         )
         return replace(base, **overrides)
