@@ -157,11 +157,26 @@ def idle_memory(t: Target) -> dict[str, float]:
 
 
 def summarise(targets: list[Target]) -> dict[str, Any]:
+    """Medians over rounds, plus medians of per-round ratios (round n of a path against round n of
+    its reference, measured seconds apart, so machine-wide noise largely cancels)."""
     out: dict[str, Any] = {}
+    by_name = {t.name: t for t in targets}
     for t in targets:
-        out[t.name] = {k: statistics.median(v) for k, v in t.samples.items() if k != "http_client"}
-        out[t.name]["kind"] = t.kind
-        out[t.name]["socks"] = t.socks_name
+        m: dict[str, Any] = {k: statistics.median(v) for k, v in t.samples.items() if k != "http_client"}
+        m["kind"] = t.kind
+        m["socks"] = t.socks_name
+        refs = [("direct", by_name["direct"])]
+        if t.kind == "proxy" and f"socks-{t.socks_name}" in by_name:
+            refs.append(("socks", by_name[f"socks-{t.socks_name}"]))
+        for label, ref in refs:
+            if ref is t:
+                continue
+            for metric in ("http_rps", "big_mbps", "ws_mbps"):
+                pairs = zip(t.samples.get(metric, []), ref.samples.get(metric, []))
+                ratios = [a / b for a, b in pairs if b]
+                if ratios:
+                    m[f"{metric}_vs_{label}"] = statistics.median(ratios)
+        out[t.name] = m
     return out
 
 
@@ -171,16 +186,14 @@ def checks(summary: dict[str, Any]) -> list[dict[str, Any]]:
     for name, m in summary.items():
         if m["kind"] != "proxy":
             continue
-        socks_ref = summary.get(f"socks-{m['socks']}", {})
         for metric, how, bound, text in TARGETS:
             value = m.get(metric)
             if value is None:
                 continue
-            if how == "ratio_direct":
-                ratio = value / summary["direct"][metric]
-                ok = ratio >= bound
-            elif how == "ratio_socks":
-                ratio = value / socks_ref[metric]
+            if how in ("ratio_direct", "ratio_socks"):
+                ratio = m.get(f"{metric}_vs_{how.split('_')[1]}")
+                if ratio is None:
+                    continue
                 ok = ratio >= bound
             else:
                 ratio = None
@@ -191,6 +204,7 @@ def checks(summary: dict[str, Any]) -> list[dict[str, Any]]:
 
 COLUMNS = [
     ("http_rps", "HTTP req/s", "{:.0f}"),
+    ("http_rps_vs_direct", "× direct", "{:.2f}"),
     ("http_p50_us", "p50 µs", "{:.0f}"),
     ("http_p99_us", "p99 µs", "{:.0f}"),
     ("http_cpu_us", "CPU µs/req", "{:.0f}"),
@@ -216,7 +230,7 @@ def table(summary: dict[str, Any]) -> str:
 
 
 def check_table(rows: list[dict[str, Any]]) -> str:
-    lines = ["| proxy | metric | measured | vs reference | goal | met |", "|---|---|---|---|---|---|"]
+    lines = ["| proxy | metric | median | median per-round ratio | goal | met |", "|---|---|---|---|---|---|"]
     for r in rows:
         ratio = f"{r['ratio']:.2f}×" if r["ratio"] is not None else ""
         lines.append(f"| {r['target']} | {r['metric']} | {r['value']:.1f} | {ratio} | {r['goal']} | "
@@ -231,7 +245,12 @@ def machine() -> dict[str, Any]:
             cpu = line.split(":", 1)[1].strip()
             break
     mem = Path("/proc/meminfo").read_text().splitlines()[0].split()[1]
-    return {"loadavg_at_end": Path("/proc/loadavg").read_text().split()[:3], "cpu": cpu, "cores": len(__import__("os").sched_getaffinity(0)), "mem_gib": round(int(mem) / 2**20, 1),
+    commit = subprocess.run(["git", "-C", str(procs.ROOT), "rev-parse", "--short", "HEAD"],
+                            capture_output=True, text=True).stdout.strip()
+    dirty = subprocess.run(["git", "-C", str(procs.ROOT), "status", "--porcelain", "--", "devproxy"],
+                           capture_output=True, text=True).stdout.strip()
+    return {"commit": commit + ("+uncommitted devproxy changes" if dirty else ""),
+            "loadavg_at_end": Path("/proc/loadavg").read_text().split()[:3], "cpu": cpu, "cores": len(__import__("os").sched_getaffinity(0)), "mem_gib": round(int(mem) / 2**20, 1),
             "kernel": platform.release(), "python": platform.python_version(),
             "wrk": subprocess.run(["wrk", "-v"], capture_output=True, text=True).stdout.splitlines()[0]
             if shutil.which("wrk") else ""}
