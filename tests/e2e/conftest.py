@@ -46,8 +46,9 @@ def playwright_sync() -> Iterator[Playwright]:
 @pytest.fixture(scope="session")
 def browser(playwright_sync: Playwright, artifacts: Path) -> Iterator[Browser]:
     """Debian's Chromium, headless, fresh profile; never a downloaded browser."""
+    env: dict[str, str | float | bool] = dict(child_env())
     browser = playwright_sync.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True,
-                                         env=child_env(), timeout=60_000)
+                                              env=env, timeout=60_000)
     try:
         yield browser
     finally:
