@@ -10,8 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 #: variables from the developer's machine that would change what deploy reads.
-_SCRUB = ("GOOGLE_CLOUD_PROJECT", "CLOUDSDK_CORE_PROJECT", "CLOUDSDK_RUN_REGION", "CLOUDSDK_CONFIG",
-          "GOOGLE_APPLICATION_CREDENTIALS", "TS_AUTHKEY", "TAILSCALE_AUTHKEY")
+_SCRUB_PREFIXES = ("DEVPROXY_", "GOOGLE_", "CLOUDSDK_", "TS_", "TAILSCALE_")
 
 
 @dataclass(frozen=True)
@@ -24,7 +23,7 @@ class Ran:
 def devproxy(args: list[str], *, cwd: Path, env: Mapping[str, str] | None = None,
              stdin: str = "", timeout: float = 120) -> Ran:
     """`python -m devproxy ARGS` with a clean, isolated environment (HOME = cwd)."""
-    full = {k: v for k, v in os.environ.items() if not k.startswith("DEVPROXY_") and k not in _SCRUB}
+    full = {k: v for k, v in os.environ.items() if not k.startswith(_SCRUB_PREFIXES)}
     full.update({"HOME": str(cwd), "NO_COLOR": "1", "COLUMNS": "200", "TERM": "dumb"})
     full.update(env or {})
     done = subprocess.run([sys.executable, "-m", "devproxy", *args], cwd=cwd, env=full, input=stdin,
