@@ -7,6 +7,7 @@ Every line has `severity`, `message`, `time`, a stable `event` name and a `compo
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sys
 import time
@@ -17,10 +18,31 @@ from typing import Any, TextIO
 SEVERITIES = ("DEBUG", "INFO", "NOTICE", "WARNING", "ERROR", "CRITICAL")
 
 
+#: one encoder for every line: `json.dumps` with options builds a new encoder per call.
+_ENCODER = json.JSONEncoder(separators=(",", ":"), default=str)
+
+
 def _rfc3339(ts: float) -> str:
     secs = int(ts)
     micros = int((ts - secs) * 1_000_000)
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(secs)) + f".{micros:06d}Z"
+
+
+class _Clock:
+    """RFC 3339 timestamps; the formatted second is cached (one access line per request needs it)."""
+
+    __slots__ = ("_second", "_prefix")
+
+    def __init__(self) -> None:
+        self._second = -1
+        self._prefix = ""
+
+    def stamp(self, ts: float) -> str:
+        secs = int(ts)
+        if secs != self._second:
+            self._prefix = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(secs))
+            self._second = secs
+        return f"{self._prefix}.{int((ts - secs) * 1_000_000):06d}Z"
 
 
 class EventLog:
@@ -37,6 +59,9 @@ class EventLog:
         self._clock = clock
         self.recent_problems: deque[dict[str, Any]] = deque(maxlen=keep_recent)
         self._hooks: list[Callable[[dict[str, Any]], None]] = []
+        self._stamps = _Clock()
+        #: the stream written since the last flush; flushed once per event-loop iteration.
+        self._unflushed: TextIO | None = None
 
     def add_hook(self, hook: Callable[[dict[str, Any]], None]) -> None:
         """Call `hook` with every record (tests and the status page use this)."""
@@ -54,21 +79,46 @@ class EventLog:
         record: dict[str, Any] = {
             "severity": severity,
             "message": message,
-            "time": _rfc3339(self._clock()),
+            "time": self._stamps.stamp(self._clock()),
             "event": event,
             "component": component,
         }
         for key, value in fields.items():
             if value is not None:
                 record[key] = value
-        line = json.dumps(record, separators=(",", ":"), default=str)
-        stream = self._stream or sys.stdout
-        stream.write(line + "\n")
-        stream.flush()
+        self._write(_ENCODER.encode(record) + "\n")
         if severity in ("WARNING", "ERROR", "CRITICAL"):
             self.recent_problems.append(record)
         for hook in self._hooks:
             hook(record)
+
+    def _write(self, line: str) -> None:
+        """Write one whole line; flush at the end of this loop iteration (at once outside a loop)."""
+        stream = self._stream or sys.stdout
+        if self._unflushed is not None and self._unflushed is not stream:
+            self.flush()
+        stream.write(line)
+        if self._unflushed is not None:
+            return  # a flush is already scheduled for this iteration
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # no loop in this thread (start-up, worker threads): flush now
+            stream.flush()
+            return
+        self._unflushed = stream
+        loop.call_soon(self._flush_later)
+
+    def flush(self) -> None:
+        """Push buffered lines to the stream's file now."""
+        stream, self._unflushed = self._unflushed, None
+        if stream is not None:
+            stream.flush()
+
+    def _flush_later(self) -> None:
+        try:
+            self.flush()
+        except (OSError, ValueError):  # stdout gone (closed pipe): nobody is left to read the lines
+            pass
 
     def info(self, event: str, message: str, **fields: Any) -> None:
         self.emit("INFO", event, message, **fields)
