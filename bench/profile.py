@@ -2,8 +2,8 @@
 
 Starts the same loopback stack as the benchmark (upstream, Go SOCKS5 server, devproxy runtime),
 attaches py-spy (`pip install py-spy`; not a devproxy dependency) to the proxy while wrk drives
-/small, then while one WebSocket does 64-byte round trips, then while new WebSockets open and
-echo once back to back, then while 64 MiB downloads run back to back, and prints the top functions by
+/small, then while one WebSocket does 64-byte round trips, then with 64 KiB messages, then while new WebSockets
+open and echo once back to back, then while 64 MiB downloads run back to back, and prints the top functions by
 self and inclusive share of samples. Raw collapsed stacks go to bench/results/profile-*.txt.
 """
 
@@ -91,59 +91,43 @@ def main() -> int:
         print(f"## HTTP /small under wrk -c8 ({tag})\n")
         print(summarise(http_raw, args.top) if http_raw.exists() else err.decode())
 
-        ws_raw = procs.RESULTS / f"profile-{tag}-ws.txt"
-        stop = threading.Event()
-
-        def drive() -> None:
+        def ws_echoes() -> None:
             ws = clients.WS(ep)
             payload = b"p" * 64
             while not stop.is_set():
                 ws.echo(payload)
             ws.close()
 
-        driver = threading.Thread(target=drive, daemon=True)
-        driver.start()
-        time.sleep(0.5)
-        spy = record(proxy.pid, args.seconds, ws_raw, args.native)
-        _, err = spy.communicate(timeout=args.seconds + 30)
-        stop.set()
-        driver.join(10)
-        print(f"\n## WebSocket 64-byte round trips on one connection ({tag})\n")
-        print(summarise(ws_raw, args.top) if ws_raw.exists() else err.decode())
+        def ws_bulk() -> None:
+            while not stop.is_set():
+                clients.ws_throughput(ep, 256)
 
-        connect_raw = procs.RESULTS / f"profile-{tag}-connect.txt"
-        stop.clear()
-
-        def churn() -> None:
+        def ws_new() -> None:
             while not stop.is_set():
                 clients.ws_connect_to_echo(ep, 1)
 
-        driver = threading.Thread(target=churn, daemon=True)
-        driver.start()
-        time.sleep(0.5)
-        spy = record(proxy.pid, args.seconds, connect_raw, args.native)
-        _, err = spy.communicate(timeout=args.seconds + 30)
-        stop.set()
-        driver.join(10)
-        print(f"\n## New WebSocket, connect to first echo, back to back ({tag})\n")
-        print(summarise(connect_raw, args.top) if connect_raw.exists() else err.decode())
-
-        big_raw = procs.RESULTS / f"profile-{tag}-big.txt"
-        stop.clear()
-
-        def pull() -> None:
+        def downloads() -> None:
             while not stop.is_set():
                 clients.download(ep)
 
-        driver = threading.Thread(target=pull, daemon=True)
-        driver.start()
-        time.sleep(0.5)
-        spy = record(proxy.pid, args.seconds, big_raw, args.native)
-        _, err = spy.communicate(timeout=args.seconds + 30)
-        stop.set()
-        driver.join(30)
-        print(f"\n## 64 MiB downloads back to back ({tag})\n")
-        print(summarise(big_raw, args.top) if big_raw.exists() else err.decode())
+        stop = threading.Event()
+        for key, title, drive in (
+            ("ws", "WebSocket 64-byte round trips on one connection", ws_echoes),
+            ("wsbulk", "WebSocket 64 KiB messages, 4 in flight, one connection", ws_bulk),
+            ("connect", "New WebSocket, connect to first echo, back to back", ws_new),
+            ("big", "64 MiB downloads back to back", downloads),
+        ):
+            raw = procs.RESULTS / f"profile-{tag}-{key}.txt"
+            stop.clear()
+            driver = threading.Thread(target=drive, daemon=True)
+            driver.start()
+            time.sleep(0.5)
+            spy = record(proxy.pid, args.seconds, raw, args.native)
+            _, err = spy.communicate(timeout=args.seconds + 30)
+            stop.set()
+            driver.join(30)
+            print(f"\n## {title} ({tag})\n")
+            print(summarise(raw, args.top) if raw.exists() else err.decode())
     finally:
         for proc in reversed(children):
             procs.stop(proc)

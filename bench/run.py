@@ -121,7 +121,10 @@ def measure_round(t: Target, args: argparse.Namespace) -> None:
     t.add("ws_rtt_p50_us", _pct(rtts, 0.5) * 1e6)
     t.add("ws_rtt_p99_us", _pct(rtts, 0.99) * 1e6)
 
+    cpu0, wall0 = (procs.cpu_seconds(t.pid) if t.pid else 0.0), time.perf_counter()
     t.add("ws_mbps", clients.ws_throughput(ep, args.ws_messages))
+    if t.pid:  # near 100 %: the proxy is CPU-bound; well below: latency-bound (store and forward)
+        t.add("ws_bulk_cpu_pct", 100 * (procs.cpu_seconds(t.pid) - cpu0) / (time.perf_counter() - wall0))
 
     conn = clients.ws_connect_to_echo(ep, args.connects)
     t.add("ws_connect_p50_ms", _pct(conn, 0.5) * 1e3)
@@ -214,6 +217,7 @@ COLUMNS = [
     ("ws_rtt_p99_us", "WS RTT p99 µs", "{:.0f}"),
     ("ws_cpu_us", "CPU µs/WS RT", "{:.0f}"),
     ("ws_mbps", "WS MB/s", "{:.0f}"),
+    ("ws_bulk_cpu_pct", "proxy CPU % (WS MB/s)", "{:.0f}"),
     ("ws_connect_p50_ms", "WS connect ms", "{:.2f}"),
     ("idle_ws_kib", "KiB/idle WS", "{:.1f}"),
 ]
