@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 from concurrent.futures import ThreadPoolExecutor
 import os
 import signal
@@ -178,6 +177,7 @@ class Supervisor:
     async def _generation(self) -> tuple[float, str, bool]:
         """Run one tailscaled process to its end: (seconds it was Running, why it ended, key rejected)."""
         self._auth_failure = None
+        self._running_since = None
         self.backend_state = ""
         argv = tailscaled_argv(self.settings)
         try:
@@ -204,18 +204,17 @@ class Supervisor:
         pump = asyncio.create_task(self._pump(proc.output, "tailscaled.line"), name="tailscaled-output")
         login = asyncio.create_task(self._login_and_watch(proc), name="tailscaled-login")
         exited = asyncio.create_task(proc.wait(), name="tailscaled-wait")
-        self._running_since: float | None = None
         reason = ""
         auth = False
         try:
             await asyncio.wait({login, exited}, return_when=asyncio.FIRST_COMPLETED)
             if login.done() and not login.cancelled():
-                exc = login.exception()
-                if isinstance(exc, _Restart) and not self._stopping:
-                    reason, auth = exc.reason, exc.auth
+                failure = login.exception()
+                if isinstance(failure, _Restart) and not self._stopping:
+                    reason, auth = failure.reason, failure.auth
                     await self._terminate(proc)
-                elif exc is not None:
-                    raise exc
+                elif failure is not None:
+                    raise failure
             if proc.returncode is None:
                 await exited
         finally:
@@ -485,20 +484,7 @@ async def _spawn(argv: list[str], env: dict[str, str], spawner: ThreadPoolExecut
     a pidfd (or, without one, a non-blocking waitpid poll): no waiter thread per child.
     """
     loop = asyncio.get_running_loop()
-    spawning = loop.run_in_executor(
-        spawner,
-        functools.partial(
-            subprocess.Popen,
-            argv,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            env=env,
-            # Own process group: SIGKILL reaches anything it started, and Ctrl-C on a terminal
-            # does not bypass the orderly SIGTERM in stop().
-            start_new_session=True,
-        ),
-    )
+    spawning = loop.run_in_executor(spawner, _popen, argv, env)
     try:
         popen = await asyncio.shield(spawning)
     except asyncio.CancelledError:
@@ -515,6 +501,19 @@ async def _spawn(argv: list[str], env: dict[str, str], spawner: ThreadPoolExecut
         child.kill_group()
         raise
     return child
+
+
+def _popen(argv: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        argv,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        env=env,
+        # Own process group: SIGKILL reaches anything it started, and Ctrl-C on a terminal
+        # does not bypass the orderly SIGTERM in stop().
+        start_new_session=True,
+    )
 
 
 def _watch_exit(popen: subprocess.Popen[bytes]) -> asyncio.Future[int]:
