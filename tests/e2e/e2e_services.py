@@ -16,7 +16,8 @@ from e2e_procs import Managed, child_env, free_port, http_status, start, wait_un
 
 CODE_SERVER_VERSION = "4.100.3"
 KNOWN_FILE = "e2e-known-file.txt"
-DEVPROXY = Path(sys.executable).with_name("devproxy")
+#: the devproxy under test: this virtualenv's console script, or another build named by DEVPROXY_E2E_DEVPROXY.
+DEVPROXY = Path(os.environ.get("DEVPROXY_E2E_DEVPROXY") or Path(sys.executable).with_name("devproxy"))
 
 #: user settings that keep the workbench quiet and local, and put terminal text in the DOM.
 SETTINGS: dict[str, Any] = {
