@@ -33,6 +33,8 @@ HEADER = "X-Goog-IAP-JWT-Assertion"
 ISSUER = "https://cloud.google.com/iap"
 DEFAULT_KEYS_URL = "https://www.gstatic.com/iap/verify/public_key-jwk"
 _MAX_KEYS_BYTES = 1 << 20
+#: the verified user's email, for the access log: `request.get(IAP_USER)`.
+IAP_USER: Any = web.RequestKey("devproxy_iap_user", str) if hasattr(web, "RequestKey") else "devproxy_iap_user"
 
 
 @dataclass(frozen=True, slots=True)
@@ -250,7 +252,7 @@ class IapAccess:
             )
         email = claims.get("email")
         if isinstance(email, str):
-            request["devproxy_user"] = email
+            request[IAP_USER] = email
         return None
 
     def _deny(self, request: web.Request, reason: str) -> web.StreamResponse:
