@@ -77,7 +77,9 @@ def start_code_server(root: Path, name: str) -> CodeServer:
     (user_data / "User" / "settings.json").write_text(json.dumps(SETTINGS, indent=2))
     home = root / "home"
     home.mkdir()
+    # a prompt the tests can wait for, whether bash starts as a login shell or not
     (home / ".bashrc").write_text("PS1='e2e$ '\n")
+    (home / ".bash_profile").write_text(". ~/.bashrc\n")
     config = root / "config.yaml"
     config.write_text("")  # no default config file written into the real home
     dead = free_port()  # nothing listens here: the extension gallery can never answer

@@ -6,6 +6,7 @@ import json
 import re
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from playwright.sync_api import BrowserContext, ConsoleMessage, Page, Request, Response, Route, WebSocket
@@ -30,6 +31,9 @@ NON_LOOPBACK = re.compile(
 #: VS Code's words when its WebSocket to the server dies without a close frame (code-server's
 #: origin check answering 403, for example).
 FAILED_1006 = "status code 1006"
+
+#: true once a terminal's rows (DOM renderer: gpuAcceleration off) contain the argument.
+TERMINAL_SHOWS = "n => [...document.querySelectorAll('.xterm-rows')].some(e => e.textContent.includes(n))"
 
 #: records every WebSocket the page opens and how each one closed (code, reason, clean or not).
 WS_RECORDER = """
@@ -153,10 +157,9 @@ class Workbench:
             "() => [...document.querySelectorAll('.xterm-rows')].map(e => e.innerText).join('\\n')"))
 
     def wait_terminal_text(self, needle: str, timeout: float) -> None:
+        """Wait until some terminal on the page shows needle."""
         try:
-            self.page.wait_for_function(
-                "n => [...document.querySelectorAll('.xterm-rows')].some(e => e.textContent.includes(n))",
-                arg=needle, timeout=timeout * 1000, polling=250)
+            self.page.wait_for_function(TERMINAL_SHOWS, arg=needle, timeout=timeout * 1000, polling=250)
         except PlaywrightTimeout:
             shot = self.screenshot(f"terminal-timeout-{int(time.time())}")
             raise AssertionError(f"{self.name}: terminal did not show {needle!r} within {timeout:.0f} s "
@@ -177,9 +180,8 @@ class Workbench:
             self.page.keyboard.type(f"echo E2E_$((6*7)){tag}", delay=20)
             self.page.keyboard.press("Enter")
             try:
-                self.page.wait_for_function(
-                    "n => [...document.querySelectorAll('.xterm-rows')].some(e => e.textContent.includes(n))",
-                    arg=expected, timeout=per_attempt * 1000, polling=250)
+                self.page.wait_for_function(TERMINAL_SHOWS, arg=expected, timeout=per_attempt * 1000,
+                                            polling=250)
                 return expected
             except PlaywrightTimeout:
                 if attempt == attempts - 1:
@@ -223,7 +225,8 @@ class Workbench:
                                      f"(screenshot {shot.name}); sockets: {self.sockets[after:]}")
             self.page.wait_for_timeout(250)  # lets Playwright deliver events while we poll
 
-    def screenshot(self, label: str) -> Any:
+    def screenshot(self, label: str) -> Path:
+        """Save a PNG of the page as artifacts/<name>-<label>.png."""
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
         path = ARTIFACTS / f"{self.name}-{label}.png"
         self.page.screenshot(path=path)
