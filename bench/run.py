@@ -251,9 +251,9 @@ def machine() -> dict[str, Any]:
     mem = Path("/proc/meminfo").read_text().splitlines()[0].split()[1]
     commit = subprocess.run(["git", "-C", str(procs.ROOT), "rev-parse", "--short", "HEAD"],
                             capture_output=True, text=True).stdout.strip()
-    dirty = subprocess.run(["git", "-C", str(procs.ROOT), "status", "--porcelain", "--", "devproxy"],
+    dirty = subprocess.run(["git", "-C", str(procs.ROOT), "status", "--porcelain", "--", "devproxy/runtime"],
                            capture_output=True, text=True).stdout.strip()
-    return {"commit": commit + ("+uncommitted devproxy changes" if dirty else ""),
+    return {"commit": commit + ("+uncommitted runtime changes" if dirty else ""),
             "loadavg_at_end": Path("/proc/loadavg").read_text().split()[:3], "cpu": cpu, "cores": len(__import__("os").sched_getaffinity(0)), "mem_gib": round(int(mem) / 2**20, 1),
             "kernel": platform.release(), "python": platform.python_version(),
             "wrk": subprocess.run(["wrk", "-v"], capture_output=True, text=True).stdout.splitlines()[0]
