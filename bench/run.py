@@ -175,7 +175,9 @@ def summarise(targets: list[Target]) -> dict[str, Any]:
             if ref is t:
                 continue
             for metric in ("http_rps", "big_mbps", "ws_mbps"):
-                pairs = zip(t.samples.get(metric, []), ref.samples.get(metric, []))
+                # socks-only HTTP is measured by the Go client: compare with the Go client on direct
+                ref_metric = "http_rps_goclient" if (t.kind, metric) == ("socks", "http_rps") else metric
+                pairs = zip(t.samples.get(metric, []), ref.samples.get(ref_metric, []))
                 ratios = [a / b for a, b in pairs if b]
                 if ratios:
                     m[f"{metric}_vs_{label}"] = statistics.median(ratios)
