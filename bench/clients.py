@@ -151,7 +151,7 @@ class WS:
                 return opcode, parts[0] if len(parts) == 1 else b"".join(parts)
 
     def _read(self, n: int) -> bytes:
-        data = self.rfile.read(n)
+        data: bytes = self.rfile.read(n)
         if len(data) != n:
             raise ConnectionError("connection closed mid-frame")
         return data

@@ -79,7 +79,7 @@ def run_goload(url: str, socks: tuple[str, int] | None, seconds: float) -> dict[
         cmd += ["-socks", f"{socks[0]}:{socks[1]}"]
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 30, check=True,
                          env={"GOMAXPROCS": "1", "PATH": "/usr/bin:/bin"}).stdout
-    result = json.loads(out)
+    result: dict[str, float] = json.loads(out)
     if result["errors"]:
         raise RuntimeError(f"Go load client saw {result['errors']} errors against {url}")
     return result
@@ -325,8 +325,9 @@ def main(argv: list[str] | None = None) -> int:
             procs.stop(proc)
     summary = summarise(targets)
     rows = checks(summary)
+    when = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started))
     result = {
-        "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
+        "when": when,
         "seconds": round(time.time() - started, 1),
         "machine": machine(),
         "settings": {**vars(args), "wrk": "wrk -t1 -c8 --latency", "go_client": "8 keep-alive connections",
@@ -343,6 +344,6 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\n{result['seconds']} s in all")
     procs.RESULTS.mkdir(parents=True, exist_ok=True)
     text = json.dumps(result, indent=1, ensure_ascii=False)
-    (procs.RESULTS / f"{result['when'].replace(':', '')}.json").write_text(text + "\n")
+    (procs.RESULTS / f"{when.replace(':', '')}.json").write_text(text + "\n")
     (procs.ROOT / "bench" / "latest.json").write_text(text + "\n")
     return 0
