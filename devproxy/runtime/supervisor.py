@@ -12,12 +12,14 @@ records (component "tailscaled") with the auth key masked.
 from __future__ import annotations
 
 import asyncio
+import _thread
 import contextlib
-from concurrent.futures import ThreadPoolExecutor
 import os
+import queue
 import signal
 import subprocess
 import tempfile
+import threading
 import time
 from collections.abc import Mapping
 from typing import Any
@@ -76,8 +78,6 @@ class Supervisor:
         self._stopping = False
         self._wake = asyncio.Event()
         self._auth_failure: str | None = None
-        # One thread that only runs fork/exec (see _spawn); shut down without waiting in stop().
-        self._spawner: ThreadPoolExecutor | None = None
 
     # -- public surface -------------------------------------------------------------------
 
@@ -86,9 +86,10 @@ class Supervisor:
         if self._task is not None:
             return
         self._stopping = False
-        self._spawner = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tailscale-spawn")
         self._set_state("starting", "starting tailscaled")
         self._task = asyncio.get_running_loop().create_task(self._run(), name="tailscaled-supervisor")
+        # The failure is logged by _run itself; retrieving it here keeps asyncio quiet about it.
+        self._task.add_done_callback(lambda t: None if t.cancelled() else t.exception())
 
     async def stop(self, grace_s: float = 5.0) -> None:
         """SIGTERM tailscaled (it logs the ephemeral node out), SIGKILL after `grace_s`."""
@@ -127,14 +128,6 @@ class Supervisor:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError, TimeoutError):
                     await asyncio.wait_for(task, timeout=1.0)
-            elif not task.cancelled() and task.exception() is not None:
-                self.log.error(
-                    "supervisor.crashed", f"supervision loop failed: {task.exception()!r}",
-                    component="supervisor",
-                )
-        if self._spawner is not None:
-            self._spawner.shutdown(wait=False)
-            self._spawner = None
         self._set_state("stopped", "stopped")
 
     def check(self) -> dict[str, object]:
@@ -150,6 +143,17 @@ class Supervisor:
     # -- the loop -------------------------------------------------------------------------
 
     async def _run(self) -> None:
+        try:
+            await self._supervise()
+        except Exception as exc:
+            # Readiness must not keep saying "running" for a tailnet nobody watches any more.
+            self._set_state("stopped", f"supervision failed: {exc!r}")
+            self.log.error(
+                "supervisor.crashed", f"tailscaled supervision stopped: {exc!r}", component="supervisor"
+            )
+            raise
+
+    async def _supervise(self) -> None:
         attempt = 0
         while not self._stopping:
             ran_s, reason, auth = await self._generation()
@@ -185,7 +189,7 @@ class Supervisor:
             # A stale socket from a killed predecessor would look like readiness.
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(self.settings.socket)
-            proc = await _spawn(argv, self._child_env(), self._spawner)
+            proc = await _spawn(argv, self._child_env())
         except OSError as exc:
             reason = f"could not start tailscaled ({argv[0]}): {exc.strerror or exc}"
             self.log.error(
@@ -328,7 +332,7 @@ class Supervisor:
     async def _run_cli(self, argv: list[str], timeout_s: float, line_event: str | None) -> tuple[int | None, str]:
         """Run the tailscale CLI with a bound; return (exit code or None when killed, masked output)."""
         try:
-            proc = await _spawn(argv, self._child_env(), self._spawner)
+            proc = await _spawn(argv, self._child_env())
         except OSError as exc:
             message = f"could not run {argv[0]}: {exc.strerror or exc}"
             self.log.error(
@@ -389,13 +393,13 @@ class Supervisor:
         if signature is not None:
             severity = "WARNING"
             fields["signature"] = signature.kind
-            if signature.kind in AUTH_KINDS and self._auth_failure is None:
-                self._auth_failure = signature.kind
-                self.log.error(
-                    "tailscale.auth_failed", f"{signature.cause}: {signature.fix}", component="supervisor",
-                    kind=signature.kind, hint=signature.fix,
-                )
         self.log.emit(severity, event, line, component="tailscaled", **fields)
+        if signature is not None and signature.kind in AUTH_KINDS and self._auth_failure is None:
+            self._auth_failure = signature.kind
+            self.log.error(
+                "tailscale.auth_failed", f"{signature.cause}: {signature.fix}", component="supervisor",
+                kind=signature.kind, hint=signature.fix,
+            )
 
     def _check_auth(self) -> None:
         if self._auth_failure is not None:
@@ -476,15 +480,15 @@ class _Child:
             self.send_signal(signal.SIGKILL)
 
 
-async def _spawn(argv: list[str], env: dict[str, str], spawner: ThreadPoolExecutor | None) -> _Child:
+async def _spawn(argv: list[str], env: dict[str, str]) -> _Child:
     """Start argv with stdout+stderr in one pipe. Raises: OSError when it cannot be executed.
 
     fork/exec holds the calling thread until the child has exec'd, which took 60-110 ms on a
-    loaded machine, so the spawn runs in a worker thread. The exit is then reported to the loop by
-    a pidfd (or, without one, a non-blocking waitpid poll): no waiter thread per child.
+    loaded machine, so the spawn runs on the spawner thread. The exit is then reported to the loop
+    by a pidfd (or, without one, a non-blocking waitpid poll): no waiter thread per child.
     """
     loop = asyncio.get_running_loop()
-    spawning = loop.run_in_executor(spawner, _popen, argv, env)
+    spawning = _SPAWNER.submit(loop, argv, env)
     try:
         popen = await asyncio.shield(spawning)
     except asyncio.CancelledError:
@@ -501,6 +505,59 @@ async def _spawn(argv: list[str], env: dict[str, str], spawner: ThreadPoolExecut
         child.kill_group()
         raise
     return child
+
+
+class _Spawner:
+    """One long-lived thread that runs fork/exec for every supervisor in the process.
+
+    Started with `_thread.start_new_thread`, which returns at once: `threading.Thread.start()`
+    waits until the new thread has been scheduled, and on a loaded machine that wait alone held
+    the event loop for over 100 ms.
+    """
+
+    def __init__(self) -> None:
+        self._jobs: queue.SimpleQueue[tuple[asyncio.AbstractEventLoop, asyncio.Future[Any], list[str], dict[str, str]]] = queue.SimpleQueue()
+        self._lock = threading.Lock()
+        self._running = False
+
+    def submit(self, loop: asyncio.AbstractEventLoop, argv: list[str], env: dict[str, str]) -> asyncio.Future[subprocess.Popen[bytes]]:
+        future: asyncio.Future[subprocess.Popen[bytes]] = loop.create_future()
+        with self._lock:
+            if not self._running:
+                _thread.start_new_thread(self._work, ())
+                self._running = True
+        self._jobs.put((loop, future, argv, env))
+        return future
+
+    def _work(self) -> None:
+        while True:
+            loop, future, argv, env = self._jobs.get()
+            try:
+                outcome: Any = _popen(argv, env)
+                failed = False
+            except BaseException as exc:  # handed to the awaiting coroutine, which re-raises it
+                outcome, failed = exc, True
+            try:
+                loop.call_soon_threadsafe(_settle, future, outcome, failed)
+            except RuntimeError:
+                # The loop is gone: nobody will reap this child, so do not leave it running.
+                if not failed:
+                    outcome.kill()
+                    outcome.wait()
+
+
+def _settle(future: asyncio.Future[Any], outcome: Any, failed: bool) -> None:
+    if future.cancelled():
+        if not failed:
+            _reap_orphan(outcome)
+        return
+    if failed:
+        future.set_exception(outcome)
+    else:
+        future.set_result(outcome)
+
+
+_SPAWNER = _Spawner()
 
 
 def _popen(argv: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
@@ -548,9 +605,12 @@ def _watch_exit(popen: subprocess.Popen[bytes]) -> asyncio.Future[int]:
 
 
 def _kill_orphan(spawning: asyncio.Future[subprocess.Popen[bytes]]) -> None:
-    if spawning.cancelled() or spawning.exception() is not None:
-        return
-    popen = spawning.result()
+    if not spawning.cancelled() and spawning.exception() is None:
+        _reap_orphan(spawning.result())
+
+
+def _reap_orphan(popen: subprocess.Popen[bytes]) -> None:
+    """Kill a child nobody waits for any more, and let the loop reap it."""
     if popen.stdout is not None:
         popen.stdout.close()
     _Child(popen, asyncio.StreamReader(), _watch_exit(popen)).kill_group()

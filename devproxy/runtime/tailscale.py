@@ -195,7 +195,8 @@ def up_argv(settings: TailscaleSettings, authkey_file: str | None) -> list[str]:
 
 
 def status_argv(settings: TailscaleSettings) -> list[str]:
-    return [settings.tailscale, f"--socket={settings.socket}", "status", "--json"]
+    """`tailscale status --json` without the peer list (it can be large, and is polled)."""
+    return [settings.tailscale, f"--socket={settings.socket}", "status", "--json", "--peers=false"]
 
 
 def parse_status(text: str) -> TailscaleStatus:

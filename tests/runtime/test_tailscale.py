@@ -135,7 +135,7 @@ def test_up_argv_carries_a_key_file_never_the_key() -> None:
         "--timeout=12s",
     ]
     assert not any(KEY in arg for arg in argv)
-    assert status_argv(settings) == ["tailscale", "--socket=/s/ts.sock", "status", "--json"]
+    assert status_argv(settings) == ["tailscale", "--socket=/s/ts.sock", "status", "--json", "--peers=false"]
 
 
 def test_parse_status() -> None:
