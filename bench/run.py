@@ -279,7 +279,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--connects", type=int, default=30, help="new WebSockets per round")
     parser.add_argument("--no-uvloop-variant", action="store_true", help="skip the proxy run under uvloop")
     parser.add_argument("--skip-memory", action="store_true")
+    parser.add_argument("--paths", default="", help="comma-separated subset, e.g. proxy-go,socks-go "
+                        "(direct is always measured: it is the reference)")
+    parser.add_argument("--quick", action="store_true", help="2 short rounds, no memory test: for iterating")
     args = parser.parse_args(argv)
+    if args.quick:
+        args.rounds, args.seconds, args.ws_count, args.ws_messages, args.connects = 2, 1.0, 1000, 256, 10
+        args.skip_memory = True
+    wanted = {p.strip() for p in args.paths.split(",") if p.strip()}
     _preflight()
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     want = min(hard, 8192) if hard != resource.RLIM_INFINITY else 8192
@@ -301,8 +308,11 @@ def main(argv: list[str] | None = None) -> int:
         variants = [("go", go_port, False), ("microsocks", micro_port, False)]
         if uvloop_ok and not args.no_uvloop_variant:
             variants.insert(1, ("go", go_port, True))
+        targets = [t for t in targets if t.kind == "direct" or not wanted or t.name in wanted]
         for sname, sport, uv in variants:
             name = f"proxy-{sname}" + ("-uvloop" if uv else "")
+            if wanted and name not in wanted:
+                continue
             proc, port = procs.start_runtime(name, up_port, sport, uvloop=uv)
             children.append(proc)
             targets.append(Target(name, "proxy", Endpoint("127.0.0.1", port), socks_name=sname, pid=proc.pid))
@@ -345,5 +355,6 @@ def main(argv: list[str] | None = None) -> int:
     procs.RESULTS.mkdir(parents=True, exist_ok=True)
     text = json.dumps(result, indent=1, ensure_ascii=False)
     (procs.RESULTS / f"{when.replace(':', '')}.json").write_text(text + "\n")
-    (procs.ROOT / "bench" / "latest.json").write_text(text + "\n")
+    if not (args.quick or wanted):  # only a full run replaces the committed results
+        (procs.ROOT / "bench" / "latest.json").write_text(text + "\n")
     return 0
