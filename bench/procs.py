@@ -118,6 +118,17 @@ def start_gosocks() -> tuple[subprocess.Popen[bytes], int]:
     return proc, int(m.group(1))
 
 
+def start_floor(upstream_port: int, socks_port: int, uvloop: bool) -> tuple[subprocess.Popen[bytes], int]:
+    """The bare byte relay (bench/floor.py): what any Python proxy on this path costs at least."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bench.floor", "--socks", f"127.0.0.1:{socks_port}",
+         "--target", f"127.0.0.1:{upstream_port}"],
+        stdout=subprocess.PIPE, env=python_env(uvloop), cwd=ROOT,
+    )
+    m = _wait_line(proc, r"^listening (\d+)$", "byte relay")
+    return proc, int(m.group(1))
+
+
 def start_runtime(name: str, upstream_port: int, socks_port: int, uvloop: bool) -> tuple[subprocess.Popen[bytes], int]:
     """`devproxy runtime` as a user runs it; its JSON log goes to bench/results/<name>.log."""
     RESULTS.mkdir(parents=True, exist_ok=True)

@@ -41,7 +41,7 @@ TARGETS = [
 @dataclass
 class Target:
     name: str
-    kind: str  # direct | socks | proxy
+    kind: str  # direct | socks | proxy | floor
     endpoint: Endpoint
     socks_name: str = ""  # which SOCKS server this path crosses
     pid: int | None = None  # the devproxy process, for CPU and memory
@@ -169,7 +169,7 @@ def summarise(targets: list[Target]) -> dict[str, Any]:
         m["kind"] = t.kind
         m["socks"] = t.socks_name
         refs = [("direct", by_name["direct"])]
-        if t.kind == "proxy" and f"socks-{t.socks_name}" in by_name:
+        if t.kind in ("proxy", "floor") and f"socks-{t.socks_name}" in by_name:
             refs.append(("socks", by_name[f"socks-{t.socks_name}"]))
         for label, ref in refs:
             if ref is t:
@@ -279,6 +279,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--connects", type=int, default=30, help="new WebSockets per round")
     parser.add_argument("--no-uvloop-variant", action="store_true", help="skip the proxy run under uvloop")
     parser.add_argument("--skip-memory", action="store_true")
+    parser.add_argument("--no-floor", action="store_true", help="skip the bare Python byte relay (bench/floor.py)")
     parser.add_argument("--paths", default="", help="comma-separated subset, e.g. proxy-go,socks-go "
                         "(direct is always measured: it is the reference)")
     parser.add_argument("--quick", action="store_true", help="2 short rounds, no memory test: for iterating")
@@ -308,6 +309,11 @@ def main(argv: list[str] | None = None) -> int:
         variants = [("go", go_port, False), ("microsocks", micro_port, False)]
         if uvloop_ok and not args.no_uvloop_variant:
             variants.insert(1, ("go", go_port, True))
+        floor_name = "floor-go" + ("-uvloop" if uvloop_ok else "")
+        if not args.no_floor and (not wanted or floor_name in wanted):
+            proc, port = procs.start_floor(up_port, go_port, uvloop=uvloop_ok)
+            children.append(proc)
+            targets.append(Target(floor_name, "floor", Endpoint("127.0.0.1", port), socks_name="go", pid=proc.pid))
         targets = [t for t in targets if t.kind == "direct" or not wanted or t.name in wanted]
         for sname, sport, uv in variants:
             name = f"proxy-{sname}" + ("-uvloop" if uv else "")
@@ -326,7 +332,7 @@ def main(argv: list[str] | None = None) -> int:
         memory: dict[str, Any] = {}
         if not args.skip_memory:
             for t in targets:
-                if t.kind == "proxy":
+                if t.pid:
                     memory[t.name] = idle_memory(t)
                     t.add("idle_ws_kib", memory[t.name]["idle_ws_kib"])
                     print(f"  memory: {t.name} {memory[t.name]['idle_ws_kib']:.1f} KiB per idle WebSocket", flush=True)
