@@ -82,6 +82,10 @@ def _wait_port(port: int, proc: subprocess.Popen[bytes], what: str) -> None:
     raise RuntimeError(f"{what} did not open port {port}")
 
 
+#: a directory holding the `devproxy` package to measure instead of the work tree's (--source).
+SOURCE: Path | None = None
+
+
 def python_env(uvloop: bool) -> dict[str, str]:
     """Environment for a Python child: uvloop importable from the bench cache, or import blocked."""
     env = dict(os.environ)
@@ -90,7 +94,7 @@ def python_env(uvloop: bool) -> dict[str, str]:
     NO_UVLOOP.mkdir(parents=True, exist_ok=True)
     (NO_UVLOOP / "uvloop.py").write_text('raise ImportError("uvloop disabled by the benchmark")\n')
     path = UVLOOP_SITE if uvloop else NO_UVLOOP
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(path), str(ROOT)) if p)
+    env["PYTHONPATH"] = os.pathsep.join(str(p) for p in (path, SOURCE, ROOT) if p)
     return env
 
 

@@ -283,7 +283,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--paths", default="", help="comma-separated subset, e.g. proxy-go,socks-go "
                         "(direct is always measured: it is the reference)")
     parser.add_argument("--quick", action="store_true", help="2 short rounds, no memory test: for iterating")
+    parser.add_argument("--source", type=Path, help="directory whose devproxy package to measure, e.g. an "
+                        "export of a commit: git archive HEAD devproxy | tar -x -C DIR (default: the work tree)")
     args = parser.parse_args(argv)
+    if args.source:
+        if not (args.source / "devproxy" / "__init__.py").exists():
+            sys.exit(f"{args.source} has no devproxy package")
+        procs.SOURCE = args.source.resolve()
     if args.quick:
         args.rounds, args.seconds, args.ws_count, args.ws_messages, args.connects = 2, 1.0, 1000, 256, 10
         args.skip_memory = True
@@ -346,7 +352,7 @@ def main(argv: list[str] | None = None) -> int:
         "when": when,
         "seconds": round(time.time() - started, 1),
         "machine": machine(),
-        "settings": {**vars(args), "wrk": "wrk -t1 -c8 --latency", "go_client": "8 keep-alive connections",
+        "settings": {**vars(args), "source": str(args.source or "work tree"), "wrk": "wrk -t1 -c8 --latency", "go_client": "8 keep-alive connections",
                      "upstream_loop": "uvloop" if uvloop_ok else "asyncio", "idle_ws": IDLE_WS},
         "summary": summary,
         "memory": memory,
