@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import _thread
 import contextlib
+import functools
 import os
 import queue
 import signal
@@ -75,6 +76,8 @@ class Supervisor:
         self._task: asyncio.Task[None] | None = None
         self._proc: _Child | None = None
         self._helpers: set[_Child] = set()
+        #: spawns in flight and exits of children nobody waits for; stop() settles them all.
+        self._pending: set[asyncio.Future[Any]] = set()
         self._stopping = False
         self._wake = asyncio.Event()
         self._auth_failure: str | None = None
@@ -128,6 +131,11 @@ class Supervisor:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError, TimeoutError):
                     await asyncio.wait_for(task, timeout=1.0)
+        # A spawn cancelled mid-flight still produces a child: let it be killed and reaped.
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(2.0):
+                while self._pending:
+                    await asyncio.wait(set(self._pending))
         self._set_state("stopped", "stopped")
 
     def check(self) -> dict[str, object]:
@@ -189,7 +197,7 @@ class Supervisor:
             # A stale socket from a killed predecessor would look like readiness.
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(self.settings.socket)
-            proc = await _spawn(argv, self._child_env())
+            proc = await _spawn(argv, self._child_env(), self._pending)
         except OSError as exc:
             reason = f"could not start tailscaled ({argv[0]}): {exc.strerror or exc}"
             self.log.error(
@@ -332,7 +340,7 @@ class Supervisor:
     async def _run_cli(self, argv: list[str], timeout_s: float, line_event: str | None) -> tuple[int | None, str]:
         """Run the tailscale CLI with a bound; return (exit code or None when killed, masked output)."""
         try:
-            proc = await _spawn(argv, self._child_env())
+            proc = await _spawn(argv, self._child_env(), self._pending)
         except OSError as exc:
             message = f"could not run {argv[0]}: {exc.strerror or exc}"
             self.log.error(
@@ -480,7 +488,7 @@ class _Child:
             self.send_signal(signal.SIGKILL)
 
 
-async def _spawn(argv: list[str], env: dict[str, str]) -> _Child:
+async def _spawn(argv: list[str], env: dict[str, str], pending: set[asyncio.Future[Any]]) -> _Child:
     """Start argv with stdout+stderr in one pipe. Raises: OSError when it cannot be executed.
 
     fork/exec holds the calling thread until the child has exec'd, which took 60-110 ms on a
@@ -489,11 +497,13 @@ async def _spawn(argv: list[str], env: dict[str, str]) -> _Child:
     """
     loop = asyncio.get_running_loop()
     spawning = _SPAWNER.submit(loop, argv, env)
+    pending.add(spawning)
+    spawning.add_done_callback(pending.discard)
     try:
         popen = await asyncio.shield(spawning)
     except asyncio.CancelledError:
         # The thread may still start the process: kill and reap it whenever it appears.
-        spawning.add_done_callback(_kill_orphan)
+        spawning.add_done_callback(functools.partial(_kill_orphan, pending=pending))
         raise
     exited = _watch_exit(popen)
     output = asyncio.StreamReader(limit=_LINE_LIMIT)
@@ -544,6 +554,7 @@ class _Spawner:
                 if not failed:
                     outcome.kill()
                     outcome.wait()
+                    outcome.stdout.close()
 
 
 def _settle(future: asyncio.Future[Any], outcome: Any, failed: bool) -> None:
@@ -604,16 +615,20 @@ def _watch_exit(popen: subprocess.Popen[bytes]) -> asyncio.Future[int]:
     return exited
 
 
-def _kill_orphan(spawning: asyncio.Future[subprocess.Popen[bytes]]) -> None:
+def _kill_orphan(spawning: asyncio.Future[subprocess.Popen[bytes]], *, pending: set[asyncio.Future[Any]]) -> None:
     if not spawning.cancelled() and spawning.exception() is None:
-        _reap_orphan(spawning.result())
+        exited = _reap_orphan(spawning.result())
+        pending.add(exited)
+        exited.add_done_callback(pending.discard)
 
 
-def _reap_orphan(popen: subprocess.Popen[bytes]) -> None:
-    """Kill a child nobody waits for any more, and let the loop reap it."""
+def _reap_orphan(popen: subprocess.Popen[bytes]) -> asyncio.Future[int]:
+    """Kill a child nobody waits for any more and let the loop reap it; returns its exit."""
     if popen.stdout is not None:
         popen.stdout.close()
-    _Child(popen, asyncio.StreamReader(), _watch_exit(popen)).kill_group()
+    exited = _watch_exit(popen)
+    _Child(popen, asyncio.StreamReader(), exited).kill_group()
+    return exited
 
 
 _POLLERS: set[asyncio.Task[None]] = set()

@@ -164,6 +164,15 @@ async def test_readiness_flips_only_after_running(standin: Standin) -> None:
         assert sup.check()["state"] == "running"
         states = [r["state"] for r in standin.events("tailscaled.state")]
         assert states == ["starting", "logging-in", "running"]
+        argv = standin.record("tailscaled.argv").split()
+        assert argv == [
+            "--tun=userspace-networking", f"--socks5-server=127.0.0.1:{sup.settings.socks_port}", "--state=mem:",
+            f"--statedir={sup.settings.state_dir}", f"--socket={sup.settings.socket}", "--port=0",
+            "--no-logs-no-support",
+        ]
+        up_call = [line for line in standin.record("tailscale.calls").splitlines() if line.startswith("up ")][0]
+        assert "--hostname=devproxy-test --accept-dns=false --timeout=5s" in up_call
+        assert "--auth-key=file:" in up_call
         # The stand-in's SOCKS server (real microsocks) carries bytes once Running.
         assert await _echo_through_socks(sup.settings.socks_port) == b"through the tunnel"
     finally:
@@ -365,5 +374,20 @@ async def test_hanging_up_is_bounded(standin: Standin) -> None:
         await wait_until(lambda: bool(standin.events("tailscaled.restart")), timeout=10, what="a restart")
         failed = standin.events("tailscale.up_failed")
         assert failed and "did not finish" in failed[0]["message"]
+    finally:
+        await sup.stop(grace_s=1)
+
+
+async def test_rejected_tags_from_tailscaled_stop_the_login_with_the_tags_fix(standin: Standin) -> None:
+    """A tag rejection printed by tailscaled is an auth failure naming tagOwners, with the long pause."""
+    standin.control("tailscaled.say", "backend error: requested tags [tag:devproxy] are invalid or not permitted\n")
+    standin.control("up.mode", "starting")  # up succeeds; the rejection comes from tailscaled's log
+    sup = standin.supervisor()
+    await sup.start()
+    try:
+        await wait_until(lambda: sup.check()["state"] == "backoff", what="backoff after the tags were rejected")
+        failed = standin.events("tailscale.auth_failed")
+        assert len(failed) == 1 and failed[0]["kind"] == "tags_rejected" and "tagOwners" in failed[0]["message"]
+        assert [r["delay_s"] for r in standin.events("tailscaled.restart")] == [30.0]
     finally:
         await sup.stop(grace_s=1)
