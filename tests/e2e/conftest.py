@@ -1,4 +1,4 @@
-"""End-to-end fixtures: one headless Chromium per session, microsocks, and a fresh code-server per module.
+"""End-to-end fixtures: a fresh headless Chromium and code-server per module, microsocks per session.
 
 Playwright's sync API is used from plain test functions; the heavy processes live in module- or
 session-scoped fixtures and are stopped as whole process groups.
@@ -27,10 +27,12 @@ def artifacts() -> Path:
     return ARTIFACTS
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def playwright_sync() -> Iterator[Playwright]:
-    # Playwright's sync API runs its own event loop, which is test machinery rather than product
-    # code: create it without the suite-wide asyncio debug mode so its callbacks are not timed.
+    # Module scope, not session: while Playwright's sync API is started, its event loop counts as
+    # running in this thread, so the asyncio tests that follow in the session could not run.
+    # That loop is test machinery rather than product code: create it without the suite-wide
+    # asyncio debug mode so its callbacks are not timed.
     saved = os.environ.pop("PYTHONASYNCIODEBUG", None)
     try:
         pw = sync_playwright().start()
@@ -43,9 +45,9 @@ def playwright_sync() -> Iterator[Playwright]:
         pw.stop()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser(playwright_sync: Playwright, artifacts: Path) -> Iterator[Browser]:
-    """Debian's Chromium, headless, fresh profile; never a downloaded browser."""
+    """Debian's Chromium, headless, a fresh profile for each module; never a downloaded browser."""
     env: dict[str, str | float | bool] = dict(child_env())
     browser = playwright_sync.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True,
                                               env=env, timeout=60_000)
