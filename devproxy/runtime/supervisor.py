@@ -81,6 +81,7 @@ class Supervisor:
         self._stopping = False
         self._wake = asyncio.Event()
         self._auth_failure: str | None = None
+        self._running_since: float | None = None
 
     # -- public surface -------------------------------------------------------------------
 
@@ -449,12 +450,9 @@ class Supervisor:
                 f"tailscale {state}: {detail}", component="supervisor", state=state, detail=detail,
             )
 
-    _running_since: float | None = None
-
-
 
 class _Child:
-    """A child process whose output and exit the event loop watches without helper threads."""
+    """A child process whose output and exit the event loop watches (no waiter thread per child)."""
 
     def __init__(self, popen: subprocess.Popen[bytes], output: asyncio.StreamReader, exited: asyncio.Future[int]) -> None:
         self._popen = popen
