@@ -43,6 +43,8 @@ dt{color:#5b6475}dd{margin:0;overflow-wrap:anywhere}
 table{width:100%;border-collapse:collapse;font-size:.9rem}
 th,td{text-align:left;padding:.3rem .4rem;border-top:1px solid #e6e9ef;vertical-align:top;overflow-wrap:anywhere}
 .muted{color:#5b6475;font-size:.9rem}
+.events{list-style:none;margin:0;padding:0}
+.events li{border-top:1px solid #e6e9ef;padding:.4rem 0;overflow-wrap:anywhere}
 """
 
 
@@ -168,15 +170,13 @@ def status_page(snapshot: Mapping[str, object]) -> str:
     ws_html = f"<p>{_text(websockets.get('open', len(sessions)))} open</p>{ws_table}"
 
     if errors:
-        error_rows = "".join(
-            f"<tr><td>{_text(_mapping(e).get('time'))}</td><td>{_text(_mapping(e).get('severity'))}</td>"
-            f"<td>{_text(_mapping(e).get('event'))}</td><td>{_text(_mapping(e).get('message'))}</td></tr>"
+        # A list rather than a table: four columns do not fit a phone screen.
+        items = "".join(
+            f'<li><div class="muted">{_text(_mapping(e).get("time"))} \u00b7 {_text(_mapping(e).get("severity"))} '
+            f'\u00b7 {_text(_mapping(e).get("event"))}</div><div>{_text(_mapping(e).get("message"))}</div></li>'
             for e in reversed(list(errors)[-20:])
         )
-        errors_html = (
-            "<table><thead><tr><th>time</th><th>severity</th><th>event</th><th>message</th></tr></thead>"
-            f"<tbody>{error_rows}</tbody></table>"
-        )
+        errors_html = f'<ul class="events">{items}</ul>'
     else:
         errors_html = '<p class="muted">none</p>'
 
