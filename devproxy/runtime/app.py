@@ -10,6 +10,7 @@ from aiohttp import web
 from devproxy.runtime.context import ProxyContext
 from devproxy.runtime.health import Readiness, health, ready_handler
 from devproxy.runtime.http_forward import create_session, forward_http
+from devproxy.runtime.upstream_http import Pool
 from devproxy.runtime.vsda import vsda_stub
 from devproxy.runtime.ws_bridge import bridge_websocket
 
@@ -79,7 +80,13 @@ def create_app(
 async def _client_session(app: web.Application) -> AsyncIterator[None]:
     ctx = app[CTX]
     ctx.session = create_session(ctx.dialer)
+    target = ctx.config.target
+    if target.scheme == "http":
+        ctx.pool = Pool(ctx.dialer, target.host, target.port)
     yield
+    if ctx.pool is not None:
+        ctx.pool.close()
+        ctx.pool = None
     await ctx.session.close()
 
 

@@ -15,6 +15,7 @@ from devproxy.runtime.headers import Forwarding, forwarded_scheme, strip_cookie
 from devproxy.runtime.log import EventLog
 
 if TYPE_CHECKING:
+    from devproxy.runtime.upstream_http import Pool
     from devproxy.runtime.ws_bridge import Bridge
 
 
@@ -24,6 +25,8 @@ class ProxyContext:
     dialer: Dialer
     log: EventLog
     session: aiohttp.ClientSession | None = None
+    #: keep-alive tunnel connections of the lean client (bodiless requests to an http:// target).
+    pool: "Pool | None" = None
     #: devproxy's own cookie, removed before the target sees the Cookie header.
     cookie_name: str | None = None
     bridges: set["Bridge"] = field(default_factory=set)

@@ -22,12 +22,16 @@ from yarl import URL
 
 from devproxy.errors import ProxyError, TargetUnreachableError, UpstreamTimeoutError
 from devproxy.runtime import headers as hdr
+from devproxy.runtime import upstream_http
 from devproxy.runtime.context import ProxyContext, raw_headers
 from devproxy.runtime.dial import Dialer
 
 #: aiohttp must not invent headers the browser did not send.
 SKIP_AUTO_HEADERS = frozenset({"User-Agent", "Accept", "Accept-Encoding", "Content-Type"})
 RETRYABLE = frozenset({"GET", "HEAD", "OPTIONS"})
+#: bodiless methods the lean client sends exactly as aiohttp's would (no Content-Length: 0 added);
+#: HEAD stays on aiohttp's client, whose parser knows a HEAD answer has no body.
+LEAN_METHODS = frozenset({"GET", "OPTIONS"})
 READ_BUFFER = 256 * 1024
 
 
@@ -130,6 +134,28 @@ async def _send(
     raise AssertionError("unreachable")
 
 
+class _OneWrite(web.StreamResponse):
+    """A response whose head goes out with its body in one write (the whole body is in hand)."""
+
+    _send_headers_immediately = False
+
+
+def _failed(ctx: ProxyContext, request: web.Request, exc: BaseException, started: float) -> web.Response:
+    """The 502/504 page for a request the target never answered, with its log lines."""
+    err = map_client_error(exc, ctx)
+    ctx.log.error(
+        err.event,
+        str(err),
+        method=request.method,
+        path=request.path,
+        status=err.http_status,
+        target=str(ctx.config.target),
+    )
+    failure = error_response(err)
+    _access(ctx, request, failure.status, started, 0)
+    return failure
+
+
 async def forward_http(request: web.Request, ctx: ProxyContext) -> web.StreamResponse:
     """Forward one HTTP request to the target and stream the answer back."""
     started = time.perf_counter()
@@ -139,22 +165,13 @@ async def forward_http(request: web.Request, ctx: ProxyContext) -> web.StreamRes
     out_headers = hdr.request_headers(
         incoming, target_host=target.host_header, fwd=ctx.forwarding(request, incoming), cookie=cookie
     )
+    if ctx.pool is not None and request.method in LEAN_METHODS and not request.body_exists:
+        return await _forward_lean(request, ctx, ctx.pool, out_headers, started)
     url = URL(f"{target.origin}{target.base_path}{request.raw_path}", encoded=True)
     try:
         upstream = await _send(ctx, request, url, out_headers)
     except (aiohttp.ClientError, OSError, TimeoutError, ProxyError) as exc:
-        err = map_client_error(exc, ctx)
-        ctx.log.error(
-            err.event,
-            str(err),
-            method=request.method,
-            path=request.path,
-            status=err.http_status,
-            target=str(target),
-        )
-        failure = error_response(err)
-        _access(ctx, request, failure.status, started, 0)
-        return failure
+        return _failed(ctx, request, exc, started)
 
     sent = 0
     try:
@@ -196,6 +213,83 @@ async def forward_http(request: web.Request, ctx: ProxyContext) -> web.StreamRes
     finally:
         upstream.release()
     _access(ctx, request, upstream.status, started, sent)
+    return response
+
+
+async def _forward_lean(
+    request: web.Request,
+    ctx: ProxyContext,
+    pool: upstream_http.Pool,
+    out_headers: list[tuple[str, str]],
+    started: float,
+) -> web.StreamResponse:
+    """A bodiless request on a pooled connection of the lean client (same answers as aiohttp's path)."""
+    target = ctx.config.target
+    head = upstream_http.request_head(request.method, f"{target.base_path}{request.raw_path}", out_headers)
+    try:
+        conn = await pool.exchange(
+            head,
+            timeout=ctx.config.timeouts.response,
+            attempts=2 if request.method in RETRYABLE else 1,
+        )
+    except (aiohttp.ClientError, OSError, TimeoutError, ProxyError) as exc:
+        return _failed(ctx, request, exc, started)
+
+    status = conn.status
+    sent = 0
+    try:
+        # A small answer usually arrives whole with its head: send head and body in one write.
+        # Otherwise the head goes out at once (a slow or endless body must not hold it back).
+        factory = _OneWrite if conn.complete else web.StreamResponse
+        response = factory(status=status, reason=conn.reason.decode("utf-8", "surrogateescape"))
+        for name, value in hdr.response_headers(
+            (k.decode("latin-1"), v.decode("latin-1")) for k, v in conn.headers
+        ):
+            response.headers.add(name, value)
+        if conn.complete:
+            body = conn.buffered_body()
+            try:
+                await response.prepare(request)
+                await response.write_eof(body)
+            except ConnectionResetError:
+                conn.close()  # the browser left before the answer came
+                _access(ctx, request, status, started, 0)
+                return response
+            _access(ctx, request, status, started, len(body))
+            return response
+        try:
+            await response.prepare(request)
+        except ConnectionResetError:
+            conn.close()
+            _access(ctx, request, status, started, 0)
+            return response
+        while True:
+            try:
+                chunk = await conn.read()
+            except (aiohttp.ClientError, OSError, TimeoutError) as exc:
+                ctx.log.error(
+                    "upstream.body_failed",
+                    f"the target's response body broke off after {sent} bytes: {exc}",
+                    method=request.method,
+                    path=request.path,
+                    bytes_out=sent,
+                )
+                if request.transport is not None:
+                    request.transport.close()  # a truncated body must not look complete
+                return response
+            if not chunk:
+                break
+            try:
+                await response.write(chunk)
+            except ConnectionResetError:
+                conn.close()  # the browser went away: drop the target connection too
+                _access(ctx, request, status, started, sent)
+                return response
+            sent += len(chunk)
+        await response.write_eof()
+    finally:
+        conn.release()
+    _access(ctx, request, status, started, sent)
     return response
 
 

@@ -1,0 +1,199 @@
+"""The lean upstream client through the runtime, against a scripted target that writes exact bytes."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+
+import aiohttp
+import pytest
+
+from conftest import StartProxy
+
+Script = Callable[[asyncio.StreamWriter], Awaitable[bool]]  # returns False to close the connection
+
+
+@dataclass
+class Scripted:
+    """A raw HTTP/1.1 target: each path answers with a scripted byte sequence."""
+
+    port: int = 0
+    scripts: dict[str, Script] = field(default_factory=dict)
+    heads: list[bytes] = field(default_factory=list)
+    connections: int = 0
+    writers: list[asyncio.StreamWriter] = field(default_factory=list)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.connections += 1
+        self.writers.append(writer)
+        try:
+            while True:
+                try:
+                    head = await reader.readuntil(b"\r\n\r\n")
+                except (asyncio.IncompleteReadError, ConnectionError):
+                    return
+                self.heads.append(head)
+                path = head.split(b" ", 2)[1].decode()
+                keep = await self.scripts[path](writer)
+                await writer.drain()
+                if not keep:
+                    return
+        finally:
+            writer.close()
+
+
+def answer(data: bytes, keep: bool = True) -> Script:
+    async def script(writer: asyncio.StreamWriter) -> bool:
+        writer.write(data)
+        return keep
+
+    return script
+
+
+@pytest.fixture
+async def scripted() -> AsyncIterator[Scripted]:
+    target = Scripted()
+    server = await asyncio.start_server(target.handle, "127.0.0.1", 0)
+    target.port = server.sockets[0].getsockname()[1]
+    yield target
+    for writer in target.writers:
+        writer.close()
+    server.close()
+    await asyncio.wait_for(server.wait_closed(), 5)
+
+
+async def get(url: str) -> tuple[int, str, bytes, aiohttp.typedefs.LooseHeaders]:
+    async with aiohttp.ClientSession(trust_env=False, auto_decompress=False) as client:
+        async with client.get(url, timeout=aiohttp.ClientTimeout(total=10)) as resp:
+            return resp.status, resp.reason or "", await resp.read(), resp.headers
+
+
+async def test_request_head_is_exactly_the_filtered_headers(scripted: Scripted, start_proxy: StartProxy) -> None:
+    """The target receives the raw path, the headers in order with repeats, nothing invented."""
+    scripted.scripts["/a%2Fb?x=1&y=%20"] = answer(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+    proxy = await start_proxy(target=scripted.url)
+    reader, writer = await asyncio.open_connection(proxy.host, proxy.port)
+    writer.write(b"GET /a%2Fb?x=1&y=%20 HTTP/1.1\r\nHost: pub.example\r\nX-A: 1\r\nTE: trailers\r\n"
+                 b"X-A: 2\r\nConnection: close\r\n\r\n")
+    data = await asyncio.wait_for(reader.read(), 10)
+    writer.close()
+    assert data.startswith(b"HTTP/1.1 200 OK\r\n") and data.endswith(b"\r\n\r\nok")
+    assert scripted.heads == [
+        b"GET /a%2Fb?x=1&y=%20 HTTP/1.1\r\n"
+        + f"Host: 127.0.0.1:{scripted.port}\r\n".encode()
+        + b"X-A: 1\r\nX-A: 2\r\nX-Forwarded-For: 127.0.0.1\r\nX-Forwarded-Host: pub.example\r\n"
+        b"X-Forwarded-Proto: http\r\n\r\n"
+    ]
+
+
+async def test_chunked_answer_arrives_whole_and_connection_is_reused(scripted: Scripted,
+                                                                      start_proxy: StartProxy) -> None:
+    """A chunked body split over several writes is relayed whole; the next request reuses the tunnel."""
+
+    async def chunked(writer: asyncio.StreamWriter) -> bool:
+        writer.write(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nX-Kind: chunked\r\n\r\n5\r\nhello\r\n")
+        await writer.drain()
+        await asyncio.sleep(0.05)
+        writer.write(b"6\r\n world\r\n0\r\n\r\n")
+        return True
+
+    scripted.scripts["/chunked"] = chunked
+    proxy = await start_proxy(target=scripted.url)
+    for _ in range(3):
+        status, _, body, headers = await get(proxy.url + "/chunked")
+        assert (status, body, headers["X-Kind"]) == (200, b"hello world", "chunked")
+    assert scripted.connections == 1
+
+
+async def test_close_delimited_body_ends_with_the_connection(scripted: Scripted, start_proxy: StartProxy) -> None:
+    """No Content-Length, not chunked: the body is everything until the target closes; then a fresh dial."""
+    scripted.scripts["/eof"] = answer(b"HTTP/1.1 200 OK\r\nX-Kind: eof\r\n\r\n" + b"e" * 100_000, keep=False)
+    proxy = await start_proxy(target=scripted.url)
+    for _ in range(2):
+        status, _, body, _ = await get(proxy.url + "/eof")
+        assert status == 200 and body == b"e" * 100_000
+    assert scripted.connections == 2
+
+
+@pytest.mark.parametrize("status", [204, 304])
+async def test_bodiless_statuses_keep_the_connection(status: int, scripted: Scripted,
+                                                     start_proxy: StartProxy) -> None:
+    """204 and 304 end at their head, even with a Content-Length, and the connection stays pooled."""
+    length = b"Content-Length: 10\r\n" if status == 304 else b""
+    scripted.scripts["/empty"] = answer(f"HTTP/1.1 {status} Whatever\r\n".encode() + length + b"ETag: x\r\n\r\n")
+    proxy = await start_proxy(target=scripted.url)
+    for _ in range(2):
+        got, reason, body, headers = await get(proxy.url + "/empty")
+        assert (got, reason, body, headers["ETag"]) == (status, "Whatever", b"", "x")
+    assert scripted.connections == 1
+
+
+async def test_informational_answers_are_skipped(scripted: Scripted, start_proxy: StartProxy) -> None:
+    """A 103 Early Hints before the final answer is not forwarded; the final answer is."""
+    scripted.scripts["/hints"] = answer(
+        b"HTTP/1.1 103 Early Hints\r\nLink: </a.css>; rel=preload\r\n\r\n"
+        b"HTTP/1.1 200 OK\r\nContent-Length: 4\r\nX-Final: yes\r\n\r\ndone"
+    )
+    proxy = await start_proxy(target=scripted.url)
+    status, _, body, headers = await get(proxy.url + "/hints")
+    assert (status, body, headers["X-Final"]) == (200, b"done", "yes")
+    assert "Link" not in headers
+
+
+async def test_pooled_connection_closed_by_target_is_retried_once(scripted: Scripted,
+                                                                   start_proxy: StartProxy) -> None:
+    """The target closes an idle keep-alive connection; the next GET goes out again on a fresh one."""
+    scripted.scripts["/once"] = answer(b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\none", keep=False)
+    proxy = await start_proxy(target=scripted.url)
+    status, _, body, _ = await get(proxy.url + "/once")
+    assert (status, body) == (200, b"one")
+    await asyncio.sleep(0.1)  # the target has closed; the proxy may not have noticed yet
+    for _ in range(3):
+        status, _, body, _ = await get(proxy.url + "/once")
+        assert (status, body) == (200, b"one")
+    assert scripted.connections == 4
+
+
+async def test_truncated_body_is_not_passed_off_as_complete(scripted: Scripted, start_proxy: StartProxy) -> None:
+    """Content-Length 100 but 10 bytes then a close: the browser's connection is cut, the log says why."""
+    scripted.scripts["/short"] = answer(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n0123456789", keep=False)
+    proxy = await start_proxy(target=scripted.url)
+    reader, writer = await asyncio.open_connection(proxy.host, proxy.port)
+    writer.write(b"GET /short HTTP/1.1\r\nHost: h\r\n\r\n")
+    data = await asyncio.wait_for(reader.read(), 10)
+    writer.close()
+    head, _, body = data.partition(b"\r\n\r\n")
+    assert b"Content-Length: 100" in head and body == b"0123456789"
+    failed = proxy.events("upstream.body_failed")
+    assert failed and failed[-1]["bytes_out"] == 10
+
+
+async def test_garbage_answer_is_502(scripted: Scripted, start_proxy: StartProxy) -> None:
+    """Bytes that are not HTTP from the target give a 502 naming an invalid response."""
+    scripted.scripts["/garbage"] = answer(b"SSH-2.0-OpenSSH_9.6\r\n\r\n", keep=False)
+    proxy = await start_proxy(target=scripted.url)
+    status, _, body, _ = await get(proxy.url + "/garbage")
+    assert status == 502 and b"invalid response from the target" in body
+    assert proxy.events("http.access")[-1]["status"] == 502
+
+
+async def test_head_and_bodies_still_work_beside_the_pool(scripted: Scripted, start_proxy: StartProxy) -> None:
+    """HEAD (no body despite Content-Length) and POST take the general client; both answer right."""
+    scripted.scripts["/doc"] = answer(b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n")
+
+    async def post(writer: asyncio.StreamWriter) -> bool:
+        writer.write(b"HTTP/1.1 201 Created\r\nContent-Length: 2\r\n\r\nok")
+        return False  # the body the proxy sent is not read; do not reuse
+
+    scripted.scripts["/post"] = post
+    proxy = await start_proxy(target=scripted.url)
+    async with aiohttp.ClientSession(trust_env=False) as client:
+        async with client.head(proxy.url + "/doc") as resp:
+            assert resp.status == 200 and resp.headers["Content-Length"] == "1000"
+        async with client.post(proxy.url + "/post", data=b"") as resp:
+            assert resp.status == 201 and await resp.read() == b"ok"
