@@ -83,6 +83,13 @@ def test_settings_reject_bad_configuration(env: dict[str, str], socks: SocksEndp
     assert KEY not in str(info.value)
 
 
+def test_settings_on_ipv6_loopback() -> None:
+    """An IPv6 loopback SOCKS endpoint is passed to tailscaled in bracket form."""
+    settings = tailscale_settings({"TS_AUTHKEY": KEY}, SocksEndpoint("::1", 1055))
+    assert settings.socks_address == "[::1]:1055"
+    assert "--socks5-server=[::1]:1055" in tailscaled_argv(settings)
+
+
 def test_settings_without_socks_use_the_default_literal() -> None:
     """With --socks none tailscaled still gets 127.0.0.1:1055."""
     assert tailscale_settings({"TS_AUTHKEY": KEY}, None).socks_address == "127.0.0.1:1055"
