@@ -391,3 +391,20 @@ async def test_rejected_tags_from_tailscaled_stop_the_login_with_the_tags_fix(st
         assert [r["delay_s"] for r in standin.events("tailscaled.restart")] == [30.0]
     finally:
         await sup.stop(grace_s=1)
+
+
+async def test_works_where_pidfd_open_is_unavailable(standin: Standin, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without pidfd_open (old kernels, seccomp, gVisor) exits are still noticed and reaped."""
+
+    def refuse(pid: int, flags: int = 0) -> int:
+        raise OSError(38, "Function not implemented")
+
+    monkeypatch.setattr(os, "pidfd_open", refuse)
+    standin.control("tailscaled.mode", "crash-once")
+    sup = standin.supervisor()
+    await sup.start()
+    try:
+        await wait_until(lambda: sup.check()["ok"] is True and sup.restarts == 1, what="Running after a crash")
+    finally:
+        await sup.stop(grace_s=1)
+    assert [r["returncode"] for r in standin.events("tailscaled.exited")] == [3, 0]
