@@ -12,15 +12,11 @@ records (component "tailscaled") with the auth key masked.
 from __future__ import annotations
 
 import asyncio
-import _thread
 import contextlib
-import functools
 import os
-import queue
 import signal
 import subprocess
 import tempfile
-import threading
 import time
 from collections.abc import Mapping
 from typing import Any
@@ -76,7 +72,7 @@ class Supervisor:
         self._task: asyncio.Task[None] | None = None
         self._proc: _Child | None = None
         self._helpers: set[_Child] = set()
-        #: spawns in flight and exits of children nobody waits for; stop() settles them all.
+        #: exits of children killed before anyone held them; stop() waits for their reaping.
         self._pending: set[asyncio.Future[Any]] = set()
         self._stopping = False
         self._wake = asyncio.Event()
@@ -132,7 +128,7 @@ class Supervisor:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError, TimeoutError):
                     await asyncio.wait_for(task, timeout=1.0)
-        # A spawn cancelled mid-flight still produces a child: let it be killed and reaped.
+        # Children killed while their spawn was cancelled must be reaped before the loop ends.
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(2.0):
                 while self._pending:
@@ -489,88 +485,14 @@ class _Child:
 async def _spawn(argv: list[str], env: dict[str, str], pending: set[asyncio.Future[Any]]) -> _Child:
     """Start argv with stdout+stderr in one pipe. Raises: OSError when it cannot be executed.
 
-    fork/exec holds the calling thread until the child has exec'd, which took 60-110 ms on a
-    loaded machine, so the spawn runs on the spawner thread. The exit is then reported to the loop
-    by a pidfd (or, without one, a non-blocking waitpid poll): no waiter thread per child.
+    Python 3.11's asyncio subprocesses start a waiter thread per child, and `Thread.start()`
+    waits until that thread has been scheduled: on a loaded machine that held the event loop
+    100-300 ms per spawn. Here the exit is reported by a pidfd (or, without one, a non-blocking
+    waitpid poll) instead. fork/exec itself runs on the loop, as in asyncio: about a millisecond
+    (CPython holds the GIL across it, so a worker thread would not shorten the pause).
     """
     loop = asyncio.get_running_loop()
-    spawning = _SPAWNER.submit(loop, argv, env)
-    pending.add(spawning)
-    spawning.add_done_callback(pending.discard)
-    try:
-        popen = await asyncio.shield(spawning)
-    except asyncio.CancelledError:
-        # The thread may still start the process: kill and reap it whenever it appears.
-        spawning.add_done_callback(functools.partial(_kill_orphan, pending=pending))
-        raise
-    exited = _watch_exit(popen)
-    output = asyncio.StreamReader(limit=_LINE_LIMIT)
-    child = _Child(popen, output, exited)
-    assert popen.stdout is not None
-    try:
-        await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(output), popen.stdout)
-    except BaseException:
-        child.kill_group()
-        raise
-    return child
-
-
-class _Spawner:
-    """One long-lived thread that runs fork/exec for every supervisor in the process.
-
-    Started with `_thread.start_new_thread`, which returns at once: `threading.Thread.start()`
-    waits until the new thread has been scheduled, and on a loaded machine that wait alone held
-    the event loop for over 100 ms.
-    """
-
-    def __init__(self) -> None:
-        self._jobs: queue.SimpleQueue[tuple[asyncio.AbstractEventLoop, asyncio.Future[Any], list[str], dict[str, str]]] = queue.SimpleQueue()
-        self._lock = threading.Lock()
-        self._running = False
-
-    def submit(self, loop: asyncio.AbstractEventLoop, argv: list[str], env: dict[str, str]) -> asyncio.Future[subprocess.Popen[bytes]]:
-        future: asyncio.Future[subprocess.Popen[bytes]] = loop.create_future()
-        with self._lock:
-            if not self._running:
-                _thread.start_new_thread(self._work, ())
-                self._running = True
-        self._jobs.put((loop, future, argv, env))
-        return future
-
-    def _work(self) -> None:
-        while True:
-            loop, future, argv, env = self._jobs.get()
-            try:
-                outcome: Any = _popen(argv, env)
-                failed = False
-            except BaseException as exc:  # handed to the awaiting coroutine, which re-raises it
-                outcome, failed = exc, True
-            try:
-                loop.call_soon_threadsafe(_settle, future, outcome, failed)
-            except RuntimeError:
-                # The loop is gone: nobody will reap this child, so do not leave it running.
-                if not failed:
-                    outcome.kill()
-                    outcome.wait()
-                    outcome.stdout.close()
-
-
-def _settle(future: asyncio.Future[Any], outcome: Any, failed: bool) -> None:
-    if future.cancelled():
-        if not failed:
-            _reap_orphan(outcome)
-        return
-    if failed:
-        future.set_exception(outcome)
-    else:
-        future.set_result(outcome)
-
-
-_SPAWNER = _Spawner()
-
-
-def _popen(argv: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
+    popen = subprocess.Popen(
         argv,
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
@@ -580,6 +502,19 @@ def _popen(argv: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
         # does not bypass the orderly SIGTERM in stop().
         start_new_session=True,
     )
+    exited = _watch_exit(popen)
+    output = asyncio.StreamReader(limit=_LINE_LIMIT)
+    child = _Child(popen, output, exited)
+    assert popen.stdout is not None
+    try:
+        await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(output), popen.stdout)
+    except BaseException:
+        # Cancelled before anyone holds the child: kill it, and let stop() wait for its reaping.
+        child.kill_group()
+        pending.add(exited)
+        exited.add_done_callback(pending.discard)
+        raise
+    return child
 
 
 def _watch_exit(popen: subprocess.Popen[bytes]) -> asyncio.Future[int]:
@@ -610,22 +545,6 @@ def _watch_exit(popen: subprocess.Popen[bytes]) -> asyncio.Future[int]:
                 os.close(pidfd)
 
         loop.add_reader(pidfd, on_exit)
-    return exited
-
-
-def _kill_orphan(spawning: asyncio.Future[subprocess.Popen[bytes]], *, pending: set[asyncio.Future[Any]]) -> None:
-    if not spawning.cancelled() and spawning.exception() is None:
-        exited = _reap_orphan(spawning.result())
-        pending.add(exited)
-        exited.add_done_callback(pending.discard)
-
-
-def _reap_orphan(popen: subprocess.Popen[bytes]) -> asyncio.Future[int]:
-    """Kill a child nobody waits for any more and let the loop reap it; returns its exit."""
-    if popen.stdout is not None:
-        popen.stdout.close()
-    exited = _watch_exit(popen)
-    _Child(popen, asyncio.StreamReader(), exited).kill_group()
     return exited
 
 
