@@ -109,10 +109,13 @@ def measure_round(t: Target, args: argparse.Namespace) -> None:
         g = run_goload(url, None, args.seconds)
         t.add("http_rps_goclient", g["rps"])
 
+    cpu0 = procs.cpu_seconds(t.pid) if t.pid else 0.0
     size, secs = clients.download(ep)
     if size != 64 * MiB:
         raise RuntimeError(f"{t.name}: /big returned {size} bytes")
     t.add("big_mbps", size / secs / 1e6)
+    if t.pid:  # steadier than the rate on a shared machine
+        t.add("big_cpu_ms_per_mb", (procs.cpu_seconds(t.pid) - cpu0) / (size / 1e6) * 1e3)
 
     cpu0 = procs.cpu_seconds(t.pid) if t.pid else 0.0
     rtts = clients.ws_round_trips(ep, args.ws_count)
@@ -215,6 +218,7 @@ COLUMNS = [
     ("http_cpu_us", "CPU µs/req", "{:.0f}"),
     ("http_cpu_kernel_pct", "kernel %", "{:.0f}"),
     ("big_mbps", "big MB/s", "{:.0f}"),
+    ("big_cpu_ms_per_mb", "CPU ms/MB", "{:.2f}"),
     ("ws_rtt_p50_us", "WS RTT p50 µs", "{:.0f}"),
     ("ws_rtt_p99_us", "WS RTT p99 µs", "{:.0f}"),
     ("ws_cpu_us", "CPU µs/WS RT", "{:.0f}"),
