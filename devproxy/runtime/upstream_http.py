@@ -50,7 +50,7 @@ class Connection(asyncio.Protocol):
         self._parser = httptools.HttpResponseParser(self)
         self.closed = False
         self.reused = False
-        self._idle_timer: asyncio.TimerHandle | None = None
+        self.idle_since = 0.0
         self._head_timer: asyncio.TimerHandle | None = None
         self._reset_exchange()
 
@@ -93,8 +93,6 @@ class Connection(asyncio.Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
         self._pool.forget(self)
-        if self._idle_timer is not None:
-            self._idle_timer.cancel()
         if not self.busy or self.complete:
             return
         if self.head_done and self.close_delimited and exc is None:
@@ -188,9 +186,6 @@ class Connection(asyncio.Protocol):
     async def send(self, head: bytes, timeout: float) -> None:
         """Write the request head; return once the final response head has arrived."""
         assert self.transport is not None
-        if self._idle_timer is not None:
-            self._idle_timer.cancel()
-            self._idle_timer = None
         self.busy = True
         self._head = self._loop.create_future()
         self._head_timer = self._loop.call_at(self._loop.time() + timeout, self._head_timed_out)
@@ -218,11 +213,8 @@ class Connection(asyncio.Protocol):
                 await self._waiter
             finally:
                 self._waiter = None
-        if len(self._chunks) == 1:
-            data = self._chunks.popleft()
-            self._buffered = 0
-        else:
-            data = self.buffered_body()
+        data = self._chunks.popleft()  # one received piece at a time: no join, no copy
+        self._buffered -= len(data)
         if self._paused and self._buffered < LOW_WATER and self.transport is not None:
             self._paused = False
             self.transport.resume_reading()
@@ -239,16 +231,13 @@ class Connection(asyncio.Protocol):
             return
         self._reset_exchange()
         self.reused = True
-        self._idle_timer = self._loop.call_at(self._loop.time() + IDLE_SECONDS, self.close)
+        self.idle_since = self._loop.time()
         self._pool.put(self)
 
     def close(self) -> None:
         if self._head_timer is not None:
             self._head_timer.cancel()
             self._head_timer = None
-        if self._idle_timer is not None:
-            self._idle_timer.cancel()
-            self._idle_timer = None
         if not self.closed:
             self.closed = True
             self._pool.forget(self)
@@ -265,9 +254,21 @@ class Pool:
         self._host = host
         self._port = port
         self._idle: list[Connection] = []
+        self._sweeper: asyncio.TimerHandle | None = None
 
     def put(self, conn: Connection) -> None:
         self._idle.append(conn)
+        if self._sweeper is None:
+            self._sweeper = self.loop.call_later(IDLE_SECONDS / 4, self._sweep)
+
+    def _sweep(self) -> None:
+        """Close connections idle for longer than IDLE_SECONDS (one timer per pool, not per request)."""
+        self._sweeper = None
+        limit = self.loop.time() - IDLE_SECONDS
+        for conn in [c for c in self._idle if c.idle_since < limit]:
+            conn.close()
+        if self._idle:
+            self._sweeper = self.loop.call_later(IDLE_SECONDS / 4, self._sweep)
 
     def forget(self, conn: Connection) -> None:
         try:
@@ -313,6 +314,9 @@ class Pool:
         raise AssertionError("unreachable")
 
     def close(self) -> None:
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            self._sweeper = None
         for conn in list(self._idle):
             conn.close()
         self._idle.clear()
