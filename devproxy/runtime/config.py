@@ -15,8 +15,8 @@ from devproxy.errors import ConfigError
 
 DEFAULT_SOCKS = "socks5://127.0.0.1:1055"
 DEFAULT_PORT = 8080
-#: auth modes the runtime knows; token and iap arrive with access control.
-AUTH_MODES = ("none", "token", "iap")
+#: auth modes; the first is the default (a public URL in front of VS Code is a remote shell).
+AUTH_MODES = ("token", "iap", "none")
 
 
 @dataclass(frozen=True, slots=True)

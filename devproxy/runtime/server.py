@@ -23,7 +23,9 @@ from devproxy.runtime.config import RuntimeConfig
 from devproxy.runtime.context import ProxyContext
 from devproxy.runtime.dial import Dialer
 from devproxy.runtime.health import Readiness
+from devproxy.runtime.auth import build_access
 from devproxy.runtime.log import EventLog
+from devproxy.runtime.status import status_routes
 from devproxy.runtime.supervisor import Supervisor
 from devproxy.runtime.tailscale import tailscale_settings
 
@@ -58,7 +60,9 @@ async def run(config: RuntimeConfig, env: Mapping[str, str], *, log: EventLog | 
     supervisor = _supervisor(config, env, log)
     if supervisor is not None:
         readiness.checks["tailscale"] = supervisor.check
-    app = create_app(ctx, readiness)
+    access = build_access(config.auth, env, log)
+    app = create_app(ctx, readiness, access=access,
+                     extra_routes=status_routes(ctx, readiness, access, supervisor))
     runner = web.AppRunner(app, handle_signals=False, access_log=None, shutdown_timeout=HTTP_DRAIN_GRACE)
     await runner.setup()
     site = web.TCPSite(runner, config.listen.host, config.listen.port, reuse_address=True)
@@ -85,11 +89,6 @@ async def run(config: RuntimeConfig, env: Mapping[str, str], *, log: EventLog | 
         socks=str(config.socks) if config.socks else "none",
         auth=config.auth,
     )
-    if config.auth == "none":
-        log.warning(
-            "runtime.auth_disabled",
-            "access control is off (--auth none): anyone who can reach this address reaches the target",
-        )
     if supervisor is not None:
         await supervisor.start()
     if started is not None and not started.done():

@@ -83,14 +83,14 @@ async def start_proxy() -> AsyncIterator[StartProxy]:
     started: list[RunningProxy] = []
 
     async def start(*, target: str, socks: str = "none", env: dict[str, str] | None = None,
-                    listen: str = "127.0.0.1:0") -> RunningProxy:
+                    listen: str = "127.0.0.1:0", auth: str = "none") -> RunningProxy:
         config = build_config(env or {}, target=target, socks=socks, listen=listen,
-                              no_tailscale=True, auth="none")
+                              no_tailscale=True, auth=auth)
         log = EventLog(io.StringIO())
         ready: asyncio.Future[tuple[str, int]] = asyncio.get_running_loop().create_future()
         proxy = RunningProxy(url="", host="", port=0)
         log.add_hook(proxy.records.append)
-        proxy.task = asyncio.create_task(run(config, {}, log=log, started=ready, stop=proxy.stop))
+        proxy.task = asyncio.create_task(run(config, env or {}, log=log, started=ready, stop=proxy.stop))
         done, _ = await asyncio.wait({ready, proxy.task}, timeout=10, return_when=asyncio.FIRST_COMPLETED)
         if proxy.task in done:
             proxy.task.result()

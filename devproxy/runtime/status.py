@@ -1,0 +1,52 @@
+"""`/_devproxy/status`: what a user opens first when something is wrong (behind the same access control).
+
+HTML for people, JSON (`Accept: application/json`) for scripts: tailscaled's state, the SOCKS
+address in use, whether the target answers through it and how fast, open WebSockets, and the
+most recent warnings and errors.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiohttp import web
+
+from devproxy import __version__
+from devproxy.runtime.auth import AccessPolicy
+from devproxy.runtime.context import ProxyContext
+from devproxy.runtime.health import Readiness
+from devproxy.runtime.pages import PAGE_HEADERS, status_page
+from devproxy.runtime.supervisor import Supervisor
+
+STATUS_PATH = "/_devproxy/status"
+
+
+async def snapshot(ctx: ProxyContext, readiness: Readiness, access: AccessPolicy,
+                   supervisor: Supervisor | None) -> dict[str, Any]:
+    """Everything the status page shows, as plain data."""
+    socks = ctx.dialer.socks
+    return {
+        "version": __version__,
+        "auth": access.mode,
+        "tailscale": supervisor.check() if supervisor is not None else None,
+        "socks": {"url": str(socks) if socks else "none (direct)", "answered_by": ctx.dialer.answered_by},
+        "target": await readiness.target_check(),
+        "websockets": ctx.ws_snapshot(),
+        "recent_errors": list(ctx.log.recent_problems)[::-1],
+    }
+
+
+def status_routes(ctx: ProxyContext, readiness: Readiness, access: AccessPolicy,
+                  supervisor: Supervisor | None) -> list[web.RouteDef]:
+    async def status(request: web.Request) -> web.StreamResponse:
+        denied = await access.check(request)
+        if denied is not None:
+            return denied
+        body = await snapshot(ctx, readiness, access, supervisor)
+        if "application/json" in request.headers.get("Accept", ""):
+            return web.json_response(body, headers={"Cache-Control": "no-store"})
+        return web.Response(text=status_page(body), content_type="text/html", headers=PAGE_HEADERS)
+
+    handler: Callable[[web.Request], Awaitable[web.StreamResponse]] = status
+    return [web.get(STATUS_PATH, handler)]
