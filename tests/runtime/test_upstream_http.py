@@ -197,3 +197,49 @@ async def test_head_and_bodies_still_work_beside_the_pool(scripted: Scripted, st
             assert resp.status == 200 and resp.headers["Content-Length"] == "1000"
         async with client.post(proxy.url + "/post", data=b"") as resp:
             assert resp.status == 201 and await resp.read() == b"ok"
+
+
+async def test_long_length_framed_body_then_reuse(scripted: Scripted, start_proxy: StartProxy) -> None:
+    """A 3 MiB Content-Length body written in pieces arrives byte-exact; the connection serves the next request."""
+    block = bytes(range(256)) * 4096  # 1 MiB
+
+    async def big(writer: asyncio.StreamWriter) -> bool:
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 3145728\r\n\r\n" + block[:1000])
+        await writer.drain()
+        await asyncio.sleep(0.02)
+        writer.write(block[1000:] + block)
+        await writer.drain()
+        await asyncio.sleep(0.02)
+        writer.write(block)
+        return True
+
+    scripted.scripts["/big"] = big
+    scripted.scripts["/next"] = answer(b"HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nnext")
+    proxy = await start_proxy(target=scripted.url)
+    status, _, body, _ = await get(proxy.url + "/big")
+    assert status == 200 and body == block * 3
+    status, _, body, _ = await get(proxy.url + "/next")
+    assert (status, body) == (200, b"next")
+    assert scripted.connections == 1
+    assert [r["bytes_out"] for r in proxy.events("http.access")] == [3 * 1024 * 1024, 4]
+
+
+async def test_bytes_beyond_the_length_are_dropped_with_the_connection(scripted: Scripted,
+                                                                        start_proxy: StartProxy) -> None:
+    """A target that sends more than its Content-Length: the browser gets exactly the declared body."""
+
+    async def overlong(writer: asyncio.StreamWriter) -> bool:
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n01234")
+        await writer.drain()
+        await asyncio.sleep(0.02)
+        writer.write(b"56789EXTRA-BYTES")
+        return True
+
+    scripted.scripts["/over"] = overlong
+    scripted.scripts["/next"] = answer(b"HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nnext")
+    proxy = await start_proxy(target=scripted.url)
+    status, _, body, _ = await get(proxy.url + "/over")
+    assert (status, body) == (200, b"0123456789")
+    status, _, body, _ = await get(proxy.url + "/next")
+    assert (status, body) == (200, b"next")
+    assert scripted.connections == 2
