@@ -21,6 +21,13 @@ pytestmark = pytest.mark.e2e
 
 TOKEN = secrets.token_urlsafe(24)
 LOGIN_INPUT = "input[type=password]"
+#: opens a WebSocket from the page; resolves to "open" or to the close code (bounded by a timer).
+WEBSOCKET_OUTCOME = """url => new Promise(resolve => {
+  const ws = new WebSocket(url);
+  const timer = setTimeout(() => resolve('no answer in 15 s'), 15000);
+  ws.onopen = () => { clearTimeout(timer); ws.close(); resolve('open'); };
+  ws.onclose = e => { clearTimeout(timer); resolve(e.code); };
+})"""
 
 
 @pytest.fixture(scope="module")
@@ -71,6 +78,15 @@ def test_wrong_token_keeps_the_login_page(bench: Workbench, proxy: Devproxy, cod
     bench.goto(_workbench_url(proxy, code_server))  # no session was granted by the failed attempt
     assert _shows_login_page(bench)
     assert bench.sockets == []
+    # a WebSocket needs the session too: without it devproxy refuses the upgrade (the login page's
+    # CSP forbids connections, so the socket is opened from a blank page of the same browser)
+    blank = bench.context.new_page()
+    try:
+        outcome = blank.evaluate(WEBSOCKET_OUTCOME, f"ws://localhost:{proxy.port}/e2e-without-session")
+    finally:
+        blank.close()
+    assert outcome == 1006, outcome
+    assert any(e.get("event") == "auth.denied" and e.get("websocket") for e in proxy.events())
 
 
 def test_login_page_then_workbench_connects(bench: Workbench, proxy: Devproxy, code_server: CodeServer) -> None:
