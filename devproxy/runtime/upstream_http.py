@@ -15,6 +15,7 @@ seam that turns them into devproxy errors with the same words as before.
 from __future__ import annotations
 
 import asyncio
+import re
 from collections import deque
 from collections.abc import Sequence
 from typing import cast
@@ -31,13 +32,25 @@ LOW_WATER = 256 * 1024
 IDLE_SECONDS = 60.0
 
 
+#: control characters that must never reach a header (injection); the same set aiohttp's client refuses.
+_FORBIDDEN = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
+
+
 def request_head(method: str, target: str, headers: Sequence[tuple[str, str]]) -> bytes:
-    """The request line and headers, exactly as given (order, repeats, raw target)."""
-    lines = [f"{method} {target} HTTP/1.1\r\n"]
+    """The request line and headers as given (order, repeats, raw target), UTF-8 like aiohttp's client.
+
+    Raises: ValueError for a control character in the line or a header (header injection).
+    """
+    line = f"{method} {target} HTTP/1.1"
+    if _FORBIDDEN.search(line) is not None:
+        raise ValueError("control character in the request line")
+    lines = [line, "\r\n"]
     for name, value in headers:
+        if _FORBIDDEN.search(name) is not None or _FORBIDDEN.search(value) is not None:
+            raise ValueError(f"control character in the request header {name!r}")
         lines.append(f"{name}: {value}\r\n")
     lines.append("\r\n")
-    return "".join(lines).encode("latin-1")
+    return "".join(lines).encode("utf-8", "surrogateescape")
 
 
 class Connection(asyncio.Protocol):
@@ -49,18 +62,15 @@ class Connection(asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
         self._parser = httptools.HttpResponseParser(self)
         self.closed = False
-        self.reused = False
         self.idle_since = 0.0
         self._head_timer: asyncio.TimerHandle | None = None
         self._reset_exchange()
 
     def _reset_exchange(self) -> None:
         self.busy = False
-        self.received_any = False
         self.status = 0
         self.reason = b""
         self.headers: list[tuple[bytes, bytes]] = []
-        self._name = b""
         self._head: asyncio.Future[None] | None = None
         self.head_done = False
         self.complete = False
@@ -81,7 +91,6 @@ class Connection(asyncio.Protocol):
         if not self.busy or self.complete:
             self.close()  # bytes nobody asked for: this connection's framing cannot be trusted
             return
-        self.received_any = True
         try:
             self._parser.feed_data(data)
         except (httptools.HttpParserError, httptools.HttpParserUpgrade) as exc:
@@ -230,7 +239,6 @@ class Connection(asyncio.Protocol):
             self.close()
             return
         self._reset_exchange()
-        self.reused = True
         self.idle_since = self._loop.time()
         self._pool.put(self)
 

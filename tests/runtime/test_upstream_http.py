@@ -243,3 +243,20 @@ async def test_bytes_beyond_the_length_are_dropped_with_the_connection(scripted:
     status, _, body, _ = await get(proxy.url + "/next")
     assert (status, body) == (200, b"next")
     assert scripted.connections == 2
+
+
+async def test_lean_and_general_clients_write_the_same_head(scripted: Scripted, start_proxy: StartProxy) -> None:
+    """GET (lean client) and HEAD (aiohttp's client) reach the target with identical bytes but the method."""
+    path = "/caf%C3%A9/%2F/./x?q=%E4%B8%AD&x=%20&y"
+    scripted.scripts[path] = answer(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")  # fits HEAD too
+    proxy = await start_proxy(target=scripted.url)
+    for method in (b"GET", b"HEAD"):
+        reader, writer = await asyncio.open_connection(proxy.host, proxy.port)
+        writer.write(method + b" " + path.encode("latin-1") + b" HTTP/1.1\r\nHost: pub.example\r\n"
+                     b"X-Name: caf\xc3\xa9\r\nX-Tab: a\tb\r\nConnection: close\r\n\r\n")
+        data = await asyncio.wait_for(reader.read(), 10)
+        writer.close()
+        assert data.startswith(b"HTTP/1.1 200 OK\r\n")
+    get, head = scripted.heads
+    assert get.startswith(b"GET " + path.encode("latin-1") + b" HTTP/1.1\r\n")
+    assert get.removeprefix(b"GET ") == head.removeprefix(b"HEAD ")
