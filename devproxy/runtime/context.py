@@ -11,7 +11,7 @@ from aiohttp import web
 
 from devproxy.runtime.config import RuntimeConfig
 from devproxy.runtime.dial import Dialer
-from devproxy.runtime.headers import Forwarding, forwarded_scheme, strip_cookie
+from devproxy.runtime.headers import Forwarding, forwarded_scheme, header_text, strip_cookie
 from devproxy.runtime.log import EventLog
 
 if TYPE_CHECKING:
@@ -59,4 +59,4 @@ class ProxyContext:
 
 def raw_headers(request: web.Request) -> list[tuple[str, str]]:
     """The browser's headers as sent: order and repeats kept."""
-    return [(k.decode("latin-1"), v.decode("latin-1")) for k, v in request.raw_headers]
+    return [(header_text(k), header_text(v)) for k, v in request.raw_headers]

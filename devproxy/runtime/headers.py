@@ -60,6 +60,19 @@ class Forwarding:
     public_scheme: str  # "https" behind Cloud Run
 
 
+def header_text(raw: bytes) -> str:
+    """A raw header name or value as text that both HTTP libraries write back byte for byte.
+
+    aiohttp encodes header text as UTF-8 on the way out, so UTF-8 bytes (a file name in
+    Content-Disposition, say) must be decoded as UTF-8 to survive; anything else falls back to
+    Latin-1, the only reading that never fails.
+    """
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return raw.decode("latin-1")
+
+
 def connection_tokens(headers: Iterable[tuple[str, str]]) -> frozenset[str]:
     """Header names listed in `Connection` (they are hop-by-hop too)."""
     tokens: set[str] = set()

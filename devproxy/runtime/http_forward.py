@@ -177,7 +177,7 @@ async def forward_http(request: web.Request, ctx: ProxyContext) -> web.StreamRes
     try:
         response = web.StreamResponse(status=upstream.status, reason=upstream.reason)
         for name, value in hdr.response_headers(
-            (k.decode("latin-1"), v.decode("latin-1")) for k, v in upstream.raw_headers
+            (hdr.header_text(k), hdr.header_text(v)) for k, v in upstream.raw_headers
         ):
             response.headers.add(name, value)
         try:
@@ -243,7 +243,7 @@ async def _forward_lean(
         factory = _OneWrite if conn.complete else web.StreamResponse
         response = factory(status=status, reason=conn.reason.decode("utf-8", "surrogateescape"))
         for name, value in hdr.response_headers(
-            (k.decode("latin-1"), v.decode("latin-1")) for k, v in conn.headers
+            (hdr.header_text(k), hdr.header_text(v)) for k, v in conn.headers
         ):
             response.headers.add(name, value)
         if conn.complete:

@@ -109,6 +109,19 @@ async def test_request_headers_rewritten_for_the_target(upstream: Upstream, star
     assert "user-agent" not in names  # nothing invented by the client library
 
 
+@pytest.mark.parametrize("method", ["GET", "POST"])
+async def test_utf8_header_bytes_pass_unchanged(method: str, upstream: Upstream, start_proxy: StartProxy) -> None:
+    """UTF-8 bytes in header values reach the target and the browser byte for byte, on either client path."""
+    proxy = await start_proxy(target=upstream.url)
+    name = "héllo wörld".encode()
+    request = (f"{method} /utf8 HTTP/1.1\r\nHost: h\r\nConnection: close\r\nContent-Length: 0\r\n".encode()
+               + b"X-Name: " + name + b"\r\n\r\n")
+    data = await raw_exchange(proxy.host, proxy.port, request)
+    head, _, body = data.partition(b"\r\n\r\n")
+    assert 'Content-Disposition: attachment; filename="résumé.txt"'.encode() in head
+    assert body == name
+
+
 async def test_redirects_are_not_followed(upstream: Upstream, start_proxy: StartProxy,
                                           client: aiohttp.ClientSession) -> None:
     """A 302 from the target reaches the browser as a 302."""

@@ -56,6 +56,15 @@ async def cookies(_: web.Request) -> web.Response:
     return response
 
 
+async def utf8_header(request: web.Request) -> web.Response:
+    """Answers with a raw UTF-8 header value and reports the raw bytes of X-Name it received."""
+    received = [v for k, v in request.raw_headers if k.lower() == b"x-name"]
+    return web.Response(
+        body=received[0] if received else b"",
+        headers={"Content-Disposition": 'attachment; filename="résumé.txt"'},
+    )
+
+
 async def gzipped(_: web.Request) -> web.Response:
     return web.Response(
         body=gzip.compress(b"hello gzip " * 100),
@@ -152,6 +161,7 @@ def create_upstream() -> web.Application:
     app.router.add_get("/big", big)
     app.router.add_get("/cookies", cookies)
     app.router.add_get("/gzip", gzipped)
+    app.router.add_route("*", "/utf8", utf8_header)
     app.router.add_get("/redirect", redirect)
     app.router.add_get("/slow", slow)
     app.router.add_get("/status/{code}", status)
