@@ -65,6 +65,8 @@ class Bridge:
         self.browser: web.WebSocketResponse | None = None
         self.upstream: ClientConnection | None = None
         self.shutdown_code: int | None = None
+        #: the code that ended the browser's side: the one it sent, or the one devproxy sent it.
+        self.close_code: int | None = None
 
     def snapshot(self) -> dict[str, Any]:
         return {
@@ -79,6 +81,8 @@ class Bridge:
         if self.closed_by is None:
             self.closed_by = "proxy"
         self.shutdown_code = code
+        if self.close_code is None:
+            self.close_code = code
         if self.browser is not None and not self.browser.closed:
             await self.browser.close(code=code, message=reason.encode())
         if self.upstream is not None:
@@ -215,6 +219,8 @@ async def _browser_to_upstream(bridge: Bridge, browser: web.WebSocketResponse, u
             if bridge.closed_by is None:
                 bridge.closed_by = "browser"
             code, reason = closecodes.relay(msg.data, msg.extra or "")
+            if bridge.close_code is None:
+                bridge.close_code = msg.data
             await upstream.close(code, reason)
             if not browser.closed:
                 await browser.close(code=code, message=reason.encode())
@@ -248,6 +254,8 @@ async def _upstream_to_browser(bridge: Bridge, browser: web.WebSocketResponse, u
         code, reason = closecodes.relay(None, "")
     else:
         code, reason = closecodes.relay(received.code, received.reason)
+    if bridge.close_code is None:
+        bridge.close_code = code
     await browser.close(code=code, message=reason.encode())
 
 
@@ -288,7 +296,7 @@ def _log_closed(
         duration_s=round(time.perf_counter() - started, 3),
         bytes_in=bridge.bytes_in,
         bytes_out=bridge.bytes_out,
-        close_code=browser.close_code,
+        close_code=bridge.close_code if bridge.close_code is not None else browser.close_code,
         upstream_close_code=received.code if received else None,
         close_reason=received.reason if received and received.reason else None,
         closed_by=bridge.closed_by,

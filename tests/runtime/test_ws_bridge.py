@@ -107,6 +107,7 @@ async def test_upstream_close_code_and_reason_reach_browser(upstream: Upstream, 
     await asyncio.sleep(0.05)
     closed = proxy.events("ws.closed")
     assert closed[-1]["closed_by"] == "upstream" and closed[-1]["upstream_close_code"] == 4001
+    assert closed[-1]["close_code"] == 4001
 
 
 @pytest.mark.parametrize("code", [1000, 4002])
@@ -219,6 +220,8 @@ async def test_shutdown_closes_websockets_with_1001(upstream: Upstream, start_pr
     await ws.close()
     assert proxy.task is not None
     assert await asyncio.wait_for(proxy.task, 10) == 0
+    [closed] = proxy.events("ws.closed")
+    assert closed["close_code"] == 1001 and closed["closed_by"] == "proxy"
 
 
 async def test_session_log_line_counts_bytes(upstream: Upstream, start_proxy: StartProxy,
