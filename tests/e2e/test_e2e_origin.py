@@ -7,7 +7,12 @@ its "WebSocket close with status code 1006" dialog.
 
 from __future__ import annotations
 
+import json
+import socket
+import subprocess
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser
@@ -46,3 +51,24 @@ def test_without_forwarded_headers_the_workbench_fails_with_1006(
         assert refused, "devproxy did not log code-server's 403 for the WebSocket upgrade"
     finally:
         bench.close()
+
+
+def test_logs_diagnose_names_the_origin_check(proxy_without_forwarded: Devproxy, tmp_path: Path) -> None:
+    """`devproxy logs --diagnose` on that run's own log names code-server's origin check first, exit 1."""
+    # one more refused upgrade, so this test stands alone: the browser's Origin host differs from Host
+    with socket.create_connection(("127.0.0.1", proxy_without_forwarded.port), timeout=10) as conn:
+        conn.sendall(
+            f"GET /stable-x?reconnectionToken=t&reconnection=false HTTP/1.1\r\n"
+            f"Host: {PUBLIC_HOST}:{proxy_without_forwarded.port}\r\n"
+            f"Origin: http://{PUBLIC_HOST}:{proxy_without_forwarded.port}\r\n"
+            "Upgrade: websocket\r\nConnection: Upgrade\r\n"
+            "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n".encode())
+        assert conn.recv(64).startswith(b"HTTP/1.1 403")
+    log = tmp_path / "devproxy.log"
+    log.write_text(proxy_without_forwarded.managed.output())
+    result = subprocess.run([sys.executable, "-m", "devproxy", "logs", "--file", str(log), "--diagnose", "--json"],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 1, result.stderr
+    top = json.loads(result.stdout)["findings"][0]
+    assert "403" in top["title"] and "origin check" in top["cause"]
+    assert top["severity"] in ("critical", "error")
