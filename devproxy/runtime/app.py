@@ -1,9 +1,14 @@
-"""`create_app`: wires routes, typed state and lifecycle; the handlers live in their own modules."""
+"""`create_handler`: devproxy's pages by exact path, everything else to the target.
+
+aiohttp's low-level server drives this one handler (no Application router or middlewares: the
+proxy path is hot and needs no routing beyond the `/_devproxy/` prefix). The handlers live in
+their own modules; this module only dispatches and owns the client lifecycle.
+"""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any, Protocol
+from collections.abc import Awaitable, Callable
+from typing import Protocol, cast
 
 from aiohttp import web
 
@@ -14,10 +19,11 @@ from devproxy.runtime.upstream_http import Pool
 from devproxy.runtime.vsda import vsda_stub
 from devproxy.runtime.ws_bridge import bridge_websocket
 
-CTX = web.AppKey("ctx", ProxyContext)
-READINESS = web.AppKey("readiness", Readiness)
 #: devproxy's own pages live under this prefix; nothing there is forwarded (DESIGN rule 6).
 PREFIX = "/_devproxy/"
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+ServerHandler = Callable[[web.BaseRequest], Awaitable[web.StreamResponse]]
 
 
 class Access(Protocol):
@@ -31,16 +37,19 @@ class Access(Protocol):
     async def check(self, request: web.Request) -> web.StreamResponse | None: ...
 
 
-def is_websocket(request: web.Request) -> bool:
+def is_websocket(request: web.BaseRequest) -> bool:
     return request.method == "GET" and request.headers.get("Upgrade", "").lower() == "websocket"
 
 
-def proxy_handler(ctx: ProxyContext, access: Access | None) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+async def _continue(request: web.BaseRequest) -> None:
+    """Answer `Expect: 100-continue` (the client holds its body until then); the target never sees Expect."""
+    if request.version >= (1, 1) and request.headers.get("Expect", "").lower() == "100-continue":
+        await request.writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+
+
+def proxy_handler(ctx: ProxyContext, access: Access | None) -> Handler:
     async def proxy(request: web.Request) -> web.StreamResponse:
-        path = request.path
-        if path.startswith(PREFIX):
-            return web.Response(status=404, text="devproxy: no such page\n")
-        stub = vsda_stub(path)
+        stub = vsda_stub(request.path)
         if stub is not None:
             return stub
         if access is not None:
@@ -49,46 +58,68 @@ def proxy_handler(ctx: ProxyContext, access: Access | None) -> Callable[[web.Req
                 return denied
         if is_websocket(request):
             return await bridge_websocket(request, ctx)
+        await _continue(request)
         return await forward_http(request, ctx)
 
     return proxy
 
 
-def create_app(
+def _pages(routes: list[web.RouteDef]) -> dict[str, dict[str, Handler]]:
+    pages: dict[str, dict[str, Handler]] = {}
+    for route in routes:
+        methods = pages.setdefault(route.path, {})
+        handler = cast(Handler, route.handler)
+        methods[route.method] = handler
+        if route.method == "GET" and route.kwargs.get("allow_head", True):
+            methods.setdefault("HEAD", handler)
+    return pages
+
+
+def create_handler(
     ctx: ProxyContext,
     readiness: Readiness,
     *,
     access: Access | None = None,
     extra_routes: list[web.RouteDef] | None = None,
-) -> web.Application:
-    """The runtime's web application: devproxy pages first, then everything else to the target."""
-    app = web.Application(handler_args={"max_field_size": 65536, "max_line_size": 65536})
-    app[CTX] = ctx
-    app[READINESS] = readiness
-    app.router.add_get(PREFIX + "health", health)
-    app.router.add_get(PREFIX + "ready", ready_handler(readiness))
+) -> ServerHandler:
+    """The runtime's one request handler: devproxy pages first, then everything else to the target."""
+    routes = [web.get(PREFIX + "health", health), web.get(PREFIX + "ready", ready_handler(readiness))]
     if access is not None:
-        app.router.add_routes(access.routes())
+        routes += access.routes()
         ctx.cookie_name = access.cookie_name
-    if extra_routes:
-        app.router.add_routes(extra_routes)
-    app.router.add_route("*", "/{tail:.*}", proxy_handler(ctx, access))
-    app.cleanup_ctx.append(_client_session)
-    return app
+    routes += extra_routes or []
+    pages = _pages(routes)
+    proxy = proxy_handler(ctx, access)
+
+    async def dispatch(base: web.BaseRequest) -> web.StreamResponse:
+        # The low-level server builds BaseRequest; handlers use nothing of Request beyond it.
+        request = cast(web.Request, base)
+        if not request.path.startswith(PREFIX):
+            return await proxy(request)
+        methods = pages.get(request.path)
+        if methods is None:
+            return web.Response(status=404, text="devproxy: no such page\n")
+        handler = methods.get(request.method) or methods.get("*")
+        if handler is None:
+            return web.Response(status=405, text="devproxy: method not allowed\n",
+                                headers={"Allow": ", ".join(sorted(methods))})
+        return await handler(request)
+
+    return dispatch
 
 
-async def _client_session(app: web.Application) -> AsyncIterator[None]:
-    ctx = app[CTX]
+def open_clients(ctx: ProxyContext) -> None:
+    """The pooled client session (and lean pool) through the tunnel, shared by every request."""
     ctx.session = create_session(ctx.dialer)
     target = ctx.config.target
     if target.scheme == "http":
         ctx.pool = Pool(ctx.dialer, target.host, target.port)
-    yield
+
+
+async def close_clients(ctx: ProxyContext) -> None:
     if ctx.pool is not None:
         ctx.pool.close()
         ctx.pool = None
-    await ctx.session.close()
-
-
-def context_snapshot(ctx: ProxyContext) -> dict[str, Any]:
-    return {"websockets": ctx.ws_snapshot()}
+    if ctx.session is not None:
+        await ctx.session.close()
+        ctx.session = None

@@ -18,7 +18,7 @@ from aiohttp import web
 from devproxy import __version__
 from devproxy.errors import ConfigError
 from devproxy.runtime import closecodes
-from devproxy.runtime.app import create_app
+from devproxy.runtime.app import close_clients, create_handler, open_clients
 from devproxy.runtime.config import RuntimeConfig
 from devproxy.runtime.context import ProxyContext
 from devproxy.runtime.dial import Dialer
@@ -33,6 +33,8 @@ from devproxy.runtime.tailscale import tailscale_settings
 WS_CLOSE_GRACE = 2.0
 TAILSCALE_GRACE = 5.0
 HTTP_DRAIN_GRACE = 1.5
+#: request line and header field limit (cookies of busy dev servers exceed aiohttp's 8 KiB default).
+MAX_HEADER = 65536
 
 
 def serve(config: RuntimeConfig, env: Mapping[str, str]) -> int:
@@ -61,15 +63,18 @@ async def run(config: RuntimeConfig, env: Mapping[str, str], *, log: EventLog | 
     if supervisor is not None:
         readiness.checks["tailscale"] = supervisor.check
     access = build_access(config.auth, env, log)
-    app = create_app(ctx, readiness, access=access,
-                     extra_routes=status_routes(ctx, readiness, access, supervisor))
-    runner = web.AppRunner(app, handle_signals=False, access_log=None, shutdown_timeout=HTTP_DRAIN_GRACE)
+    handler = create_handler(ctx, readiness, access=access,
+                             extra_routes=status_routes(ctx, readiness, access, supervisor))
+    server = web.Server(handler, access_log=None, max_field_size=MAX_HEADER, max_line_size=MAX_HEADER)
+    runner = web.ServerRunner(server, handle_signals=False, shutdown_timeout=HTTP_DRAIN_GRACE)
+    open_clients(ctx)
     await runner.setup()
     site = web.TCPSite(runner, config.listen.host, config.listen.port, reuse_address=True)
     try:
         await site.start()
     except OSError as exc:
         await runner.cleanup()
+        await close_clients(ctx)
         raise ConfigError(f"cannot listen on {config.listen}: {exc.strerror or exc}") from exc
     host, port = _bound_address(site, config)
     stop = stop or asyncio.Event()
@@ -143,7 +148,7 @@ def _bound_address(site: web.TCPSite, config: RuntimeConfig) -> tuple[str, int]:
     return config.listen.host, config.listen.port
 
 
-async def shutdown(ctx: ProxyContext, runner: web.AppRunner, supervisor: Supervisor | None = None) -> None:
+async def shutdown(ctx: ProxyContext, runner: web.BaseRunner, supervisor: Supervisor | None = None) -> None:
     """Stop accepting, close WebSockets with 1001, SIGTERM tailscaled, drain, exit."""
     ctx.stopping = True
     ctx.log.info("runtime.stopping", "SIGTERM: closing WebSockets with 1001 and shutting down",
@@ -161,4 +166,5 @@ async def shutdown(ctx: ProxyContext, runner: web.AppRunner, supervisor: Supervi
     if supervisor is not None:
         await supervisor.stop(TAILSCALE_GRACE)
     await runner.cleanup()
+    await close_clients(ctx)
     ctx.log.info("runtime.stopped", "devproxy stopped")

@@ -49,3 +49,15 @@ async def test_not_ready_when_target_refuses(socks_v4: Microsocks, start_proxy: 
     async with client.get(proxy.url + "/_devproxy/ready") as resp:
         assert resp.status == 503
         assert "refused" in (await resp.json())["checks"]["target"]["error"]
+
+
+async def test_devproxy_pages_answer_head_and_refuse_other_methods(start_proxy: StartProxy,
+                                                                   client: aiohttp.ClientSession) -> None:
+    """HEAD works wherever GET does; other methods get 405 with Allow; nothing under /_devproxy/ is proxied."""
+    proxy = await start_proxy(target=f"http://127.0.0.1:{free_port()}")
+    async with client.head(proxy.url + "/_devproxy/health") as resp:
+        assert resp.status == 200
+    async with client.post(proxy.url + "/_devproxy/health") as resp:
+        assert resp.status == 405
+        assert resp.headers["Allow"] == "GET, HEAD"
+    assert not proxy.events("http.access")

@@ -122,6 +122,23 @@ async def test_utf8_header_bytes_pass_unchanged(method: str, upstream: Upstream,
     assert body == name
 
 
+async def test_expect_100_continue_is_answered(upstream: Upstream, start_proxy: StartProxy) -> None:
+    """A client that waits for 100 Continue (curl does, for big uploads) gets it, then the target's answer."""
+    proxy = await start_proxy(target=upstream.url)
+    reader, writer = await asyncio.wait_for(asyncio.open_connection(proxy.host, proxy.port), 5)
+    writer.write(b"POST /upload HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\nExpect: 100-continue\r\n"
+                 b"Connection: close\r\n\r\n")
+    await writer.drain()
+    interim = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5)
+    assert interim.startswith(b"HTTP/1.1 100 Continue")
+    writer.write(b"hello")
+    await writer.drain()
+    answer = await asyncio.wait_for(reader.read(), 5)
+    writer.close()
+    await writer.wait_closed()
+    assert answer.startswith(b"HTTP/1.1 200") and answer.endswith(b'{"received": 5}')
+
+
 async def test_redirects_are_not_followed(upstream: Upstream, start_proxy: StartProxy,
                                           client: aiohttp.ClientSession) -> None:
     """A 302 from the target reaches the browser as a 302."""
