@@ -12,6 +12,7 @@ import asyncio
 import socket
 import ssl as ssl_module
 import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import aiohttp
@@ -173,46 +174,16 @@ async def forward_http(request: web.Request, ctx: ProxyContext) -> web.StreamRes
     except (aiohttp.ClientError, OSError, TimeoutError, ProxyError) as exc:
         return _failed(ctx, request, exc, started)
 
-    sent = 0
     try:
         response = web.StreamResponse(status=upstream.status, reason=upstream.reason)
         for name, value in hdr.response_headers(
             (hdr.header_text(k), hdr.header_text(v)) for k, v in upstream.raw_headers
         ):
             response.headers.add(name, value)
-        try:
-            await response.prepare(request)
-        except ConnectionResetError:
-            upstream.close()  # the browser left before the answer came
-            _access(ctx, request, upstream.status, started, 0)
-            return response
-        while True:
-            try:
-                chunk = await upstream.content.readany()
-            except (aiohttp.ClientError, OSError, TimeoutError) as exc:
-                ctx.log.error(
-                    "upstream.body_failed",
-                    f"the target's response body broke off after {sent} bytes: {exc}",
-                    method=request.method,
-                    path=request.path,
-                    bytes_out=sent,
-                )
-                if request.transport is not None:
-                    request.transport.close()  # a truncated body must not look complete
-                return response
-            if not chunk:
-                break
-            try:
-                await response.write(chunk)
-            except ConnectionResetError:
-                upstream.close()  # the browser went away: drop the target connection too
-                _access(ctx, request, upstream.status, started, sent)
-                return response
-            sent += len(chunk)
-        await response.write_eof()
+        if await _prepare(ctx, request, response, upstream.close, started):
+            await _pump_body(ctx, request, response, upstream.content.readany, upstream.close, started)
     finally:
         upstream.release()
-    _access(ctx, request, upstream.status, started, sent)
     return response
 
 
@@ -236,7 +207,6 @@ async def _forward_lean(
         return _failed(ctx, request, exc, started)
 
     status = conn.status
-    sent = 0
     try:
         # A small answer usually arrives whole with its head: send head and body in one write.
         # Otherwise the head goes out at once (a slow or endless body must not hold it back).
@@ -257,40 +227,53 @@ async def _forward_lean(
                 return response
             _access(ctx, request, status, started, len(body))
             return response
-        try:
-            await response.prepare(request)
-        except ConnectionResetError:
-            conn.close()
-            _access(ctx, request, status, started, 0)
-            return response
-        while True:
-            try:
-                chunk = await conn.read()
-            except (aiohttp.ClientError, OSError, TimeoutError) as exc:
-                ctx.log.error(
-                    "upstream.body_failed",
-                    f"the target's response body broke off after {sent} bytes: {exc}",
-                    method=request.method,
-                    path=request.path,
-                    bytes_out=sent,
-                )
-                if request.transport is not None:
-                    request.transport.close()  # a truncated body must not look complete
-                return response
-            if not chunk:
-                break
-            try:
-                await response.write(chunk)
-            except ConnectionResetError:
-                conn.close()  # the browser went away: drop the target connection too
-                _access(ctx, request, status, started, sent)
-                return response
-            sent += len(chunk)
-        await response.write_eof()
+        if await _prepare(ctx, request, response, conn.close, started):
+            await _pump_body(ctx, request, response, conn.read, conn.close, started)
     finally:
         conn.release()
-    _access(ctx, request, status, started, sent)
     return response
+
+
+async def _prepare(ctx: ProxyContext, request: web.Request, response: web.StreamResponse,
+                   drop: Callable[[], None], started: float) -> bool:
+    """Send the answer's head; False (target connection dropped, access logged) if the browser left."""
+    try:
+        await response.prepare(request)
+    except ConnectionResetError:
+        drop()
+        _access(ctx, request, response.status, started, 0)
+        return False
+    return True
+
+
+async def _pump_body(ctx: ProxyContext, request: web.Request, response: web.StreamResponse,
+                     read: Callable[[], Awaitable[bytes]], drop: Callable[[], None], started: float) -> None:
+    """Stream the target's body to the browser with backpressure; one access line whatever happens."""
+    sent = 0
+    while True:
+        try:
+            chunk = await read()
+        except (aiohttp.ClientError, OSError, TimeoutError) as exc:
+            ctx.log.error(
+                "upstream.body_failed",
+                f"the target's response body broke off after {sent} bytes: {exc}",
+                method=request.method,
+                path=request.path,
+                bytes_out=sent,
+            )
+            if request.transport is not None:
+                request.transport.close()  # a truncated body must not look complete
+            break
+        if not chunk:
+            await response.write_eof()
+            break
+        try:
+            await response.write(chunk)
+        except ConnectionResetError:
+            drop()  # the browser went away: drop the target connection too
+            break
+        sent += len(chunk)
+    _access(ctx, request, response.status, started, sent)
 
 
 def _access(ctx: ProxyContext, request: web.Request, status: int, started: float, sent: int) -> None:
