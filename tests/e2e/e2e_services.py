@@ -6,13 +6,13 @@ import json
 import os
 import shutil
 import signal
-import socket
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from e2e_procs import Managed, child_env, free_port, http_status, start, wait_until
+from support.socks import socks_greeting_ok
 
 CODE_SERVER_VERSION = "4.100.3"
 KNOWN_FILE = "e2e-known-file.txt"
@@ -109,19 +109,6 @@ def start_code_server(root: Path, name: str) -> CodeServer:
         managed.stop()
         raise
     return server
-
-
-def socks_greeting_ok(host: str, port: int) -> bool:
-    """A full SOCKS5 greeting answered with 'no auth' (never a bare port probe)."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    try:
-        with socket.socket(family, socket.SOCK_STREAM) as s:
-            s.settimeout(1.0)
-            s.connect((host, port))
-            s.sendall(b"\x05\x01\x00")
-            return s.recv(2) == b"\x05\x00"
-    except OSError:
-        return False
 
 
 @dataclass
