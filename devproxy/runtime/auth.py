@@ -163,14 +163,18 @@ def client_ip(forwarded_for: str | None, peer: str | None) -> str:
 
 
 class RateLimiter:
-    """Failed logins per client in a sliding window, plus a global ceiling across all clients."""
+    """Failed logins per client in a sliding window, optionally with a ceiling across all clients.
+
+    The runtime uses no global ceiling: anyone could reach it on purpose and lock the owner out
+    of their own editor, while the per-client limit already makes guessing a random token hopeless.
+    """
 
     def __init__(
         self,
         *,
         max_failures: int = 5,
         window_s: float = 60.0,
-        global_max_failures: int = 100,
+        global_max_failures: int | None = None,
         clock: Callable[[], float] = time.monotonic,
         max_clients: int = 10_000,
     ) -> None:
@@ -191,7 +195,7 @@ class RateLimiter:
         now = self._clock()
         self._prune(self._all, now)
         waits = []
-        if len(self._all) >= self.global_max_failures:
+        if self.global_max_failures is not None and len(self._all) >= self.global_max_failures:
             waits.append(self._all[0] + self.window_s - now)
         times = self._failures.get(client)
         if times is not None:

@@ -552,3 +552,11 @@ async def test_none_mode_allows_everything() -> None:
     from aiohttp.test_utils import make_mocked_request
 
     assert await NoAccess().check(make_mocked_request("GET", "/x")) is None
+
+
+def test_no_global_lockout_by_default() -> None:
+    """Strangers failing from many addresses cannot lock the owner out of the login page."""
+    limiter = RateLimiter(clock=lambda: 0.0)
+    for i in range(1000):
+        limiter.record_failure(f"198.51.100.{i % 250}-{i}")
+    assert limiter.retry_after("203.0.113.5") is None
