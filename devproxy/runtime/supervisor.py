@@ -15,13 +15,13 @@ import asyncio
 import contextlib
 import os
 import signal
-import subprocess
 import tempfile
 import time
 from collections.abc import Mapping
 from typing import Any
 
 from devproxy.errors import TailscaleError
+from devproxy.runtime.children import Child, spawn
 from devproxy.runtime.log import EventLog
 from devproxy.runtime.tailscale import (
     AUTH_KINDS,
@@ -39,7 +39,6 @@ from devproxy.runtime.tailscale import (
 STATES = ("starting", "logging-in", "running", "backoff", "stopped")
 #: environment variables never handed to child processes.
 SECRET_ENV = ("TS_AUTHKEY", "TAILSCALE_AUTHKEY", "DEVPROXY_ACCESS_TOKEN")
-_LINE_LIMIT = 64 * 1024
 _SOCKET_POLL_S = 0.05
 
 
@@ -70,8 +69,8 @@ class Supervisor:
         self.backend_state = ""
         self._env = env
         self._task: asyncio.Task[None] | None = None
-        self._proc: _Child | None = None
-        self._helpers: set[_Child] = set()
+        self._proc: Child | None = None
+        self._helpers: set[Child] = set()
         #: exits of children killed before anyone held them; stop() waits for their reaping.
         self._pending: set[asyncio.Future[Any]] = set()
         self._stopping = False
@@ -194,7 +193,7 @@ class Supervisor:
             # A stale socket from a killed predecessor would look like readiness.
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(self.settings.socket)
-            proc = await _spawn(argv, self._child_env(), self._pending)
+            proc = await spawn(argv, self._child_env(), self._pending)
         except OSError as exc:
             reason = f"could not start tailscaled ({argv[0]}): {exc.strerror or exc}"
             self.log.error(
@@ -254,7 +253,7 @@ class Supervisor:
         ran_s = 0.0 if self._running_since is None else time.monotonic() - self._running_since
         return ran_s, reason, auth
 
-    async def _login_and_watch(self, proc: _Child) -> None:
+    async def _login_and_watch(self, proc: Child) -> None:
         """Wait for the socket, run `tailscale up`, then poll status for as long as tailscaled lives."""
         s = self.settings
         deadline = time.monotonic() + s.up_timeout_s
@@ -337,7 +336,7 @@ class Supervisor:
     async def _run_cli(self, argv: list[str], timeout_s: float, line_event: str | None) -> tuple[int | None, str]:
         """Run the tailscale CLI with a bound; return (exit code or None when killed, masked output)."""
         try:
-            proc = await _spawn(argv, self._child_env(), self._pending)
+            proc = await spawn(argv, self._child_env(), self._pending)
         except OSError as exc:
             message = f"could not run {argv[0]}: {exc.strerror or exc}"
             self.log.error(
@@ -412,7 +411,7 @@ class Supervisor:
 
     # -- helpers --------------------------------------------------------------------------
 
-    async def _terminate(self, proc: _Child) -> None:
+    async def _terminate(self, proc: Child) -> None:
         if proc.returncode is not None:
             return
         with contextlib.suppress(ProcessLookupError):
@@ -445,107 +444,3 @@ class Supervisor:
                 "WARNING" if state == "backoff" else "INFO", "tailscaled.state",
                 f"tailscale {state}: {detail}", component="supervisor", state=state, detail=detail,
             )
-
-
-class _Child:
-    """A child process whose output and exit the event loop watches (no waiter thread per child)."""
-
-    def __init__(self, popen: subprocess.Popen[bytes], output: asyncio.StreamReader, exited: asyncio.Future[int]) -> None:
-        self._popen = popen
-        self.output = output
-        self._exited = exited
-
-    @property
-    def pid(self) -> int:
-        return self._popen.pid
-
-    @property
-    def returncode(self) -> int | None:
-        return self._exited.result() if self._exited.done() else None
-
-    async def wait(self) -> int:
-        return await asyncio.shield(self._exited)
-
-    def send_signal(self, sig: int) -> None:
-        # Until the exit is observed the pid is a live or zombie child of ours, never a reused one.
-        if not self._exited.done():
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(self._popen.pid, sig)
-
-    def kill_group(self) -> None:
-        """SIGKILL the process and its group (it was started in its own session)."""
-        if self._exited.done():
-            return
-        try:
-            os.killpg(self._popen.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            self.send_signal(signal.SIGKILL)
-
-
-async def _spawn(argv: list[str], env: dict[str, str], pending: set[asyncio.Future[Any]]) -> _Child:
-    """Start argv with stdout+stderr in one pipe. Raises: OSError when it cannot be executed.
-
-    Python 3.11's asyncio subprocesses start a waiter thread per child, and `Thread.start()`
-    waits until that thread has been scheduled: on a loaded machine that held the event loop
-    100-300 ms per spawn. Here the exit is reported by a pidfd (or, without one, a non-blocking
-    waitpid poll) instead. fork/exec itself runs on the loop, as in asyncio: about a millisecond
-    (CPython holds the GIL across it, so a worker thread would not shorten the pause).
-    """
-    loop = asyncio.get_running_loop()
-    popen = subprocess.Popen(
-        argv,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        env=env,
-        # Own process group: SIGKILL reaches anything it started, and Ctrl-C on a terminal
-        # does not bypass the orderly SIGTERM in stop().
-        start_new_session=True,
-    )
-    exited = _watch_exit(popen)
-    output = asyncio.StreamReader(limit=_LINE_LIMIT)
-    child = _Child(popen, output, exited)
-    assert popen.stdout is not None
-    try:
-        await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(output), popen.stdout)
-    except BaseException:
-        # Cancelled before anyone holds the child: kill it, and let stop() wait for its reaping.
-        child.kill_group()
-        pending.add(exited)
-        exited.add_done_callback(pending.discard)
-        raise
-    return child
-
-
-def _watch_exit(popen: subprocess.Popen[bytes]) -> asyncio.Future[int]:
-    """A future resolved with the exit code once the loop sees the child exit (and reaps it)."""
-    loop = asyncio.get_running_loop()
-    exited: asyncio.Future[int] = loop.create_future()
-
-    def reap() -> bool:
-        if popen.poll() is None:
-            return False
-        if not exited.done():
-            exited.set_result(popen.returncode)
-        return True
-
-    try:
-        pidfd = os.pidfd_open(popen.pid)
-    except (AttributeError, OSError):
-        async def poll() -> None:
-            while not reap():
-                await asyncio.sleep(0.05)
-
-        _POLLERS.add(task := loop.create_task(poll(), name=f"reap-{popen.pid}"))
-        task.add_done_callback(_POLLERS.discard)
-    else:
-        def on_exit() -> None:
-            if reap():
-                loop.remove_reader(pidfd)
-                os.close(pidfd)
-
-        loop.add_reader(pidfd, on_exit)
-    return exited
-
-
-_POLLERS: set[asyncio.Task[None]] = set()

@@ -10,7 +10,7 @@ import aiohttp
 import pytest
 
 from conftest import StartProxy, Upstream
-from support.socks import Microsocks, start_microsocks
+from support.socks import Microsocks
 
 
 async def raw_exchange(host: str, port: int, request: bytes, timeout: float = 10) -> bytes:
