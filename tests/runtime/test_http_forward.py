@@ -314,3 +314,17 @@ async def test_devproxy_prefix_is_never_forwarded(upstream: Upstream, start_prox
     async with client.get(proxy.url + "/_devproxy/nothing") as resp:
         assert resp.status == 404
         assert "devproxy" in await resp.text()
+
+
+async def test_target_base_path_prefixes_every_request(upstream: Upstream, start_proxy: StartProxy,
+                                                       client: aiohttp.ClientSession) -> None:
+    """A target URL with a path (http://devbox:8888/echo) puts that prefix before every path, HTTP and WS."""
+    proxy = await start_proxy(target=upstream.url + "/echo/")
+    for method in ("GET", "POST"):  # both client paths
+        async with client.request(method, proxy.url + "/a/b?q=1") as resp:
+            assert resp.status == 200
+            assert (await resp.json())["raw_path"] == "/echo/a/b?q=1"
+    proxy_ws = await start_proxy(target=upstream.url + "/ws")
+    async with client.ws_connect(proxy_ws.ws_url + "/echo?hello=1") as ws:
+        hello = json.loads((await ws.receive(timeout=5)).data)
+    assert hello["raw_path"] == "/ws/echo?hello=1"
