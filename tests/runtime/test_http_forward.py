@@ -328,3 +328,28 @@ async def test_target_base_path_prefixes_every_request(upstream: Upstream, start
     async with client.ws_connect(proxy_ws.ws_url + "/echo?hello=1") as ws:
         hello = json.loads((await ws.receive(timeout=5)).data)
     assert hello["raw_path"] == "/ws/echo?hello=1"
+
+
+async def test_ipv6_target_through_ipv6_socks(socks_v6: Microsocks, start_proxy: StartProxy,
+                                              client: aiohttp.ClientSession) -> None:
+    """A target at an IPv6 literal ([::1]) works through a SOCKS server on ::1, HTTP and WebSocket."""
+    from aiohttp import web
+
+    from support.upstream import create_upstream
+
+    runner = web.AppRunner(create_upstream(), access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "::1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    try:
+        proxy = await start_proxy(target=f"http://[::1]:{port}", socks=socks_v6.url)
+        async with client.get(proxy.url + "/echo") as resp:
+            headers = dict((n.lower(), v) for n, v in (await resp.json())["headers"])
+        assert headers["host"] == f"[::1]:{port}"
+        async with client.ws_connect(proxy.ws_url + "/ws/echo") as ws:
+            await ws.send_str("v6")
+            assert (await ws.receive(timeout=5)).data == "v6"
+        assert socks_v6.connections() == [f"::1:{port}", f"::1:{port}"]  # pooled HTTP, then the WebSocket
+    finally:
+        await runner.cleanup()
