@@ -8,11 +8,12 @@ their own modules; this module only dispatches and owns the client lifecycle.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Protocol, cast
+from typing import cast
 
 from aiohttp import web
 
-from devproxy.runtime.context import ProxyContext
+from devproxy.runtime.auth import AccessPolicy
+from devproxy.runtime.context import ProxyContext, is_websocket
 from devproxy.runtime.health import Readiness, health, ready_handler
 from devproxy.runtime.http_forward import create_session, forward_http
 from devproxy.runtime.upstream_http import Pool
@@ -26,28 +27,13 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 ServerHandler = Callable[[web.BaseRequest], Awaitable[web.StreamResponse]]
 
 
-class Access(Protocol):
-    """Access control in front of the proxy (token, iap or none)."""
-
-    mode: str
-    cookie_name: str | None
-
-    def routes(self) -> list[web.RouteDef]: ...
-
-    async def check(self, request: web.Request) -> web.StreamResponse | None: ...
-
-
-def is_websocket(request: web.BaseRequest) -> bool:
-    return request.method == "GET" and request.headers.get("Upgrade", "").lower() == "websocket"
-
-
 async def _continue(request: web.BaseRequest) -> None:
     """Answer `Expect: 100-continue` (the client holds its body until then); the target never sees Expect."""
     if request.version >= (1, 1) and request.headers.get("Expect", "").lower() == "100-continue":
         await request.writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
 
 
-def proxy_handler(ctx: ProxyContext, access: Access | None) -> Handler:
+def proxy_handler(ctx: ProxyContext, access: AccessPolicy | None) -> Handler:
     async def proxy(request: web.Request) -> web.StreamResponse:
         stub = vsda_stub(request.path)
         if stub is not None:
@@ -79,7 +65,7 @@ def create_handler(
     ctx: ProxyContext,
     readiness: Readiness,
     *,
-    access: Access | None = None,
+    access: AccessPolicy | None = None,
     extra_routes: list[web.RouteDef] | None = None,
 ) -> ServerHandler:
     """The runtime's one request handler: devproxy pages first, then everything else to the target."""

@@ -26,6 +26,7 @@ from urllib.parse import quote, unquote, urlsplit
 from aiohttp import web
 
 from devproxy.errors import AuthError
+from devproxy.runtime.context import is_websocket
 from devproxy.runtime.log import EventLog
 from devproxy.runtime.pages import PAGE_HEADERS, login_page
 
@@ -97,16 +98,6 @@ def cookie_values(headers: list[str], name: str) -> list[str]:
             if sep and key.strip() == name:
                 values.append(value.strip().strip('"'))
     return values
-
-
-def strip_cookie(cookie_header: str, name: str) -> str | None:
-    """Remove cookie `name`, keeping the others byte for byte; None when nothing is left."""
-    kept = [part for part in cookie_header.split(";") if part.split("=", 1)[0].strip() != name]
-    if not any(part.strip() for part in kept):
-        return None
-    if len(kept) == len(cookie_header.split(";")):
-        return cookie_header
-    return ";".join(kept).lstrip()
 
 
 def safe_next(value: str | None) -> str:
@@ -232,10 +223,6 @@ def _plain(text: str, status: int, headers: Mapping[str, str] | None = None) -> 
     )
 
 
-def _is_websocket(request: web.Request) -> bool:
-    return "websocket" in request.headers.get("Upgrade", "").lower()
-
-
 def _wants_html(request: web.Request) -> bool:
     return (
         request.method in ("GET", "HEAD")
@@ -297,7 +284,7 @@ class TokenAccess:
     async def check(self, request: web.Request) -> web.StreamResponse | None:
         if request.path in (LOGIN_PATH, LOGOUT_PATH):
             return None
-        websocket = _is_websocket(request)
+        websocket = is_websocket(request)
         link_tokens = request.rel_url.query.getall(TOKEN_PARAM, [])
         if link_tokens:
             if websocket:

@@ -57,6 +57,11 @@ class ProxyContext:
         return {"open": len(sessions), "sessions": sessions}
 
 
+def is_websocket(request: web.BaseRequest) -> bool:
+    """A WebSocket upgrade (RFC 6455 §4.1: a GET with Upgrade: websocket)."""
+    return request.method == "GET" and "websocket" in request.headers.get("Upgrade", "").lower()
+
+
 def raw_headers(request: web.Request) -> list[tuple[str, str]]:
     """The browser's headers as sent: order and repeats kept."""
     return [(header_text(k), header_text(v)) for k, v in request.raw_headers]

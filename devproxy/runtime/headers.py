@@ -189,10 +189,11 @@ def subprotocols(headers: Sequence[tuple[str, str]]) -> list[str]:
 
 
 def strip_cookie(cookie_header: str, name: str) -> str | None:
-    """The Cookie header without the pair called `name`; None when nothing is left."""
-    kept = [
-        part
-        for part in (p.strip() for p in cookie_header.split(";"))
-        if part and part.split("=", 1)[0].strip() != name
-    ]
-    return "; ".join(kept) or None
+    """The Cookie header without cookie `name`, the others byte for byte; None when nothing is left."""
+    parts = cookie_header.split(";")
+    kept = [part for part in parts if part.split("=", 1)[0].strip() != name]
+    if not any(part.strip() for part in kept):
+        return None
+    if len(kept) == len(parts):
+        return cookie_header
+    return ";".join(kept).lstrip()

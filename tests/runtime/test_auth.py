@@ -29,9 +29,9 @@ from devproxy.runtime.auth import (
     safe_next,
     session_key,
     session_problem,
-    strip_cookie,
     without_param,
 )
+from devproxy.runtime.headers import strip_cookie
 from devproxy.runtime.log import EventLog
 
 TOKEN = "tok-9f8e7d6c5b4a39281706f5e4d3c2b1a0"
