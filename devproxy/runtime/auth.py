@@ -312,20 +312,28 @@ class TokenAccess:
         wait = self._limiter.retry_after(client)
         if wait is not None:
             return self._rate_limited(request, client, wait)
-        if hmac.compare_digest(token.encode(), self._token):
-            response = web.Response(status=303, headers={"Location": location, **PAGE_HEADERS})
-            self._set_session(response, request)
-            self._limiter.forget(client)
-            self.log.info("auth.login", "logged in with a one-time link", component="auth", client=client, method="link")
-            return response
-        self._limiter.record_failure(client)
-        self.log.warning(
-            "auth.login_failed", "wrong access token in a login link", component="auth",
-            client=client, method="link", path=request.path,
-        )
+        logged_in = self._log_in(request, client, token, location, method="link")
+        if logged_in is not None:
+            return logged_in
         if self._session_problem(request) is None:
             return web.Response(status=303, headers={"Location": location, **PAGE_HEADERS})
         return self._deny(request, "wrong token in login link", websocket=False)
+
+    def _log_in(self, request: web.Request, client: str, token: str, location: str, *,
+                method: str) -> web.Response | None:
+        """A 303 to `location` with a fresh session when `token` is right; None (failure counted) if not."""
+        if token and hmac.compare_digest(token.encode(), self._token):
+            response = web.Response(status=303, headers={"Location": location, **PAGE_HEADERS})
+            self._set_session(response, request)
+            self._limiter.forget(client)
+            self.log.info("auth.login", f"logged in ({method})", component="auth", client=client, method=method)
+            return response
+        self._limiter.record_failure(client)
+        self.log.warning(
+            "auth.login_failed", f"wrong access token ({method})", component="auth",
+            client=client, method=method, path=request.path,
+        )
+        return None
 
     def _deny(self, request: web.Request, problem: str, *, websocket: bool) -> web.StreamResponse:
         self.log.info(
@@ -385,17 +393,10 @@ class TokenAccess:
         token = form.get("token")
         next_field = form.get("next")
         next_path = safe_next(next_field if isinstance(next_field, str) else None)
-        if isinstance(token, str) and hmac.compare_digest(token.strip().encode(), self._token):
-            response = web.Response(status=303, headers={"Location": next_path, **PAGE_HEADERS})
-            self._set_session(response, request)
-            self._limiter.forget(client)
-            self.log.info("auth.login", "logged in", component="auth", client=client, method="form")
-            return response
-        self._limiter.record_failure(client)
-        self.log.warning(
-            "auth.login_failed", "wrong access token on the login page", component="auth",
-            client=client, method="form",
-        )
+        logged_in = self._log_in(request, client, token.strip() if isinstance(token, str) else "",
+                                 next_path, method="form")
+        if logged_in is not None:
+            return logged_in
         return _html(login_page(error="That access token is not right.", next_path=next_path), 401)
 
     async def _logout(self, request: web.Request) -> web.StreamResponse:
