@@ -15,6 +15,7 @@ import aiohttp
 import pytest
 
 from conftest import Upstream
+from support.runtime_proc import spawn_runtime
 from support.socks import Microsocks
 
 GiB = 1024 * 1024 * 1024
@@ -63,22 +64,8 @@ class Runtime:
 
 
 async def start_runtime(*args: str, env: dict[str, str]) -> Runtime:
-    clean = {k: v for k, v in os.environ.items() if k != "PYTHONASYNCIODEBUG"}
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "devproxy", "runtime", "--listen", "127.0.0.1:0", "--no-tailscale", *args,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env={**clean, **env},
-    )
-    assert proc.stdout is not None
-    lines: list[dict[str, object]] = []
-    async with asyncio.timeout(20):
-        while True:
-            raw = await proc.stdout.readline()
-            if not raw:
-                raise AssertionError("runtime exited before listening: " + (await proc.stderr.read()).decode())  # type: ignore[union-attr]
-            record = json.loads(raw)
-            lines.append(record)
-            if record["event"] == "runtime.started":
-                return Runtime(proc, int(record["port"]), lines)  # type: ignore[call-overload]
+    proc, lines = await spawn_runtime("--listen", "127.0.0.1:0", "--no-tailscale", *args, env=env)
+    return Runtime(proc, int(lines[-1]["port"]), lines)
 
 
 @pytest.fixture

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import signal
-import sys
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,6 +13,7 @@ import aiohttp
 import pytest
 
 from conftest import Upstream
+from support.runtime_proc import spawn_runtime
 from support.socks import free_port
 
 STANDINS = Path(__file__).parent / "standins"
@@ -48,27 +47,19 @@ async def tailnet_runtime(upstream: Upstream, tmp_path: Path) -> AsyncIterator[T
     control = tmp_path / "standin"
     control.mkdir()
     (control / "up.mode").write_text("starting")  # logged in only when the test says so
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONASYNCIODEBUG"}
-    env.update({
-        "STANDIN_DIR": str(control),
-        "DEVPROXY_TAILSCALED": str(STANDINS / "tailscaled"),
-        "DEVPROXY_TAILSCALE": str(STANDINS / "tailscale"),
-        "DEVPROXY_TAILSCALE_STATE_DIR": str(tmp_path / "ts"),
-        "TS_AUTHKEY": KEY,
-        "K_SERVICE": "devproxy-test",
-    })
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "devproxy", "runtime", "--target", upstream.url, "--listen", "127.0.0.1:0",
+    proc, lines = await spawn_runtime(
+        "--target", upstream.url, "--listen", "127.0.0.1:0",
         "--socks", f"socks5://127.0.0.1:{free_port()}", "--auth", "none",
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env=env,
+        env={
+            "STANDIN_DIR": str(control),
+            "DEVPROXY_TAILSCALED": str(STANDINS / "tailscaled"),
+            "DEVPROXY_TAILSCALE": str(STANDINS / "tailscale"),
+            "DEVPROXY_TAILSCALE_STATE_DIR": str(tmp_path / "ts"),
+            "TS_AUTHKEY": KEY,
+            "K_SERVICE": "devproxy-test",
+        },
     )
-    assert proc.stdout is not None
-    async with asyncio.timeout(20):
-        while True:
-            record = json.loads(await proc.stdout.readline())
-            if record["event"] == "runtime.started":
-                break
-    runtime = TailnetRuntime(proc, int(record["port"]), control, [record])  # type: ignore[call-overload]
+    runtime = TailnetRuntime(proc, int(lines[-1]["port"]), control, lines)
     collector = asyncio.create_task(runtime.collect())
     yield runtime
     if proc.returncode is None:
