@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Optional
 import typer
 
 from devproxy.errors import ConfigError
+from devproxy.logs.query import DEFAULT_SERVICE
 
 if TYPE_CHECKING:  # imported lazily at run time so `devproxy --help` stays fast
     from rich.console import Console
@@ -34,7 +35,7 @@ def logs(
     project: Optional[str] = typer.Option(
         None, "--project", help="Google Cloud project [env GOOGLE_CLOUD_PROJECT, CLOUDSDK_CORE_PROJECT]"
     ),
-    service: str = typer.Option("devproxy", "--service", help="Cloud Run service name"),
+    service: str = typer.Option(DEFAULT_SERVICE, "--service", help="Cloud Run service name"),
     region: Optional[str] = typer.Option(None, "--region", help="Cloud Run region (all regions if not given)"),
     since: Optional[str] = typer.Option(
         None, "--since", help="How far back: 30m, 1h, 2d or a timestamp [default 1h; 1m with --follow]"

@@ -942,8 +942,3 @@ CATALOG: tuple[Signature, ...] = (
         events=("runtime.stopping",),
     ),
 )
-
-
-def by_id(catalog: tuple[Signature, ...] = CATALOG) -> dict[str, Signature]:
-    """The catalog indexed by signature id."""
-    return {sig.id: sig for sig in catalog}

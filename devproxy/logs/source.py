@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import IO, Any
@@ -213,13 +213,6 @@ def parse_line(line: str) -> LogEntry | None:
             return None
         return entry_from_json(record, stripped)
     return entry_from_text(line)
-
-
-def iter_lines(lines: Iterable[str]) -> Iterator[LogEntry | None]:
-    """Parse a stream of lines (blank lines skipped); None marks a bad line."""
-    for line in lines:
-        if line.strip():
-            yield parse_line(line)
 
 
 def _parse_array(data: list[Any]) -> Parsed:

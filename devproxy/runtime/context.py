@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -30,7 +29,6 @@ class ProxyContext:
     #: devproxy's own cookie, removed before the target sees the Cookie header.
     cookie_name: str | None = None
     bridges: set["Bridge"] = field(default_factory=set)
-    started_at: float = field(default_factory=time.time)
     stopping: bool = False
 
     def forwarding(self, request: web.Request, headers: list[tuple[str, str]]) -> Forwarding | None:

@@ -22,12 +22,6 @@ SEVERITIES = ("DEBUG", "INFO", "NOTICE", "WARNING", "ERROR", "CRITICAL")
 _ENCODER = json.JSONEncoder(separators=(",", ":"), default=str)
 
 
-def _rfc3339(ts: float) -> str:
-    secs = int(ts)
-    micros = int((ts - secs) * 1_000_000)
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(secs)) + f".{micros:06d}Z"
-
-
 class _Clock:
     """RFC 3339 timestamps; the formatted second is cached (one access line per request needs it)."""
 
