@@ -60,7 +60,7 @@ def deploy(
         report = apply.dry_run(cfg, rotate_token)
         _print(render.dry_run_json(report)) if as_json else render.write_dry_run(report, _out)
         return
-    from devproxy.deploy.gcp import Cloud
+    from devproxy.deploy.cloud_api import Cloud
 
     tty = sys.stdin.isatty() and sys.stdout.isatty()
     prompt = (lambda: typer.prompt("Tailscale auth key (Enter keeps the stored one)", default="",
@@ -92,7 +92,7 @@ def init(
     force: bool = typer.Option(False, "--force", help="Overwrite an existing file"),
 ) -> None:
     """Write a commented devproxy.toml (asking for missing values on a terminal)."""
-    from devproxy.deploy.init import answers, write_init
+    from devproxy.deploy.init_config import answers, write_init
 
     ask = (lambda label, default: str(typer.prompt(label, default=default))) if sys.stdin.isatty() else None
     values = answers(os.environ, dict(project=project, region=region, service=service, target=target,
@@ -109,8 +109,8 @@ def status(
     as_json: bool = typer.Option(False, "--json", help="Print the status as JSON"),
 ) -> None:
     """Show the service URL, ready revision, drift from what devproxy expects, and readiness."""
-    from devproxy.deploy import status as st
-    from devproxy.deploy.gcp import Cloud
+    from devproxy.deploy import service_status as st
+    from devproxy.deploy.cloud_api import Cloud
 
     cfg = _config(("project",), project=project, region=region, service=service, auth=auth)
     report = st.read_status(cfg, Cloud(cfg, os.environ))

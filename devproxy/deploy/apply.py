@@ -5,17 +5,15 @@
 
 from __future__ import annotations
 
-import re
 import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from devproxy import __version__
 from devproxy.deploy import plan as p
 from devproxy.deploy.config import DeployConfig
 from devproxy.deploy.render import DeployResult, DryRun
-from devproxy.deploy.spec import build_service, labels, service_json
+from devproxy.deploy.spec import labels
 from devproxy.deploy.templates import Rendered, render
 from devproxy.errors import ConfigError, DevproxyError
 
@@ -23,9 +21,7 @@ if TYPE_CHECKING:
     from google.cloud import run_v2
 
     from devproxy.deploy.build import Context, WheelBuilder
-    from devproxy.deploy.gcp import Cloud
-
-_NUMBERED = re.compile(r"^projects/(\d+)/")
+    from devproxy.deploy.cloud_api import Cloud
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,29 +35,24 @@ class Hooks:
     interactive: bool = False
 
 
-def placeholder_image(cfg: DeployConfig) -> str:
-    return cfg.image or f"{cfg.image_repository}:{__version__}-<context digest>"
-
-
 def dry_run(cfg: DeployConfig, rotate_token: bool = False) -> DryRun:
     """The plan against an empty project, the Dockerfile and the service spec; no I/O but templates."""
     actions = p.plan(p.Desired(cfg, rotate_token=rotate_token), p.Current())
     rendered = render(cfg.tailscale_version) if cfg.image is None else None
-    spec = service_json(build_service(cfg, placeholder_image(cfg)))
-    return DryRun(cfg=cfg, actions=tuple(actions), templates=rendered, spec=spec)
+    return DryRun(cfg=cfg, actions=tuple(actions), templates=rendered, spec=dict(_service_action(actions).spec))
+
+
+def _service_action(actions: list[p.Action]) -> p.DeployService:
+    return next(a for a in actions if isinstance(a, p.DeployService))
 
 
 def observe(cloud: Cloud, cfg: DeployConfig, image_tag: str | None = None) -> p.Current:
     """Read what already exists (secret values only as digests; `image_tag`: the build to look for)."""
     states: dict[str, p.SecretState] = {}
-    number: str | None = None
     member = f"serviceAccount:{cfg.service_account_email}"
     for secret_id in cfg.secret_ids:
-        name = cloud.get_secret_name(secret_id)
-        if name is None:
+        if not cloud.secret_exists(secret_id):
             continue
-        found = _NUMBERED.match(name)
-        number = number or (found.group(1) if found else None)
         value = cloud.latest_secret_value(secret_id)
         accessors = cloud.secret_members(secret_id, p.ACCESSOR_ROLE)
         states[secret_id] = p.SecretState(
@@ -77,7 +68,8 @@ def observe(cloud: Cloud, cfg: DeployConfig, image_tag: str | None = None) -> p.
         repository_exists=repository,
         bucket_exists=building and cloud.bucket_exists(cfg.build_bucket),
         secrets=states,
-        project_number=number,
+        # only IAP needs it (its audience and service agent are spelled with the number)
+        project_number=cloud.project_number() if cfg.auth == "iap" else None,
         built_image=cloud.find_image(image_tag) if repository and image_tag else None,
     )
 
@@ -106,15 +98,15 @@ def deploy(
         context = prepare(cfg, render(cfg.tailscale_version), builder)
     hooks.progress(f"reading project {cfg.project}")
     current = observe(cloud, cfg, context.tag if context else None)
-    desired = p.Desired(cfg, p.digest(authkey) if authkey else None, rotate_token)
+    desired = p.Desired(cfg, p.digest(authkey) if authkey else None, rotate_token,
+                        build_tag=context.tag if context else None)
     actions = p.plan(desired, current)
     if p.needs_authkey(actions) and not authkey:
         raise ConfigError("the Tailscale auth key is needed (the secret has no version yet)",
                           hint="set TS_AUTHKEY, pass --ts-authkey-file FILE, or run in a terminal to be asked")
     if not hooks.confirm(actions):
         raise DevproxyError("deploy cancelled; nothing was changed")
-    run = _Executor(cfg, cloud, hooks, authkey, current.project_number, context)
-    run.image = cfg.image or current.built_image
+    run = _Executor(cfg, cloud, hooks, authkey, context)
     for action in actions:
         hooks.progress(action.describe())
         run.execute(action)
@@ -122,15 +114,16 @@ def deploy(
 
 
 class _Executor:
-    """Carries what earlier actions learned (image, project number, token) to later ones."""
+    """Executes actions as planned; resolves the plan's references (the built image's digest)."""
 
     def __init__(self, cfg: DeployConfig, cloud: Cloud, hooks: Hooks, authkey: str | None,
-                 project_number: str | None, context: Context | None) -> None:
+                 context: Context | None) -> None:
         self.cfg, self.cloud, self.hooks = cfg, cloud, hooks
         self.authkey = authkey
-        self.project_number = project_number
         self.context = context
-        self.image = cfg.image
+        #: what `BuildImage` produced, by the tag it built.
+        self.built: dict[str, str] = {}
+        self.image = ""
         self.new_token: str | None = None
         self.service: run_v2.Service | None = None
 
@@ -143,25 +136,25 @@ class _Executor:
                 cloud.create_repository(labels(), self.hooks.progress)
             case p.CreateBucket(bucket=bucket):
                 cloud.create_bucket(bucket, labels())
-            case p.BuildImage():
-                self.image = self._build()
+            case p.BuildImage(tag=tag):
+                self.built[tag] = self._build()
             case p.CreateSecret(secret_id=secret_id):
-                name = cloud.create_secret(secret_id, labels())
-                found = _NUMBERED.match(name)
-                self.project_number = self.project_number or (found.group(1) if found else None)
+                cloud.create_secret(secret_id, labels())
             case p.AddSecretVersion(secret_id=secret_id, payload=payload):
                 cloud.add_secret_version(secret_id, self._payload(payload))
             case p.GrantSecretAccessor(secret_id=secret_id, member=member):
                 cloud.add_secret_member(secret_id, p.ACCESSOR_ROLE, member)
-            case p.DeployService(create=create):
-                spec = build_service(cfg, self.image or placeholder_image(cfg), self.project_number)
-                self.service = cloud.deploy_service(spec, create, self.hooks.progress)
-            case p.GrantInvoker():
-                if self.project_number is None:
-                    raise DevproxyError("cannot grant IAP access: the project number is unknown",
-                                        hint="grant roles/run.invoker to the IAP service agent by hand")
-                member = p.IAP_AGENT.format(number=self.project_number)
+            case p.DeployService(create=create, image=image, spec=spec):
+                self.image = self._resolve(image)
+                self.service = cloud.deploy_service(_with_image(spec, self.image), create, self.hooks.progress)
+            case p.GrantInvoker(member=member):
                 cloud.add_service_member(p.INVOKER_ROLE, member)
+
+    def _resolve(self, image: p.ImageRef) -> str:
+        if isinstance(image, str):
+            return image
+        # the plan puts BuildImage before DeployService whenever it refers to a build
+        return self.built[image.tag]
 
     def _build(self) -> str:
         from devproxy.deploy.build import build_image
@@ -199,6 +192,17 @@ class _Executor:
             hint = "auth none: anyone who has the URL reaches your dev server"
         return DeployResult(service=cfg.service, url=url, revision=revision, image=image,
                             actions=actions, auth=cfg.auth, login_hint=hint, login_link=link)
+
+
+def _with_image(spec: Mapping[str, object], image: str) -> run_v2.Service:
+    """The planned service spec as a message, running `image`."""
+    import json
+
+    from google.cloud import run_v2
+
+    service: run_v2.Service = run_v2.Service.from_json(json.dumps(spec))
+    service.template.containers[0].image = image
+    return service
 
 
 def read_authkey(env: Mapping[str, str], path: str | None, prompt: Callable[[], str] | None) -> str | None:

@@ -25,7 +25,7 @@ from devproxy.deploy.templates import Rendered
 from devproxy.errors import CloudError, ConfigError
 
 if TYPE_CHECKING:
-    from devproxy.deploy.gcp import Cloud
+    from devproxy.deploy.cloud_api import Cloud
     from google.cloud.devtools import cloudbuild_v1
 
 WheelBuilder = Callable[[Path], Path]

@@ -1,7 +1,9 @@
 """Desired state + current state -> an ordered list of frozen actions (pure).
 
-The plan is data: it prints as a dry run, and `apply` executes it. No action carries a secret
-value; `AddSecretVersion` only names where its payload comes from.
+The plan is the whole truth: it prints as a dry run, and `apply` executes exactly it. What only
+an earlier action can know travels as a reference that the executor resolves (`BuiltImage`: the
+digest the build produces); everything else, the service spec included, is in the actions.
+No action carries a secret value; `AddSecretVersion` only names where its payload comes from.
 """
 
 from __future__ import annotations
@@ -9,9 +11,11 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Literal, Union
+from typing import Any, Literal, Union
 
+from devproxy import __version__
 from devproxy.deploy.config import DeployConfig
+from devproxy.deploy.spec import PROJECT_NUMBER_PLACEHOLDER, build_service, service_json
 
 ACCESSOR_ROLE = "roles/secretmanager.secretAccessor"
 INVOKER_ROLE = "roles/run.invoker"
@@ -43,6 +47,7 @@ class Current:
     repository_exists: bool = False
     bucket_exists: bool = False
     secrets: Mapping[str, SecretState] = field(default_factory=dict)
+    #: read once from Resource Manager when the plan needs it (IAP); None in a dry run.
     project_number: str | None = None
     #: the image this code would build, when the registry already has it (`repo@sha256:...`).
     built_image: str | None = None
@@ -55,10 +60,27 @@ class Desired:
     cfg: DeployConfig
     authkey_sha256: str | None = None
     rotate_token: bool = False
+    #: the tag a build of this checkout gets (its context digest); None in a dry run.
+    build_tag: str | None = None
 
     @property
     def build_image(self) -> bool:
         return self.cfg.image is None
+
+
+@dataclass(frozen=True, slots=True)
+class BuiltImage:
+    """Reference: the image (`repository@sha256:...`) that this plan's `BuildImage` produces."""
+
+    repository: str
+    tag: str
+
+    def __str__(self) -> str:
+        return f"{self.repository}:{self.tag} (by digest, once built)"
+
+
+#: an image name known when planning, or one the build will produce.
+ImageRef = Union[str, BuiltImage]
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +114,7 @@ class CreateBucket:
 class BuildImage:
     image_repository: str
     bucket: str
+    tag: str
 
     def describe(self) -> str:
         return (f"build the image with Cloud Build from templates/ and a wheel of this devproxy, "
@@ -130,10 +153,13 @@ class GrantSecretAccessor:
 class DeployService:
     name: str
     create: bool
+    image: ImageRef
+    #: the service exactly as it is sent (REST JSON), with `image` put into its container.
+    spec: Mapping[str, Any] = field(compare=False, repr=False)
 
     def describe(self) -> str:
         verb = "create" if self.create else "update"
-        return f"{verb} Cloud Run service {self.name} and wait until its revision is ready"
+        return f"{verb} Cloud Run service {self.name} running {self.image} and wait until its revision is ready"
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,7 +189,7 @@ def plan(desired: Desired, current: Current) -> list[Action]:
         if not current.bucket_exists:
             actions.append(CreateBucket(cfg.build_bucket, cfg.region))
         if current.built_image is None:  # the registry may already hold this exact build
-            actions.append(BuildImage(cfg.image_repository, cfg.build_bucket))
+            actions.append(BuildImage(cfg.image_repository, cfg.build_bucket, _build_tag(desired)))
     member = f"serviceAccount:{cfg.service_account_email}"
     for secret_id in cfg.secret_ids:
         state = current.secrets.get(secret_id, SecretState())
@@ -174,11 +200,26 @@ def plan(desired: Desired, current: Current) -> list[Action]:
             actions.append(version)
         if member not in state.accessors:
             actions.append(GrantSecretAccessor(secret_id, member))
-    actions.append(DeployService(cfg.service_name, create=not current.service_exists))
+    image = _image(desired, current)
+    spec = service_json(build_service(cfg, str(image), current.project_number))
+    actions.append(DeployService(cfg.service_name, not current.service_exists, image, spec))
     if cfg.auth == "iap":
-        number = current.project_number or "PROJECT_NUMBER"
+        number = current.project_number or PROJECT_NUMBER_PLACEHOLDER
         actions.append(GrantInvoker(cfg.service_name, IAP_AGENT.format(number=number)))
     return actions
+
+
+def _build_tag(desired: Desired) -> str:
+    return desired.build_tag or f"{__version__}-<context digest>"
+
+
+def _image(desired: Desired, current: Current) -> ImageRef:
+    """The image the service runs: the configured one, the registry's copy of this build, or the build's."""
+    if desired.cfg.image:
+        return desired.cfg.image
+    if current.built_image:
+        return current.built_image
+    return BuiltImage(desired.cfg.image_repository, _build_tag(desired))
 
 
 def _secret_version(desired: Desired, secret_id: str, state: SecretState) -> AddSecretVersion | None:

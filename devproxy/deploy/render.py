@@ -40,8 +40,12 @@ class DeployResult:
 
 
 def action_dict(action: Action) -> dict[str, Any]:
-    data = {"action": type(action).__name__, "description": action.describe()}
-    data.update({k: getattr(action, k) for k in action.__dataclass_fields__})
+    """An action as JSON: references as their text; the service spec is shown once, as "service"."""
+    data: dict[str, Any] = {"action": type(action).__name__, "description": action.describe()}
+    for key in action.__dataclass_fields__:
+        if key != "spec":
+            value = getattr(action, key)
+            data[key] = value if isinstance(value, (str, bool, int)) or value is None else str(value)
     return data
 
 

@@ -154,6 +154,7 @@ class FakeGoogle:
         yield "GET", r"/storage/v1/b/([^/]+)/o/(.+)", self.download
         yield "POST", r"/v1/projects/([^/]+)/builds", self.create_build
         yield "GET", r"/v1/projects/([^/]+)/builds/([^/]+)", self.get_build
+        yield "GET", r"/v3/projects/([^/]+)", self.get_project
         yield "GET", r"/_devproxy/ready", self.ready
 
     # -- helpers ----------------------------------------------------------------------------------
@@ -389,6 +390,10 @@ class FakeGoogle:
                           f"/tags/{tag}"] = digest
         return self.json(build)
 
+    # -- Resource Manager ------------------------------------------------------------------------------------------
+    def get_project(self, project: str, **_: Any) -> Any:
+        return self.json({"name": f"projects/{NUMBER}", "projectId": project, "state": "ACTIVE"})
+
     # -- the deployed service's readiness page ------------------------------------------------------------------------
     def ready(self, **_: Any) -> Any:
         text = b"ready" if self.ready_status == 200 else b"tailnet not running"
@@ -437,4 +442,4 @@ class FakeServer:
 
     def env(self) -> dict[str, str]:
         return {f"DEVPROXY_{api}_ENDPOINT": self.fake.url for api in
-                ("RUN", "SECRETMANAGER", "STORAGE", "CLOUDBUILD", "ARTIFACTREGISTRY", "IAM")}
+                ("RUN", "SECRETMANAGER", "STORAGE", "CLOUDBUILD", "ARTIFACTREGISTRY", "IAM", "RESOURCEMANAGER")}

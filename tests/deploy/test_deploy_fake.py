@@ -163,6 +163,22 @@ def test_iap_mode(fake_server: FakeServer, fake: FakeGoogle, wheel: Path, tmp_pa
     assert set(fake.secrets) == {"devproxy-ts-authkey"}
     agent = f"serviceAccount:service-{NUMBER}@gcp-sa-iap.iam.gserviceaccount.com"
     assert fake.service_policies["devproxy"]["bindings"] == [{"role": "roles/run.invoker", "members": [agent]}]
+    # the number was asked of Resource Manager once, not read off other resources' names
+    assert [r.path for r in fake.requests if r.path.startswith("/v3/")] == ["/v3/projects/demo-proj"]
+
+
+def test_the_dry_run_spec_is_what_deploy_sends(fake_server: FakeServer, fake: FakeGoogle, wheel: Path,
+                                               tmp_path: Path) -> None:
+    """The service a dry run prints is, field for field, the one deploy then sends to Cloud Run."""
+    planned = json.loads(run(fake_server, wheel, tmp_path, "--image", "img:1", "--dry-run", "--json").out)
+    ran = run(fake_server, wheel, tmp_path, "--image", "img:1", "--yes")
+    assert ran.code == 0, ran.err
+    (sent,) = fake.bodies("POST", "/services$")
+    from google.cloud import run_v2
+
+    # the REST transport spells enums as numbers; compare as messages
+    assert run_v2.Service.from_json(json.dumps(sent)) == run_v2.Service.from_json(json.dumps(planned["service"]))
+    assert planned["service"]["template"]["containers"][0]["image"] == "img:1"
 
 
 @pytest.mark.parametrize(

@@ -8,13 +8,18 @@ import pytest
 
 from devproxy.deploy.config import merge
 from devproxy.deploy.plan import (
-    AddSecretVersion, BuildImage, CreateBucket, CreateRepository, CreateSecret, CreateServiceAccount,
-    Current, DeployService, Desired, GrantInvoker, GrantSecretAccessor, SecretState, digest, needs_authkey,
-    plan,
+    AddSecretVersion, BuildImage, BuiltImage, CreateBucket, CreateRepository, CreateSecret,
+    CreateServiceAccount, Current, DeployService, Desired, GrantInvoker, GrantSecretAccessor, SecretState,
+    digest, needs_authkey, plan,
 )
 
 SA = "serviceAccount:devproxy-runtime@p.iam.gserviceaccount.com"
 SVC = "projects/p/locations/r/services/devproxy"
+REPO = "r-docker.pkg.dev/p/devproxy/devproxy"
+TAG = "0.1.0-0123456789ab"
+BUILT = BuiltImage(REPO, TAG)
+#: DeployService compares without its spec (tested below); this stands for any spec.
+SPEC: dict = {}
 
 
 def cfg_for(**extra: str):
@@ -33,45 +38,45 @@ def everything_exists(key: str = "k1", token: str = "t1") -> Current:
 @pytest.mark.parametrize(
     ("desired", "current", "expected"),
     [
-        (Desired(cfg_for(), digest("k1")), Current(), [
+        (Desired(cfg_for(), digest("k1"), build_tag=TAG), Current(), [
             CreateServiceAccount("devproxy-runtime@p.iam.gserviceaccount.com", "devproxy-runtime"),
             CreateRepository("devproxy", "r"), CreateBucket("p-devproxy-build", "r"),
-            BuildImage("r-docker.pkg.dev/p/devproxy/devproxy", "p-devproxy-build"),
+            BuildImage(REPO, "p-devproxy-build", TAG),
             CreateSecret("devproxy-ts-authkey"),
             AddSecretVersion("devproxy-ts-authkey", "ts-authkey", "no version yet"),
             GrantSecretAccessor("devproxy-ts-authkey", SA),
             CreateSecret("devproxy-access-token"),
             AddSecretVersion("devproxy-access-token", "new-access-token", "no version yet"),
             GrantSecretAccessor("devproxy-access-token", SA),
-            DeployService(SVC, create=True),
+            DeployService(SVC, True, BUILT, SPEC),
         ]),
         # second deploy, same key, prebuilt image: only the service update
-        (Desired(cfg_for(image="img"), digest("k1")), everything_exists(), [DeployService(SVC, create=False)]),
+        (Desired(cfg_for(image="img"), digest("k1")), everything_exists(), [DeployService(SVC, False, "img", SPEC)]),
         # no key given this time: the stored one is kept
-        (Desired(cfg_for(image="img"), None), everything_exists(), [DeployService(SVC, create=False)]),
+        (Desired(cfg_for(image="img"), None), everything_exists(), [DeployService(SVC, False, "img", SPEC)]),
         (Desired(cfg_for(image="img"), digest("k2")), everything_exists(), [
             AddSecretVersion("devproxy-ts-authkey", "ts-authkey", "the key changed"),
-            DeployService(SVC, create=False)]),
+            DeployService(SVC, False, "img", SPEC)]),
         (Desired(cfg_for(image="img"), None, rotate_token=True), everything_exists(), [
             AddSecretVersion("devproxy-access-token", "new-access-token", "--rotate-token"),
-            DeployService(SVC, create=False)]),
+            DeployService(SVC, False, "img", SPEC)]),
         # building again with everything present: build, then update
-        (Desired(cfg_for(), None), everything_exists(), [
-            BuildImage("r-docker.pkg.dev/p/devproxy/devproxy", "p-devproxy-build"),
-            DeployService(SVC, create=False)]),
+        (Desired(cfg_for(), None, build_tag=TAG), everything_exists(), [
+            BuildImage(REPO, "p-devproxy-build", TAG),
+            DeployService(SVC, False, BUILT, SPEC)]),
         # the registry already has this build: nothing to build
-        (Desired(cfg_for(), None),
-         replace(everything_exists(), built_image="r-docker.pkg.dev/p/devproxy/devproxy@sha256:ab"),
-         [DeployService(SVC, create=False)]),
+        (Desired(cfg_for(), None, build_tag=TAG),
+         replace(everything_exists(), built_image=f"{REPO}@sha256:ab"),
+         [DeployService(SVC, False, f"{REPO}@sha256:ab", SPEC)]),
         # iap: one secret, and the IAP agent gets the invoker role
         (Desired(cfg_for(auth="iap", image="img"), None), everything_exists(), [
-            DeployService(SVC, create=False),
+            DeployService(SVC, False, "img", SPEC),
             GrantInvoker(SVC, "serviceAccount:service-42@gcp-sa-iap.iam.gserviceaccount.com")]),
         # a secret that exists without the binding gets exactly the grant
         (Desired(cfg_for(auth="none", image="img"), None),
          Current(service_exists=True, service_account_exists=True,
                  secrets={"devproxy-ts-authkey": SecretState(True, digest("k"), frozenset())}),
-         [GrantSecretAccessor("devproxy-ts-authkey", SA), DeployService(SVC, create=False)]),
+         [GrantSecretAccessor("devproxy-ts-authkey", SA), DeployService(SVC, False, "img", SPEC)]),
     ],
 )
 def test_plan(desired: Desired, current: Current, expected: list) -> None:
@@ -85,3 +90,26 @@ def test_needs_authkey_and_descriptions_hold_no_secret() -> None:
     assert needs_authkey(actions)
     assert not needs_authkey(plan(Desired(cfg_for(image="i"), None), everything_exists()))
     assert all("tskey-auth-SECRET" not in a.describe() for a in actions)
+
+
+def _service(actions: list) -> DeployService:
+    return next(a for a in actions if isinstance(a, DeployService))
+
+
+def test_the_service_spec_is_in_the_plan() -> None:
+    """The planned spec runs the planned image and spells IAP's audience with the observed project number."""
+    iap = _service(plan(Desired(cfg_for(auth="iap", image="img@sha256:1"), None), everything_exists()))
+    container = iap.spec["template"]["containers"][0]
+    assert container["image"] == "img@sha256:1"
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    assert env["DEVPROXY_IAP_AUDIENCE"] == "/projects/42/locations/r/services/devproxy"
+    built = _service(plan(Desired(cfg_for(), None, build_tag=TAG), everything_exists()))
+    assert built.image == BUILT
+    assert built.spec["template"]["containers"][0]["image"] == f"{REPO}:{TAG} (by digest, once built)"
+
+
+def test_a_dry_run_spells_what_it_cannot_know() -> None:
+    """Without a project to read, the IAP agent and the build tag are placeholders a reader recognises."""
+    actions = plan(Desired(cfg_for(auth="iap"), None), Current())
+    assert GrantInvoker(SVC, "serviceAccount:service-PROJECT_NUMBER@gcp-sa-iap.iam.gserviceaccount.com") in actions
+    assert _service(actions).image == BuiltImage(REPO, "0.1.0-<context digest>")

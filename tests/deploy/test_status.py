@@ -7,7 +7,7 @@ from pathlib import Path
 
 from devproxy.deploy.config import merge
 from devproxy.deploy.spec import build_service
-from devproxy.deploy.status import drift
+from devproxy.deploy.service_status import drift
 from tests.deploy.clirun import devproxy
 from tests.deploy.fake_gcp import FakeGoogle, FakeServer
 

@@ -1,7 +1,8 @@
 """The one seam where Google Cloud's exceptions become `CloudError`s that say what to do.
 
-A missing permission names the role that grants it, a disabled API names itself and the
-`gcloud services enable` command, missing credentials name the login command.
+Shared by every command that calls Google (deploy, status, logs). A missing permission names
+the role that grants it, a disabled API names itself and the `gcloud services enable` command,
+missing credentials name the login command.
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ APIS = {
     "ARTIFACTREGISTRY": ("Artifact Registry API", "artifactregistry.googleapis.com"),
     "STORAGE": ("Cloud Storage API", "storage.googleapis.com"),
     "CLOUDBUILD": ("Cloud Build API", "cloudbuild.googleapis.com"),
+    "LOGGING": ("Cloud Logging API", "logging.googleapis.com"),
+    "RESOURCEMANAGER": ("Cloud Resource Manager API", "cloudresourcemanager.googleapis.com"),
 }
 
 #: permission prefix -> the predefined role deploy's user needs; first match wins.
@@ -31,9 +34,12 @@ PERMISSION_ROLES = (
     ("artifactregistry.", "roles/artifactregistry.admin"),
     ("storage.", "roles/storage.admin"),
     ("cloudbuild.", "roles/cloudbuild.builds.editor"),
+    ("logging.", "roles/logging.viewer"),
+    ("resourcemanager.projects.get", "roles/browser"),
     ("serviceusage.", "roles/serviceusage.serviceUsageConsumer"),
 )
-_PERMISSION = re.compile(r"\b((?:iam|run|secretmanager|artifactregistry|storage|cloudbuild|serviceusage)"
+_PERMISSION = re.compile(r"\b((?:iam|run|secretmanager|artifactregistry|storage|cloudbuild|serviceusage|logging"
+                         r"|resourcemanager)"
                          r"\.[A-Za-z]+\.[A-Za-z]+)\b")
 _REQUEST_PREFIX = re.compile(r"^(?:GET|POST|PATCH|PUT|DELETE) \S+: ")
 LOGIN_HINT = "run `gcloud auth application-default login` (or set GOOGLE_APPLICATION_CREDENTIALS)"
@@ -65,13 +71,14 @@ def _disabled_service(exc: object, message: str, api: str) -> str | None:
     return None
 
 
-def translate(exc: BaseException, api: str, doing: str, project: str | None = None) -> CloudError:
-    """The `CloudError` a user should see for `exc` raised while `doing` something."""
+def translate(exc: BaseException, api: str, doing: str, project: str | None = None,
+              error: type[CloudError] = CloudError) -> CloudError:
+    """The `error` (a `CloudError`) a user should see for `exc` raised while `doing` something."""
     from google.api_core import exceptions as gexc
     from google.auth import exceptions as auth_exc
 
     if isinstance(exc, (auth_exc.DefaultCredentialsError, auth_exc.RefreshError, gexc.Unauthorized)):
-        return CloudError(f"not logged in to Google Cloud while trying to {doing}", hint=LOGIN_HINT)
+        return error(f"not logged in to Google Cloud while trying to {doing}", hint=LOGIN_HINT)
     if isinstance(exc, gexc.GoogleAPICallError):
         # REST errors read "POST https://...: <message>"; the URL adds nothing for the user.
         message = _REQUEST_PREFIX.sub("", exc.message or str(exc))
@@ -79,25 +86,26 @@ def translate(exc: BaseException, api: str, doing: str, project: str | None = No
         if service:
             name = next((n for n, s in APIS.values() if s == service), service)
             where = f" --project {project}" if project else ""
-            return CloudError(f"the {name} ({service}) is not enabled, needed to {doing}",
+            return error(f"the {name} ({service}) is not enabled, needed to {doing}",
                               hint=f"run `gcloud services enable {service}{where}`, wait a minute, retry")
         if isinstance(exc, gexc.Forbidden):
             permission = _permission(exc, message)
             role = role_for(permission) if permission else None
             if permission and role:
-                return CloudError(f"permission {permission} denied while trying to {doing}",
+                return error(f"permission {permission} denied while trying to {doing}",
                                   hint=f"grant your account {role} on the project (or a role with {permission})")
-            return CloudError(f"permission denied while trying to {doing}: {message}",
+            return error(f"permission denied while trying to {doing}: {message}",
                               hint="ask a project owner for the roles listed in the README")
-        return CloudError(f"{APIS.get(api, (api,))[0]} failed to {doing}: {message}")
+        return error(f"{APIS.get(api, (api,))[0]} failed to {doing}: {message}")
     if isinstance(exc, auth_exc.GoogleAuthError):
-        return CloudError(f"Google credentials problem while trying to {doing}: {exc}", hint=LOGIN_HINT)
-    return CloudError(f"could not reach the {APIS.get(api, (api,))[0]} to {doing}: {exc}")
+        return error(f"Google credentials problem while trying to {doing}: {exc}", hint=LOGIN_HINT)
+    return error(f"could not reach the {APIS.get(api, (api,))[0]} to {doing}: {exc}")
 
 
 @contextmanager
-def cloud_errors(api: str, doing: str, project: str | None = None) -> Iterator[None]:
-    """Translate any Google client exception raised inside into a `CloudError`, `from` it."""
+def cloud_errors(api: str, doing: str, project: str | None = None,
+                 error: type[CloudError] = CloudError) -> Iterator[None]:
+    """Translate any Google client exception raised inside into `error` (a `CloudError`), `from` it."""
     from google.api_core import exceptions as gexc
     from google.auth import exceptions as auth_exc
     from requests import exceptions as req_exc
@@ -105,4 +113,4 @@ def cloud_errors(api: str, doing: str, project: str | None = None) -> Iterator[N
     try:
         yield
     except (gexc.GoogleAPIError, auth_exc.GoogleAuthError, req_exc.RequestException, OSError) as exc:
-        raise translate(exc, api, doing, project) from exc
+        raise translate(exc, api, doing, project, error) from exc

@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, cast
 
-from devproxy.deploy.cloud_errors import cloud_errors
+from devproxy.gcp_errors import cloud_errors
 from devproxy.deploy.config import DeployConfig
 from devproxy.errors import CloudError
 from devproxy.gcp import client_settings
@@ -25,6 +25,10 @@ if TYPE_CHECKING:
 
 Progress = Callable[[str], None]
 CLOUD_PLATFORM = "https://www.googleapis.com/auth/cloud-platform"
+#: bound on one long-running operation (a Cloud Run revision becoming ready, a repository).
+OPERATION_SECONDS = 900.0
+#: how long IAM may take to learn about a service account created moments ago.
+IAM_PROPAGATION_SECONDS = 60.0
 
 
 class Cloud:
@@ -71,6 +75,13 @@ class Cloud:
 
         with self._errors("CLOUDBUILD", "create the Cloud Build client"):
             return cloudbuild_v1.CloudBuildClient(**client_settings("CLOUDBUILD", self.env).gapic_kwargs())
+
+    @cached_property
+    def _projects(self) -> Any:
+        from google.cloud import resourcemanager_v3
+
+        with self._errors("RESOURCEMANAGER", "create the Resource Manager client"):
+            return resourcemanager_v3.ProjectsClient(**client_settings("RESOURCEMANAGER", self.env).gapic_kwargs())
 
     @cached_property
     def _storage(self) -> Any:
@@ -130,21 +141,28 @@ class Cloud:
                        f"create service account {account_id}",
                        {"accountId": account_id, "serviceAccount": {"displayName": display_name}})
 
+    # -- the project ---------------------------------------------------------------------------------
+    def project_number(self) -> str:
+        """The project's number (IAP's audience and service agent are spelled with it)."""
+        with self._errors("RESOURCEMANAGER", f"read project {self.cfg.project}"):
+            name = str(self._projects.get_project(name=f"projects/{self.cfg.project}").name)
+        return name.removeprefix("projects/")
+
     # -- Secret Manager --------------------------------------------------------------------------
     def _secret_path(self, secret_id: str) -> str:
         return f"projects/{self.cfg.project}/secrets/{secret_id}"
 
-    def get_secret_name(self, secret_id: str) -> str | None:
-        """The secret's full name (Secret Manager spells it with the project number), or None."""
+    def secret_exists(self, secret_id: str) -> bool:
         from google.api_core import exceptions as gexc
 
         with self._errors("SECRETMANAGER", f"read secret {secret_id}"):
             try:
-                return str(self._secrets.get_secret(name=self._secret_path(secret_id)).name)
+                self._secrets.get_secret(name=self._secret_path(secret_id))
             except gexc.NotFound:
-                return None
+                return False
+        return True
 
-    def create_secret(self, secret_id: str, labels: Mapping[str, str]) -> str:
+    def create_secret(self, secret_id: str, labels: Mapping[str, str]) -> None:
         from google.cloud import secretmanager_v1
 
         secret = secretmanager_v1.Secret(
@@ -152,10 +170,7 @@ class Cloud:
             labels=dict(labels),
         )
         with self._errors("SECRETMANAGER", f"create secret {secret_id}"):
-            created = self._secrets.create_secret(
-                parent=f"projects/{self.cfg.project}", secret_id=secret_id, secret=secret
-            )
-        return str(created.name)
+            self._secrets.create_secret(parent=f"projects/{self.cfg.project}", secret_id=secret_id, secret=secret)
 
     def latest_secret_value(self, secret_id: str) -> str | None:
         """The latest version's payload, or None when the secret has no enabled version."""
@@ -185,24 +200,22 @@ class Cloud:
             policy = self._secrets.get_iam_policy(request={"resource": self._secret_path(secret_id)})
         return _members(policy, role)
 
-    def add_secret_member(self, secret_id: str, role: str, member: str, attempts: int = 6) -> None:
+    def add_secret_member(self, secret_id: str, role: str, member: str) -> None:
         """Bind `member` to `role` on the secret, waiting out IAM's delay for a new service account."""
-        from google.api_core import exceptions as gexc
+        from google.api_core import retry
 
+        resource = self._secret_path(secret_id)
+
+        def bind() -> None:
+            policy = self._secrets.get_iam_policy(request={"resource": resource})
+            if _add_member(policy, role, member):
+                self._secrets.set_iam_policy(request={"resource": resource, "policy": policy})
+
+        # a service account created seconds ago is not yet visible to IAM everywhere
+        unknown_account = retry.Retry(predicate=_account_not_yet_known, initial=1.0, multiplier=2.0,
+                                      maximum=8.0, timeout=IAM_PROPAGATION_SECONDS)
         with self._errors("SECRETMANAGER", f"grant {role} on secret {secret_id}"):
-            resource = self._secret_path(secret_id)
-            for attempt in range(attempts):
-                policy = self._secrets.get_iam_policy(request={"resource": resource})
-                if not _add_member(policy, role, member):
-                    return
-                try:
-                    self._secrets.set_iam_policy(request={"resource": resource, "policy": policy})
-                    return
-                except gexc.BadRequest as exc:
-                    # a service account created seconds ago is not yet visible to IAM everywhere
-                    if "does not exist" not in str(exc.message) or attempt == attempts - 1:
-                        raise
-                self.sleep(2.0 * (attempt + 1))
+            unknown_account(bind)()
 
     # -- Artifact Registry and Cloud Storage ---------------------------------------------------------
     def _repository_name(self) -> str:
@@ -306,7 +319,7 @@ class Cloud:
                 op = self._run.update_service(service=service)
         try:
             with self._errors("RUN", f"wait for service {self.cfg.service}"):
-                self.wait(op, f"deploying {self.cfg.service}", progress, raise_failure=True)
+                self.wait(op, f"deploying {self.cfg.service}", progress)
         except CloudError as exc:
             cause = exc.__cause__
             if isinstance(cause, gexc.GoogleAPICallError) and not isinstance(
@@ -328,20 +341,19 @@ class Cloud:
                 self._run.set_iam_policy(request={"resource": resource, "policy": policy})
 
     # -- long-running operations ----------------------------------------------------------------------
-    def wait(self, op: Operation, label: str, progress: Progress, raise_failure: bool = True,
-             timeout: float = 900.0) -> None:
-        """Poll `op` until done with a growing interval (the injected `sleep`), reporting progress."""
-        waited, delay = 0.0, 0.2
-        while not op.done():  # type: ignore[no-untyped-call]
-            if waited >= timeout:
-                raise CloudError(f"gave up {label} after {int(waited)} s",
-                                 hint="the operation may still finish; check the Cloud console")
-            progress(f"{label}... ({int(waited)} s)")
-            self.sleep(delay)
-            waited += delay
-            delay = min(delay * 2, 5.0)
-        if raise_failure:
-            op.result()  # type: ignore[no-untyped-call]
+    def wait(self, op: Operation, label: str, progress: Progress, timeout: float = OPERATION_SECONDS) -> None:
+        """Wait for `op` with google-api-core's polling; its failure is raised (and mapped by the caller)."""
+        import concurrent.futures
+
+        from google.api_core.future.polling import DEFAULT_POLLING
+
+        progress(f"{label}...")
+        polling = DEFAULT_POLLING.with_delay(initial=0.2, maximum=5.0, multiplier=2.0)
+        try:
+            op.result(timeout=timeout, polling=polling)  # type: ignore[no-untyped-call]
+        except concurrent.futures.TimeoutError as exc:
+            raise CloudError(f"gave up {label} after {int(timeout)} s",
+                             hint="the operation may still finish; check the Cloud console") from exc
 
 
 def _members(policy: policy_pb2.Policy, role: str) -> frozenset[str]:
@@ -358,6 +370,12 @@ def _add_member(policy: policy_pb2.Policy, role: str, member: str) -> bool:
             return True
     policy.bindings.add(role=role, members=[member])
     return True
+
+
+def _account_not_yet_known(exc: Exception) -> bool:
+    from google.api_core import exceptions as gexc
+
+    return isinstance(exc, gexc.BadRequest) and "does not exist" in str(exc.message)
 
 
 def _is_not_found(exc: CloudError) -> bool:

@@ -14,7 +14,7 @@ from devproxy.deploy.spec import PROJECT_NUMBER_PLACEHOLDER, READY_PATH, build_s
 from devproxy.errors import CloudError
 
 if TYPE_CHECKING:
-    from devproxy.deploy.gcp import Cloud
+    from devproxy.deploy.cloud_api import Cloud
     from google.cloud import run_v2
 
 _NUMBER = re.compile(r"^/projects/\d+/")
