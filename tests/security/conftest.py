@@ -13,11 +13,13 @@ from typing import Any
 
 import aiohttp
 import pytest
+from aiohttp import web
 
 from devproxy.runtime.config import build_config
 from devproxy.runtime.log import EventLog
 from devproxy.runtime.server import run
 from runtime.conftest import Upstream, client, socks_v4, upstream  # noqa: F401  (shared fixtures)
+from support.upstream import create_upstream
 
 TOKEN = "sec-suite-token-3f9a7c1e5b2d4f6a8c0e"
 ENV = {"DEVPROXY_ACCESS_TOKEN": TOKEN}
@@ -62,6 +64,38 @@ class Proxy:
 StartProxy = Callable[..., Awaitable[Proxy]]
 
 
+@dataclass
+class Recorded:
+    """The test upstream plus every request it saw: (method, raw path, headers)."""
+
+    url: str
+    seen: list[tuple[str, str, list[tuple[str, str]]]]
+
+    def paths(self) -> list[str]:
+        return [path for _, path, _ in self.seen]
+
+
+@pytest.fixture
+async def recorded() -> AsyncIterator[Recorded]:
+    """The usual test upstream, recording each request before it is handled."""
+    seen: list[tuple[str, str, list[tuple[str, str]]]] = []
+
+    @web.middleware
+    async def record(request: web.Request, handler: Any) -> Any:
+        headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in request.raw_headers]
+        seen.append((request.method, request.raw_path, headers))
+        return await handler(request)
+
+    app = create_upstream()
+    app.middlewares.append(record)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    yield Recorded(f"http://127.0.0.1:{runner.addresses[0][1]}", seen)
+    await runner.cleanup()
+
+
 @pytest.fixture
 def exposure() -> Exposure:
     return Exposure()
@@ -90,7 +124,7 @@ async def secure_proxy(exposure: Exposure) -> AsyncIterator[StartProxy]:
         proxy = Proxy(f"http://127.0.0.1:{port}", port, stream, records, stop, task)
         started.append(proxy)
         async with browser() as session:
-            proxy.cookie = await login(session, proxy.url)
+            proxy.cookie = await login(session, proxy.url, full_env["DEVPROXY_ACCESS_TOKEN"])
         exposure.cookies.append(proxy.cookie)
         return proxy
 
@@ -116,9 +150,9 @@ def browser() -> aiohttp.ClientSession:
     return aiohttp.ClientSession(trust_env=False, cookie_jar=aiohttp.CookieJar(unsafe=True))
 
 
-async def login(session: aiohttp.ClientSession, url: str) -> str:
-    """Log in with the token; returns the session cookie value (also kept for the leak search)."""
-    async with session.post(url + "/_devproxy/login", data={"token": TOKEN, "next": "/"},
+async def login(session: aiohttp.ClientSession, url: str, token: str = TOKEN) -> str:
+    """Log in with the token; returns the session cookie value."""
+    async with session.post(url + "/_devproxy/login", data={"token": token, "next": "/"},
                             allow_redirects=False, timeout=aiohttp.ClientTimeout(total=10)) as resp:
         assert resp.status == 303
         return resp.cookies["devproxy_session"].value
