@@ -19,6 +19,7 @@ from devproxy.runtime.config import build_config
 from devproxy.runtime.log import EventLog
 from devproxy.runtime.server import run
 from runtime.conftest import Upstream, client, socks_v4, upstream  # noqa: F401  (shared fixtures)
+from support.runtime_proc import spawn_runtime
 from support.upstream import create_upstream
 
 TOKEN = "sec-suite-token-3f9a7c1e5b2d4f6a8c0e"
@@ -182,3 +183,74 @@ async def raw_exchange(port: int, data: bytes, *, read_for: float = 2.0, limit: 
 def statuses(answer: bytes) -> list[int]:
     """The status codes of every response in a raw HTTP/1.1 answer stream."""
     return [int(m.group(1)) for m in re.finditer(rb"HTTP/1\.[01] (\d{3}) ", answer)]
+
+
+@dataclass
+class Child:
+    """`devproxy runtime` as a real process (token mode); its stdout is drained into `lines`."""
+
+    proc: asyncio.subprocess.Process
+    port: int
+    lines: list[str]
+    cookie: str = ""
+    drain: asyncio.Task[None] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def rss_mib(self) -> float:
+        with open(f"/proc/{self.proc.pid}/status") as status:
+            for line in status:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) / 1024
+        raise AssertionError("no VmRSS")
+
+    def events(self, name: str) -> list[dict[str, Any]]:
+        return [r for r in map(json.loads, self.lines) if r.get("event") == name]
+
+
+StartChild = Callable[..., Awaitable[Child]]
+
+
+async def _drain(proc: asyncio.subprocess.Process, lines: list[str]) -> None:
+    assert proc.stdout is not None
+    while raw := await proc.stdout.readline():
+        lines.append(raw.decode(errors="replace").rstrip("\n"))
+
+
+@pytest.fixture
+async def secure_child(exposure: Exposure) -> AsyncIterator[StartChild]:
+    """Starts the runtime as a child process in token mode; after the test, stops it (bounded) and
+    searches everything it printed for the token and the session cookies."""
+    children: list[Child] = []
+
+    async def start(*, target: str, socks: str = "none", env: dict[str, str] | None = None) -> Child:
+        proc, first = await spawn_runtime(
+            "--target", target, "--socks", socks, "--no-tailscale", "--listen", "127.0.0.1:0", "--auth", "token",
+            env={**ENV, **(env or {})},
+        )
+        lines = [json.dumps(r) for r in first]
+        child = Child(proc, int(first[-1]["port"]), lines)
+        child.drain = asyncio.create_task(_drain(proc, lines))
+        children.append(child)
+        async with browser() as session:
+            child.cookie = await login(session, child.url)
+        exposure.cookies.append(child.cookie)
+        return child
+
+    yield start
+    for child in children:
+        if child.proc.returncode is None:
+            child.proc.terminate()
+            try:
+                await asyncio.wait_for(child.proc.wait(), 10)
+            except TimeoutError:
+                child.proc.kill()
+                await asyncio.wait_for(child.proc.wait(), 5)
+        assert child.drain is not None and child.proc.stderr is not None
+        await asyncio.wait_for(child.drain, 5)
+        exposure.texts.extend(child.lines)
+        exposure.texts.append((await asyncio.wait_for(child.proc.stderr.read(), 5)).decode(errors="replace"))
+    leaks = exposure.leaks()
+    assert not leaks, f"a secret reached the output: {leaks[:3]}"
