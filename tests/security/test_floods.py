@@ -106,3 +106,26 @@ async def test_slowloris_connections_are_reaped_and_users_still_served(
     assert len(proxy.events("http.head_timeout")) == 150
     answer = await raw_exchange(proxy.port, b"GET /_devproxy/health HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
     assert statuses(answer) == [200]
+
+
+async def test_a_login_flood_is_refused_counted_and_keeps_the_owner_in(
+        upstream: Upstream, secure_proxy: StartProxy) -> None:
+    """330 wrong tokens from one address: 401s then 429s, never a session; they are counted as client
+    input (not as real problems), and a browser already logged in keeps working."""
+    proxy = await secure_proxy(target=upstream.url)
+    seen: dict[int, int] = {}
+    async with aiohttp.ClientSession(trust_env=False) as session:
+        for guess in range(330):
+            async with session.post(proxy.url + "/_devproxy/login", data={"token": f"guess-{guess}"},
+                                    allow_redirects=False, timeout=aiohttp.ClientTimeout(total=10)) as resp:
+                seen[resp.status] = seen.get(resp.status, 0) + 1
+                assert "devproxy_session" not in resp.cookies
+        owner = {"Cookie": f"devproxy_session={proxy.cookie}"}
+        async with session.get(proxy.url + "/echo", headers=owner, timeout=aiohttp.ClientTimeout(total=10)) as resp:
+            assert resp.status == 200
+        async with session.get(proxy.url + "/_devproxy/status", headers={**owner, "Accept": "application/json"},
+                               timeout=aiohttp.ClientTimeout(total=10)) as resp:
+            status = await resp.json()
+    assert seen == {401: 5, 429: 325}
+    assert status["client_errors"]["count"] == 330
+    assert not [e for e in status["recent_errors"] if e["event"].startswith("auth.")]
