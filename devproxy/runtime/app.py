@@ -80,6 +80,9 @@ def create_handler(
     async def dispatch(base: web.BaseRequest) -> web.StreamResponse:
         # The low-level server builds BaseRequest; handlers use nothing of Request beyond it.
         request = cast(web.Request, base)
+        refused = _refuse_target_form(request)
+        if refused is not None:
+            return refused
         if not request.path.startswith(PREFIX):
             return await proxy(request)
         methods = pages.get(request.path)
@@ -92,6 +95,20 @@ def create_handler(
         return await handler(request)
 
     return dispatch
+
+
+def _refuse_target_form(request: web.BaseRequest) -> web.Response | None:
+    """CONNECT and absolute- or asterisk-form targets: devproxy is a reverse proxy for one target.
+
+    aiohttp parses `GET http://evil/x` into host `evil` and path `/x`; forwarding it would hand the
+    target a Host of the client's choosing, so only origin-form (`/path?query`) gets through.
+    """
+    if request.method == "CONNECT":
+        return web.Response(status=405, text="devproxy: CONNECT is not supported (this is not a forward proxy)\n",
+                            headers={"Allow": "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS"})
+    if not request.raw_path.startswith("/"):
+        return web.Response(status=400, text="devproxy: the request target must be a path (/...)\n")
+    return None
 
 
 def open_clients(ctx: ProxyContext) -> None:

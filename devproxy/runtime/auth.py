@@ -139,17 +139,18 @@ def redact_query(raw_path_qs: str) -> str:
     return f"{path}?{'&'.join(items)}"
 
 
-def client_ip(forwarded_for: str | None, peer: str | None) -> str:
-    """The client address for rate limiting.
+def client_ip(forwarded_for: str | None, peer: str | None, trusted_hops: int = 0) -> str:
+    """The client address for rate limiting and logs.
 
-    The last X-Forwarded-For entry is the one Cloud Run's front end appended; earlier entries
-    are whatever the client sent, so keying on them would let an attacker pick a fresh bucket
-    for every guess.
+    Each trusted proxy in front appends the address it saw to X-Forwarded-For, so with N trusted
+    hops the client is the N-th entry from the end (Cloud Run's front end: the last one). Entries
+    before it are whatever the client sent; with no trusted hop (the port reached directly) the
+    header is ignored, or anyone could pick a fresh bucket per guess or lock another address out.
     """
-    if forwarded_for:
-        hops = [hop.strip() for hop in forwarded_for.split(",") if hop.strip()]
-        if hops:
-            return hops[-1]
+    if trusted_hops > 0 and forwarded_for:
+        hops = [hop.strip() for hop in forwarded_for.split(",")]
+        if len(hops) >= trusted_hops and hops[-trusted_hops]:
+            return hops[-trusted_hops]
     return peer or "unknown"
 
 
@@ -264,8 +265,10 @@ class TokenAccess:
         public_scheme: str | None = None,
         clock: Callable[[], float] = time.time,
         limiter: RateLimiter | None = None,
+        trusted_hops: int = 0,
     ) -> None:
         self._token = token.encode()
+        self._trusted_hops = trusted_hops
         self._key = session_key(token)
         self._lifetime_s = session_days * 86400.0
         self._public_scheme = public_scheme
@@ -363,7 +366,8 @@ class TokenAccess:
         return _plain(f"devproxy: too many failed logins; retry in {seconds} s\n", 429, headers)
 
     def _client(self, request: web.Request) -> str:
-        return client_ip(request.headers.get("X-Forwarded-For"), request.remote)
+        forwarded = request.headers.getall("X-Forwarded-For", [])
+        return client_ip(", ".join(forwarded), request.remote, self._trusted_hops)
 
     def _secure(self, request: web.Request) -> bool:
         """Secure cookies only where the browser uses https (plain http on loopback must log in too)."""
@@ -431,6 +435,7 @@ def build_access(
     log: EventLog,
     *,
     clock: Callable[[], float] = time.time,
+    trusted_hops: int = 0,
 ) -> AccessPolicy:
     """The access policy for `--auth MODE`. Raises: AuthError (exit 2) when it cannot work."""
     if mode == "none":
@@ -456,7 +461,8 @@ def build_access(
             )
         public_scheme = env.get("DEVPROXY_PUBLIC_SCHEME") or ("https" if env.get("K_SERVICE") else None)
         return TokenAccess(
-            token, log, session_days=_session_days(env), public_scheme=public_scheme, clock=clock
+            token, log, session_days=_session_days(env), public_scheme=public_scheme, clock=clock,
+            trusted_hops=trusted_hops,
         )
     if mode == "iap":
         from devproxy.runtime.iap import IapAccess, iap_settings

@@ -79,6 +79,11 @@ class Timeouts:
     response: float = 120.0  # until the target's status line and headers arrive
     ws_open: float = 20.0  # WebSocket opening handshake, dial included
     ready_cache: float = 2.0  # how long a readiness probe result is reused
+    #: from a connection's opening until its first request head is complete (slow or half-sent heads).
+    request_head: float = 30.0
+    #: an idle keep-alive connection is closed after this; above the 600 s for which Google's front
+    #: ends keep an idle connection to the container, so the proxy never closes one they are reusing.
+    keepalive: float = 620.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +98,8 @@ class RuntimeConfig:
     public_scheme: str | None = None
     #: test-only switch: do not send X-Forwarded-* to the target (proves the origin check matters).
     forwarded_headers: bool = True
+    #: proxies in front that append to X-Forwarded-For (1 on Cloud Run); 0 trusts only the peer address.
+    trusted_hops: int = 0
 
 
 def parse_target(url: str) -> Target:
@@ -191,6 +198,16 @@ def _float_env(env: Mapping[str, str], name: str, default: float) -> float:
     return value
 
 
+def _hops_env(env: Mapping[str, str]) -> int:
+    """DEVPROXY_TRUSTED_HOPS, else 1 on Cloud Run (its front end appends the client) and 0 elsewhere."""
+    raw = env.get("DEVPROXY_TRUSTED_HOPS", "").strip()
+    if not raw:
+        return 1 if env.get("K_SERVICE") else 0
+    if not raw.isdigit() or int(raw) > 10:
+        raise ConfigError(f"invalid DEVPROXY_TRUSTED_HOPS={raw!r}: expected a whole number from 0 to 10")
+    return int(raw)
+
+
 def build_config(
     env: Mapping[str, str],
     *,
@@ -221,6 +238,8 @@ def build_config(
         connect=_float_env(env, "DEVPROXY_CONNECT_TIMEOUT", defaults.connect),
         response=_float_env(env, "DEVPROXY_RESPONSE_TIMEOUT", defaults.response),
         ws_open=_float_env(env, "DEVPROXY_WS_OPEN_TIMEOUT", defaults.ws_open),
+        request_head=_float_env(env, "DEVPROXY_REQUEST_HEAD_TIMEOUT", defaults.request_head),
+        keepalive=_float_env(env, "DEVPROXY_KEEPALIVE_TIMEOUT", defaults.keepalive),
     )
     public_scheme = env.get("DEVPROXY_PUBLIC_SCHEME") or ("https" if env.get("K_SERVICE") else None)
     if public_scheme not in (None, "http", "https"):
@@ -237,4 +256,5 @@ def build_config(
         timeouts=timeouts,
         public_scheme=public_scheme,
         forwarded_headers=forwarded,
+        trusted_hops=_hops_env(env),
     )

@@ -3,10 +3,14 @@
 Order and repeated headers are kept. Hop-by-hop headers (RFC 9110 §7.6.1, plus any named in
 `Connection`) never cross the proxy, and neither do Cloud Run's and IAP's credentials.
 `X-Forwarded-Host`/`-Proto` are what satisfy code-server's origin check (DESIGN rule 4).
+A header whose name is not an HTTP token or whose value holds a control character (CR, LF, NUL
+and the rest; HTAB is allowed) is dropped, so no input can split a head on either side (the
+parsers reject most of these already).
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -49,6 +53,31 @@ WS_HANDSHAKE = frozenset(
         "sec-websocket-accept",
     }
 )
+
+
+#: RFC 9110 §5.1: a field name is a token.
+_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+_TCHARS = b"!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+#: RFC 9110 §5.5: no control characters but HTAB in a value (CR/LF/NUL would split the head).
+_LINE_BREAKING = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
+
+
+def safe_field(name: str, value: str) -> bool:
+    """True when the header can be written without splitting the head (token name, no control characters)."""
+    return _TOKEN.fullmatch(name) is not None and _LINE_BREAKING.search(value) is None
+
+
+def _all_safe(headers: Sequence[tuple[str, str]]) -> bool:
+    """`safe_field` for every header at once (a few C-speed scans per request instead of two per header)."""
+    names = [n for n, _ in headers]
+    if not names:
+        return True
+    if "" in names or _LINE_BREAKING.search("".join([v for _, v in headers])) is not None:
+        return False
+    try:
+        return not "".join(names).encode("ascii").translate(None, _TCHARS)
+    except UnicodeEncodeError:
+        return False
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,7 +150,7 @@ def forwarding_values(headers: Sequence[tuple[str, str]], fwd: Forwarding) -> He
     if host:
         out.append(("X-Forwarded-Host", host))
     out.append(("X-Forwarded-Proto", fwd.public_scheme))
-    return out
+    return out if _all_safe(out) else [(n, v) for n, v in out if safe_field(n, v)]
 
 
 def request_headers(
@@ -138,11 +167,12 @@ def request_headers(
     None or False drops it.
     """
     skip = HOP_BY_HOP | PLATFORM_ONLY | FORWARDED | connection_tokens(headers) | drop
+    check = not _all_safe(headers)
     out: Headers = []
     host_done = False
     for name, value in headers:
         lname = name.lower()
-        if lname in skip or lname == "expect":
+        if lname in skip or lname == "expect" or (check and not safe_field(name, value)):
             continue
         if lname == "host":
             if not host_done:
@@ -154,7 +184,7 @@ def request_headers(
         out.append((name, value))
     if not host_done:
         out.insert(0, ("Host", target_host))
-    if isinstance(cookie, str) and cookie:
+    if isinstance(cookie, str) and cookie and safe_field("Cookie", cookie):
         out.append(("Cookie", cookie))
     if fwd is not None:
         out.extend(forwarding_values(headers, fwd))
@@ -176,7 +206,9 @@ def response_headers(headers: Iterable[tuple[str, str]]) -> Headers:
     """The target's response headers minus hop-by-hop ones, order and repeats kept."""
     items = list(headers)
     skip = HOP_BY_HOP | connection_tokens(items)
-    return [(n, v) for n, v in items if n.lower() not in skip]
+    if _all_safe(items):
+        return [(n, v) for n, v in items if n.lower() not in skip]
+    return [(n, v) for n, v in items if n.lower() not in skip and safe_field(n, v)]
 
 
 def subprotocols(headers: Sequence[tuple[str, str]]) -> list[str]:

@@ -3,6 +3,9 @@
 Every line has `severity`, `message`, `time`, a stable `event` name and a `component`
 (`proxy`, `tailscaled`, `supervisor`, `auth`). Cloud Logging lifts these into the entry;
 `devproxy logs --diagnose` keys on `event`.
+
+Warnings and errors pass through a `Redactor` before they are written or kept: library messages
+quote client bytes, which may hold the access token or a session cookie.
 """
 
 from __future__ import annotations
@@ -15,7 +18,12 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any, TextIO
 
+from devproxy.runtime.redact import Redactor
+
 SEVERITIES = ("DEBUG", "INFO", "NOTICE", "WARNING", "ERROR", "CRITICAL")
+PROBLEMS = frozenset({"WARNING", "ERROR", "CRITICAL"})
+#: problems anyone on the internet can cause at will: counted apart so they cannot push real ones out.
+CLIENT_INPUT_EVENTS = frozenset({"http.bad_request", "auth.login_failed", "auth.rate_limited"})
 
 
 #: one encoder for every line: `json.dumps` with options builds a new encoder per call.
@@ -40,7 +48,11 @@ class _Clock:
 
 
 class EventLog:
-    """Writes one JSON object per line; keeps the most recent warnings and errors for the status page."""
+    """Writes one JSON object per line; keeps the most recent warnings and errors for the status page.
+
+    Problems caused by client input (malformed requests, wrong tokens) go to their own short list
+    and a counter, so a flood of them leaves the real problems in `recent_problems`.
+    """
 
     def __init__(
         self,
@@ -48,10 +60,15 @@ class EventLog:
         *,
         clock: Callable[[], float] = time.time,
         keep_recent: int = 50,
+        redactor: Redactor | None = None,
     ) -> None:
         self._stream = stream
         self._clock = clock
+        self.redactor = redactor or Redactor()
+        #: newest last (appended as they happen).
         self.recent_problems: deque[dict[str, Any]] = deque(maxlen=keep_recent)
+        self.client_problems: deque[dict[str, Any]] = deque(maxlen=10)
+        self.client_problem_count = 0
         self._hooks: list[Callable[[dict[str, Any]], None]] = []
         self._stamps = _Clock()
         #: the stream written since the last flush; flushed once per event-loop iteration.
@@ -80,9 +97,16 @@ class EventLog:
         for key, value in fields.items():
             if value is not None:
                 record[key] = value
+        problem = severity in PROBLEMS
+        if problem or event == "library.log":
+            record = self.redactor.value(record)
         self._write(_ENCODER.encode(record) + "\n")
-        if severity in ("WARNING", "ERROR", "CRITICAL"):
-            self.recent_problems.append(record)
+        if problem:
+            if event in CLIENT_INPUT_EVENTS:
+                self.client_problems.append(record)
+                self.client_problem_count += 1
+            else:
+                self.recent_problems.append(record)
         for hook in self._hooks:
             hook(record)
 

@@ -125,8 +125,24 @@ def _rows(pairs: list[tuple[str, str]]) -> str:
     return "<dl>" + "".join(f"<dt>{html.escape(k)}</dt><dd>{v}</dd>" for k, v in pairs) + "</dl>"
 
 
+def _events(events: Sequence[Any], limit: int = 20) -> str:
+    """Problems as a list, in the order given (newest first), at most `limit`."""
+    if not events:
+        return '<p class="muted">none</p>'
+    # A list rather than a table: four columns do not fit a phone screen.
+    items = "".join(
+        f'<li><div class="muted">{_text(_mapping(e).get("time"))} \u00b7 {_text(_mapping(e).get("severity"))} '
+        f'\u00b7 {_text(_mapping(e).get("event"))}</div><div>{_text(_mapping(e).get("message"))}</div></li>'
+        for e in list(events)[:limit]
+    )
+    return f'<ul class="events">{items}</ul>'
+
+
 def status_page(snapshot: Mapping[str, object]) -> str:
-    """Render the runtime's status snapshot (the same data as the JSON form) as HTML."""
+    """Render the runtime's status snapshot (the same data as the JSON form) as HTML.
+
+    `recent_errors` and `client_errors.recent` come newest first, as `status.snapshot` gives them.
+    """
     ts = snapshot.get("tailscale")
     socks = _mapping(snapshot.get("socks"))
     target = _mapping(snapshot.get("target"))
@@ -144,7 +160,8 @@ def status_page(snapshot: Mapping[str, object]) -> str:
     latency = target.get("latency_ms")
     latency_text = f"{latency:.0f} ms" if isinstance(latency, (int, float)) and not isinstance(latency, bool) else _text(latency)
     target_html = _rows([
-        ("url", _text(target.get("url"))),
+        ("target", _text(target.get("target"))),
+        ("via", _text(target.get("via"))),
         ("reachable", _flag(target.get("ok"))),
         ("latency", latency_text),
         ("error", _text(target.get("error"))),
@@ -169,16 +186,12 @@ def status_page(snapshot: Mapping[str, object]) -> str:
         ws_table = ""
     ws_html = f"<p>{_text(websockets.get('open', len(sessions)))} open</p>{ws_table}"
 
-    if errors:
-        # A list rather than a table: four columns do not fit a phone screen.
-        items = "".join(
-            f'<li><div class="muted">{_text(_mapping(e).get("time"))} \u00b7 {_text(_mapping(e).get("severity"))} '
-            f'\u00b7 {_text(_mapping(e).get("event"))}</div><div>{_text(_mapping(e).get("message"))}</div></li>'
-            for e in reversed(list(errors)[-20:])
-        )
-        errors_html = f'<ul class="events">{items}</ul>'
-    else:
-        errors_html = '<p class="muted">none</p>'
+    errors_html = _events(errors)
+    client = _mapping(snapshot.get("client_errors"))
+    client_count = client.get("count")
+    if isinstance(client_count, int) and client_count > 0:
+        errors_html += (f'<p class="muted">{client_count} rejected by client input (malformed requests, '
+                        f"wrong tokens); the latest:</p>{_events(_sequence(client.get('recent')))}")
 
     overall_ok = target.get("ok") is True and (not isinstance(ts, Mapping) or ts.get("ok") is True)
     body = (

@@ -2,7 +2,9 @@
 
 Cloud Run kills a container that does not listen on $PORT quickly, so the server binds first and
 reports "not ready" until the tailnet is up. On SIGTERM (10 s before the kill) it stops accepting,
-closes every WebSocket with 1001 so VS Code reconnects at once, then stops tailscaled.
+closes every WebSocket with 1001 so VS Code reconnects at once (the target's legs still have the
+tunnel), then stops tailscaled (the node logs out) while open HTTP requests drain; every wait is
+bounded, and whatever has not finished in time is dropped.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from collections.abc import Callable, Coroutine, Mapping
 from typing import Any
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 
 from devproxy import __version__
 from devproxy.errors import ConfigError
@@ -21,6 +24,7 @@ from devproxy.runtime import closecodes
 from devproxy.runtime.app import close_clients, create_handler, open_clients
 from devproxy.runtime.config import RuntimeConfig
 from devproxy.runtime.context import ProxyContext
+from devproxy.runtime.deadlines import DeadlineServer
 from devproxy.runtime.dial import Dialer
 from devproxy.runtime.health import Readiness
 from devproxy.runtime.auth import build_access
@@ -29,12 +33,16 @@ from devproxy.runtime.status import status_routes
 from devproxy.runtime.supervisor import Supervisor
 from devproxy.runtime.tailscale import tailscale_settings
 
-#: budget for each shutdown phase; together well inside Cloud Run's 10 s.
-WS_CLOSE_GRACE = 2.0
+#: budget for each shutdown phase. The HTTP drain runs alongside tailscaled's logout, so the whole
+#: shutdown takes at most WS_CLOSE_GRACE + max(TAILSCALE_GRACE + its SIGKILL wait, 2 * HTTP_DRAIN_GRACE),
+#: inside Cloud Run's 10 s.
+WS_CLOSE_GRACE = 1.0
 TAILSCALE_GRACE = 5.0
-HTTP_DRAIN_GRACE = 1.5
+HTTP_DRAIN_GRACE = 1.0
 #: request line and header field limit (cookies of busy dev servers exceed aiohttp's 8 KiB default).
 MAX_HEADER = 65536
+#: the longest library message kept in a log line (aiohttp quotes whole request lines).
+MAX_LIBRARY_MESSAGE = 400
 
 
 def serve(config: RuntimeConfig, env: Mapping[str, str]) -> int:
@@ -55,6 +63,8 @@ async def run(config: RuntimeConfig, env: Mapping[str, str], *, log: EventLog | 
               started: asyncio.Future[tuple[str, int]] | None = None,
               stop: asyncio.Event | None = None) -> int:
     log = log or EventLog()
+    for name in ("DEVPROXY_ACCESS_TOKEN", "TS_AUTHKEY", "TAILSCALE_AUTHKEY"):
+        log.redactor.add(env.get(name, "").strip())
     route_library_logs(log)
     dialer = Dialer(config.socks, connect_timeout=config.timeouts.connect, log=log)
     ctx = ProxyContext(config=config, dialer=dialer, log=log)
@@ -62,10 +72,13 @@ async def run(config: RuntimeConfig, env: Mapping[str, str], *, log: EventLog | 
     supervisor = _supervisor(config, env, log)
     if supervisor is not None:
         readiness.checks["tailscale"] = supervisor.check
-    access = build_access(config.auth, env, log)
+    access = build_access(config.auth, env, log, trusted_hops=config.trusted_hops)
     handler = create_handler(ctx, readiness, access=access,
                              extra_routes=status_routes(ctx, readiness, access, supervisor))
-    server = web.Server(handler, access_log=None, max_field_size=MAX_HEADER, max_line_size=MAX_HEADER)
+    server = DeadlineServer(
+        handler, head_timeout=config.timeouts.request_head, log=log, access_log=None,
+        keepalive_timeout=config.timeouts.keepalive, max_field_size=MAX_HEADER, max_line_size=MAX_HEADER,
+    )
     runner = web.ServerRunner(server, handle_signals=False, shutdown_timeout=HTTP_DRAIN_GRACE)
     open_clients(ctx)
     await runner.setup()
@@ -76,7 +89,7 @@ async def run(config: RuntimeConfig, env: Mapping[str, str], *, log: EventLog | 
         await runner.cleanup()
         await close_clients(ctx)
         raise ConfigError(f"cannot listen on {config.listen}: {exc.strerror or exc}") from exc
-    host, port = _bound_address(site, config)
+    host, port = _bound_address(runner, config)
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -120,12 +133,25 @@ class _LibraryLogs(logging.Handler):
     def emit(self, record: logging.LogRecord) -> None:
         message = record.getMessage()
         fields: dict[str, Any] = {"logger": record.name}
-        if record.exc_info and record.exc_info[1] is not None:
-            exc = record.exc_info[1]
+        exc = record.exc_info[1] if record.exc_info else None
+        if isinstance(exc, HttpProcessingError):
+            # A malformed request: client input, so one line and no traceback. The message quotes
+            # the offending bytes; mask secrets before cutting it short (a cut token escapes masks).
+            detail = " ".join(str(exc).split())
+            text = self._log.redactor.text(f"{message}: {type(exc).__name__}: {detail}")
+            self._log.warning("http.bad_request", _shorten(text), **fields, status=exc.code)
+            return
+        if record.exc_info and exc is not None:
             message = f"{message}: {type(exc).__name__}: {exc}"
             fields["exception"] = logging.Formatter().formatException(record.exc_info)
         severity = "ERROR" if record.levelno >= logging.ERROR else "WARNING"
-        self._log.emit(severity, "library.log", message, **fields)
+        self._log.emit(severity, "library.log", _shorten(self._log.redactor.text(message)), **fields)
+
+
+def _shorten(text: str) -> str:
+    if len(text) <= MAX_LIBRARY_MESSAGE:
+        return text
+    return text[:MAX_LIBRARY_MESSAGE] + "..."
 
 
 def route_library_logs(log: EventLog) -> None:
@@ -139,32 +165,48 @@ def route_library_logs(log: EventLog) -> None:
         root.setLevel(logging.WARNING)
 
 
-def _bound_address(site: web.TCPSite, config: RuntimeConfig) -> tuple[str, int]:
-    server = site._server  # aiohttp keeps the asyncio server here; the only way to learn port 0's choice
-    sockets = getattr(server, "sockets", None)
-    if sockets:
-        sockname = sockets[0].getsockname()
-        return str(sockname[0]), int(sockname[1])
+def _bound_address(runner: web.BaseRunner, config: RuntimeConfig) -> tuple[str, int]:
+    """Where the server listens (with port 0, the port the system chose)."""
+    for address in runner.addresses:
+        if isinstance(address, tuple) and len(address) >= 2:
+            return str(address[0]), int(address[1])
     return config.listen.host, config.listen.port
 
 
 async def shutdown(ctx: ProxyContext, runner: web.BaseRunner, supervisor: Supervisor | None = None) -> None:
-    """Stop accepting, close WebSockets with 1001, SIGTERM tailscaled, drain, exit."""
+    """Stop accepting, close WebSockets with 1001, SIGTERM tailscaled while HTTP drains, exit: all bounded."""
     ctx.stopping = True
     ctx.log.info("runtime.stopping", "SIGTERM: closing WebSockets with 1001 and shutting down",
                  websockets=len(ctx.bridges))
     for site in list(runner.sites):
         await site.stop()
-    bridges = list(ctx.bridges)
-    if bridges:
-        done, _ = await asyncio.wait(
-            [asyncio.create_task(b.shut(closecodes.GOING_AWAY, "devproxy is restarting")) for b in bridges],
-            timeout=WS_CLOSE_GRACE,
-        )
-        ctx.log.info("runtime.websockets_closed", f"closed {len(done)} of {len(bridges)} WebSockets with 1001",
-                     closed=len(done), open=len(bridges))
-    if supervisor is not None:
-        await supervisor.stop(TAILSCALE_GRACE)
+    await _close_websockets(ctx)
+    # tailscaled's logout takes the longest; the HTTP drain need not wait for it.
+    tailscale = asyncio.create_task(supervisor.stop(TAILSCALE_GRACE)) if supervisor is not None else None
     await runner.cleanup()
+    if tailscale is not None:
+        await tailscale
     await close_clients(ctx)
     ctx.log.info("runtime.stopped", "devproxy stopped")
+
+
+async def _close_websockets(ctx: ProxyContext) -> None:
+    """1001 to every WebSocket; the tunnel legs of those whose browser does not answer in time are dropped."""
+    bridges = list(ctx.bridges)
+    if not bridges:
+        return
+    tasks = [asyncio.create_task(b.shut(closecodes.GOING_AWAY, "devproxy is restarting")) for b in bridges]
+    done, pending = await asyncio.wait(tasks, timeout=WS_CLOSE_GRACE)
+    for task in pending:
+        task.cancel()
+    if pending:
+        await asyncio.wait(pending, timeout=0.2)
+    for task in done:
+        if not task.cancelled() and task.exception() is not None:
+            ctx.log.warning("runtime.websocket_close_failed", f"closing a WebSocket failed: {task.exception()}")
+    for bridge in bridges:
+        if bridge.upstream is not None and bridge.upstream.transport is not None:
+            if bridge.upstream.state.name != "CLOSED":
+                bridge.upstream.transport.abort()
+    ctx.log.info("runtime.websockets_closed", f"closed {len(done)} of {len(bridges)} WebSockets with 1001",
+                 closed=len(done), open=len(bridges))

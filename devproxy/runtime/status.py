@@ -33,7 +33,11 @@ async def snapshot(ctx: ProxyContext, readiness: Readiness, access: AccessPolicy
         "socks": {"url": str(socks) if socks else "none (direct)", "answered_by": ctx.dialer.answered_by},
         "target": await readiness.target_check(),
         "websockets": ctx.ws_snapshot(),
-        "recent_errors": list(ctx.log.recent_problems)[::-1],
+        "recent_errors": list(ctx.log.recent_problems)[::-1],  # newest first
+        "client_errors": {  # malformed requests and failed logins: counted, a few kept, newest first
+            "count": ctx.log.client_problem_count,
+            "recent": list(ctx.log.client_problems)[::-1],
+        },
     }
 
 

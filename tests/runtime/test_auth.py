@@ -110,18 +110,21 @@ def test_redact_query() -> None:
 
 
 @pytest.mark.parametrize(
-    ("xff", "peer", "expected"),
+    ("xff", "peer", "hops", "expected"),
     [
-        (None, "10.0.0.1", "10.0.0.1"),
-        ("203.0.113.9", "169.254.1.1", "203.0.113.9"),
-        ("1.1.1.1, 203.0.113.9", "169.254.1.1", "203.0.113.9"),
-        (" , ", "10.0.0.1", "10.0.0.1"),
-        (None, None, "unknown"),
+        (None, "10.0.0.1", 1, "10.0.0.1"),
+        ("203.0.113.9", "169.254.1.1", 1, "203.0.113.9"),
+        ("1.1.1.1, 203.0.113.9", "169.254.1.1", 1, "203.0.113.9"),
+        ("1.1.1.1, 203.0.113.9, 35.1.2.3", "169.254.1.1", 2, "203.0.113.9"),
+        ("203.0.113.9", "169.254.1.1", 2, "169.254.1.1"),  # fewer entries than trusted hops
+        ("203.0.113.9", "127.0.0.1", 0, "127.0.0.1"),  # reached directly: the header is anyone's
+        (" , ", "10.0.0.1", 1, "10.0.0.1"),
+        (None, None, 0, "unknown"),
     ],
 )
-def test_client_ip(xff: str | None, peer: str | None, expected: str) -> None:
-    """The last X-Forwarded-For hop (added by the front end) names the client."""
-    assert client_ip(xff, peer) == expected
+def test_client_ip(xff: str | None, peer: str | None, hops: int, expected: str) -> None:
+    """With N trusted hops the N-th X-Forwarded-For entry from the end names the client; with none, the peer."""
+    assert client_ip(xff, peer, hops) == expected
 
 
 def test_cookie_values_tolerates_odd_cookies() -> None:
@@ -252,7 +255,9 @@ async def harness() -> AsyncIterator[Harness]:
     records: list[dict[str, Any]] = []
     log.add_hook(records.append)
     clock = [NOW]
-    box: list[Any] = [TokenAccess(TOKEN, log, clock=lambda: clock[0], limiter=RateLimiter(clock=lambda: clock[0]))]
+    # The harness plays Cloud Run's front end: the X-Forwarded-For the tests send is its last entry.
+    box: list[Any] = [TokenAccess(TOKEN, log, clock=lambda: clock[0], limiter=RateLimiter(clock=lambda: clock[0]),
+                                  trusted_hops=1)]
     runners = []
     runner, base = await _serve(box)
     runners.append(runner)

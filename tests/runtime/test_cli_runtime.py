@@ -45,6 +45,22 @@ def test_invalid_configuration_is_one_line_and_exit_2(args: list[str], words: st
     assert result.stdout == ""
 
 
+@pytest.mark.parametrize(
+    ("env", "words"),
+    [
+        ({"DEVPROXY_TRUSTED_HOPS": "many"}, "invalid DEVPROXY_TRUSTED_HOPS"),
+        ({"DEVPROXY_REQUEST_HEAD_TIMEOUT": "-1"}, "invalid DEVPROXY_REQUEST_HEAD_TIMEOUT"),
+        ({"DEVPROXY_KEEPALIVE_TIMEOUT": "later"}, "invalid DEVPROXY_KEEPALIVE_TIMEOUT"),
+    ],
+)
+def test_invalid_connection_settings_are_one_line_and_exit_2(env: dict[str, str], words: str) -> None:
+    """A bad head timeout, keep-alive timeout or hop count: exit code 2 and one 'error:' line."""
+    result = run_cli("runtime", "--target", "http://devbox:8888", "--auth", "none", env=env)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and words in lines[0]
+
+
 @dataclass
 class Runtime:
     proc: asyncio.subprocess.Process

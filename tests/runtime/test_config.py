@@ -95,3 +95,31 @@ def test_cloud_run_means_https_public_scheme() -> None:
 def test_build_config_errors(kwargs: dict[str, str], words: str) -> None:
     with pytest.raises(ConfigError, match=words):
         build_config({}, **kwargs)  # type: ignore[arg-type]
+
+
+def test_connection_timeouts_and_trusted_hops() -> None:
+    """Request-head and keep-alive timeouts default for Cloud Run and VS Code; X-Forwarded-For is trusted
+    for one hop on Cloud Run only, unless DEVPROXY_TRUSTED_HOPS says otherwise."""
+    local = build_config({}, target="http://devbox:8888")
+    assert (local.timeouts.request_head, local.timeouts.keepalive, local.trusted_hops) == (30.0, 620.0, 0)
+    assert build_config({"K_SERVICE": "dev"}, target="http://devbox:8888").trusted_hops == 1
+    tuned = build_config({"K_SERVICE": "dev", "DEVPROXY_TRUSTED_HOPS": "2", "DEVPROXY_REQUEST_HEAD_TIMEOUT": "5",
+                          "DEVPROXY_KEEPALIVE_TIMEOUT": "75"}, target="http://devbox:8888")
+    assert (tuned.timeouts.request_head, tuned.timeouts.keepalive, tuned.trusted_hops) == (5.0, 75.0, 2)
+    assert build_config({"K_SERVICE": "dev", "DEVPROXY_TRUSTED_HOPS": "0"}, target="http://d:1").trusted_hops == 0
+
+
+@pytest.mark.parametrize(
+    ("env", "words"),
+    [
+        ({"DEVPROXY_TRUSTED_HOPS": "-1"}, "DEVPROXY_TRUSTED_HOPS"),
+        ({"DEVPROXY_TRUSTED_HOPS": "one"}, "whole number"),
+        ({"DEVPROXY_REQUEST_HEAD_TIMEOUT": "0"}, "must be positive"),
+        ({"DEVPROXY_KEEPALIVE_TIMEOUT": "soon"}, "DEVPROXY_KEEPALIVE_TIMEOUT"),
+    ],
+)
+def test_connection_settings_errors(env: dict[str, str], words: str) -> None:
+    """Bad connection settings are one ConfigError naming the variable."""
+    with pytest.raises(ConfigError) as info:
+        build_config(env, target="http://devbox:8888")
+    assert words in str(info.value)

@@ -90,3 +90,13 @@ def test_strip_cookie(header: str, expected: str | None) -> None:
 def test_close_code_relay(code: int | None, reason: str, expected: tuple[int, str]) -> None:
     """Codes cross unchanged when sendable; a vanished peer is 1011, never 1006."""
     assert closecodes.relay(code, reason) == expected
+
+
+def test_headers_that_would_split_a_head_are_dropped() -> None:
+    """A name that is not a token, or a value with a control character, never crosses either way."""
+    incoming = [("X-Ok", "a\tb"), ("X-Bad", "a\r\nInjected: 1"), ("X-Nul", "a\x00"), ("Bad Name", "v"),
+                ("Transfer-Encoding ", "chunked"), ("X-Del", "\x7f")]
+    assert request_headers(incoming, target_host="t", fwd=None) == [("Host", "t"), ("X-Ok", "a\tb")]
+    assert response_headers(incoming) == [("X-Ok", "a\tb")]
+    fwd = Forwarding(client_ip="1.2.3.4\r\nX: y", public_host="evil\nX: y", public_scheme="https")
+    assert request_headers([], target_host="t", fwd=fwd) == [("Host", "t"), ("X-Forwarded-Proto", "https")]

@@ -5,8 +5,10 @@ from __future__ import annotations
 import re
 from html.parser import HTMLParser
 
+import aiohttp
 import pytest
 
+from conftest import StartProxy, Upstream
 from devproxy.runtime.pages import login_page, status_page
 
 SNAPSHOT: dict[str, object] = {
@@ -14,7 +16,8 @@ SNAPSHOT: dict[str, object] = {
     "auth": "token",
     "tailscale": {"ok": True, "state": "running", "detail": "BackendState Running (100.101.102.103)"},
     "socks": {"url": "socks5://127.0.0.1:1055", "answered_by": "127.0.0.1:1055"},
-    "target": {"url": "http://100.84.184.84:8888", "ok": True, "latency_ms": 23.4, "error": None},
+    "target": {"ok": True, "target": "http://100.84.184.84:8888", "via": "socks5://127.0.0.1:1055",
+               "latency_ms": 23.4},
     "websockets": {
         "open": 1,
         "sessions": [
@@ -95,7 +98,7 @@ def test_status_page_marks_failures() -> None:
     """A failing tailscale or target is shown as FAILING, with the error text."""
     snapshot = dict(SNAPSHOT)
     snapshot["tailscale"] = {"ok": False, "state": "backoff", "detail": "tailscaled exited with code 1"}
-    snapshot["target"] = {"url": "http://devbox:8888", "ok": False, "latency_ms": None,
+    snapshot["target"] = {"target": "http://devbox:8888", "ok": False, "latency_ms": None,
                           "error": "general SOCKS server failure"}
     text = " ".join(_parse(status_page(snapshot)).text)
     assert text.count("FAILING") >= 3  # headline, tailscale, target
@@ -132,7 +135,7 @@ def test_status_page_escapes_everything() -> None:
         "auth": evil,
         "tailscale": {"ok": False, "state": evil, "detail": evil},
         "socks": {"url": evil, "answered_by": evil},
-        "target": {"url": evil, "ok": False, "latency_ms": evil, "error": evil},
+        "target": {"target": evil, "via": evil, "ok": False, "latency_ms": evil, "error": evil},
         "websockets": {"open": evil, "sessions": [{"path": evil, "opened_at": evil, "bytes_in": evil, "bytes_out": evil}]},
         "recent_errors": [{"time": evil, "severity": evil, "event": evil, "message": evil}],
     }
@@ -142,8 +145,31 @@ def test_status_page_escapes_everything() -> None:
 
 
 def test_status_page_shows_the_most_recent_errors_first_and_bounded() -> None:
-    """At most 20 recent problems, newest first."""
+    """At most 20 recent problems, in the snapshot's order (newest first): the newest are shown."""
     errors = [{"time": f"t{i:02d}", "severity": "ERROR", "event": "e", "message": f"m{i:02d}"} for i in range(30)]
-    text = " ".join(_parse(status_page({"recent_errors": errors})).text)
+    text = " ".join(_parse(status_page({"recent_errors": errors[::-1]})).text)
     assert "m29" in text and "m10" in text and "m09" not in text
     assert text.index("m29") < text.index("m10")
+
+
+def test_status_page_counts_client_errors_apart() -> None:
+    """Rejected client input is a count and a short list of its own, below the real problems."""
+    snapshot = {
+        "recent_errors": [{"event": "upstream.unreachable", "message": "real one"}],
+        "client_errors": {"count": 412, "recent": [{"event": "http.bad_request", "message": "garbage"}]},
+    }
+    text = " ".join(_parse(status_page(snapshot)).text)
+    assert "real one" in text and "412 rejected by client input" in text and "garbage" in text
+    assert text.index("real one") < text.index("garbage")
+
+
+async def test_status_page_renders_the_real_snapshot(upstream: Upstream, start_proxy: StartProxy) -> None:
+    """The page renders what the running proxy's snapshot holds: the target row shows the target."""
+    proxy = await start_proxy(target=upstream.url)
+    async with aiohttp.ClientSession(trust_env=False) as client:
+        async with client.get(proxy.url + "/_devproxy/status", headers={"Accept": "application/json"},
+                              timeout=aiohttp.ClientTimeout(total=10)) as resp:
+            snapshot = await resp.json()
+    text = " ".join(_parse(status_page(snapshot)).text)
+    assert upstream.url in text and "direct" in text
+    assert "OK" in text  # reachable
