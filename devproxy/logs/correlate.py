@@ -2,20 +2,25 @@
 
 Pure: entries and the catalog in, `Diagnosis` out. A correlation rule fires when each of its
 groups has a signature present and the groups' hits are close in time; it adds a root-cause
-finding and marks the symptoms it explains, which then rank below the causes. Noise is listed
-last and never counts as a cause.
+finding and marks the symptoms it explains. Entries no signature explains are not dropped: the
+errors (and recurring warnings) among them become "unrecognised" findings, one per template.
+Order: recognised causes, unrecognised errors (severity, count), symptoms (those a cause
+explains under it, in the causes' order), then noise, which never counts as a cause.
 """
 
 from __future__ import annotations
 
 import bisect
+import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from devproxy.logs.match import Hit, Matcher
 from devproxy.logs.model import SEVERITY_RANK, LogEntry
-from devproxy.logs.signatures import CATALOG, Signature, reference_link
+from devproxy.logs.catalog import CATALOG
+from devproxy.logs.signatures import Signature, reference_link
+from devproxy.logs.unknown import UnknownGroup, group_unknown
 
 SEVERITY_ORDER = {"critical": 0, "error": 1, "warning": 2, "info": 3}
 ERROR_LEVELS = frozenset({"critical", "error"})
@@ -203,13 +208,15 @@ class Finding:
     fix: str
     reference: str
     layer: str
-    role: str  # root | symptom | noise | correlated
+    role: str  # root | symptom | noise | correlated | unrecognised
     count: int
     first_seen: datetime | None
     last_seen: datetime | None
     examples: tuple[str, ...]
     explained_by: str = ""
     evidence: tuple[str, ...] = ()
+    #: the masked text shared by the lines of an unrecognised finding ("" otherwise).
+    template: str = ""
 
     @property
     def noise(self) -> bool:
@@ -218,6 +225,33 @@ class Finding:
     @property
     def link(self) -> str:
         return reference_link(self.reference)
+
+
+_UNKNOWN_SEVERITY = {"WARNING": "warning", "ERROR": "error"}
+
+
+def unrecognised_finding(group: UnknownGroup) -> Finding:
+    """An "unrecognised error" finding quoting lines no signature explains."""
+    severity = _UNKNOWN_SEVERITY.get(group.severity, "critical")
+    digest = hashlib.sha1(f"{group.layer}|{group.template}".encode()).hexdigest()[:10]
+    kind = "warning" if severity == "warning" else "error"
+    return Finding(
+        id=f"unrecognised-{digest}",
+        title=f"Unrecognised {kind}: {group.template[:120]}",
+        severity=severity,
+        cause=f"{group.count} {group.severity} line{'s' if group.count != 1 else ''} that no known signature "
+        "explains, all of this template: " + group.template,
+        fix="Read the examples and the entries around them; if it is a known failure of another name, "
+        "report the line so the catalog learns it.",
+        reference="",
+        layer=group.layer,
+        role="unrecognised",
+        count=group.count,
+        first_seen=group.first_seen,
+        last_seen=group.last_seen,
+        examples=group.examples,
+        template=group.template,
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -363,7 +397,7 @@ def _correlated(rule: Rule, ids: tuple[str, ...], groups: dict[str, _Group]) -> 
     )
 
 
-_ROLE_ORDER = {"correlated": 0, "root": 1, "symptom": 2, "noise": 3}
+_ROLE_ORDER = {"correlated": 0, "root": 1, "unrecognised": 1, "symptom": 2, "noise": 3}
 
 
 def _rank(finding: Finding) -> tuple[int, int, int, int, int, float]:
@@ -379,9 +413,13 @@ def _rank(finding: Finding) -> tuple[int, int, int, int, int, float]:
 
 
 def rank_findings(
-    hits: Iterable[Hit], rules: Sequence[Rule] = RULES, causes: Sequence[Cause] = CAUSES
+    hits: Iterable[Hit],
+    rules: Sequence[Rule] = RULES,
+    causes: Sequence[Cause] = CAUSES,
+    unknown: Iterable[UnknownGroup] = (),
+    settings: Iterable[Finding] = (),
 ) -> tuple[Finding, ...]:
-    """Findings from matched hits, correlated and ordered most important first."""
+    """Findings from matched hits and unexplained groups, correlated and ordered most important first."""
     groups = _group(hits)
     fired = [(rule, ids) for rule in rules if (ids := _fire(rule, groups)) is not None]
     superseded = {name for rule, _ in fired for name in rule.supersedes}
@@ -413,11 +451,24 @@ def rank_findings(
     for sid, group in groups.items():
         finding = _finding(group, explained.get(sid, ""))
         findings.append(_as_noise(finding) if finding.explained_by in expected_rules else finding)
+    findings.extend(unrecognised_finding(group) for group in unknown)
+    findings.extend(settings)
     return _order(findings)
 
 
+def _tier(finding: Finding) -> int:
+    """0 recognised causes, 1 unrecognised errors, 2 symptoms and warnings, 3 noise."""
+    if finding.noise:
+        return 3
+    if finding.role == "unrecognised":
+        return 1 if finding.severity in ERROR_LEVELS else 2
+    if finding.role in ("correlated", "root") or finding.severity in ERROR_LEVELS:
+        return 0 if finding.role in ("correlated", "root") else 2
+    return 2
+
+
 def _order(findings: list[Finding]) -> tuple[Finding, ...]:
-    """Causes by rank, each followed by the findings it explains (and theirs); noise last."""
+    """Causes by rank, then unrecognised errors, then symptoms (those a cause explains in its order); noise last."""
     under: dict[str, list[Finding]] = {}
     top: list[Finding] = []
     for finding in findings:
@@ -425,18 +476,25 @@ def _order(findings: list[Finding]) -> tuple[Finding, ...]:
             under.setdefault(finding.explained_by, []).append(finding)
         else:
             top.append(finding)
-    ordered: list[Finding] = []
+    top.sort(key=lambda f: (_tier(f), *_rank(f)))
+    explained: list[Finding] = []
 
     def place(finding: Finding) -> None:
-        ordered.append(finding)
         for child in sorted(under.pop(finding.id, []), key=_rank):
+            explained.append(child)
             place(child)
 
-    for finding in sorted(top, key=_rank):
+    causes = [f for f in top if _tier(f) == 0]
+    for finding in causes:
         place(finding)
     for rest in list(under.values()):  # explained by a finding that is not listed; kept, never dropped
-        ordered.extend(sorted(rest, key=_rank))
-    return tuple(ordered)
+        explained.extend(sorted(rest, key=_rank))
+    middle = [f for f in top if _tier(f) == 1]
+    later = [f for f in top if _tier(f) >= 2]
+    symptoms = explained + [f for f in later if not f.noise]
+    if not causes:  # nothing recognised: symptoms keep their own rank among themselves
+        symptoms = sorted(symptoms, key=_rank)
+    return tuple(causes + middle + symptoms + [f for f in later if f.noise])
 
 
 def _level(entry: LogEntry, sig: Signature | None) -> int:
@@ -479,12 +537,15 @@ def diagnose(
     *,
     matcher: Matcher | None = None,
     rules: Sequence[Rule] = RULES,
+    settings: Sequence[Finding] = (),
 ) -> Diagnosis:
-    """Match, correlate and rank: the whole diagnosis of a batch of entries."""
+    """Match, correlate and rank: the whole diagnosis of a batch of entries (and of the service's settings)."""
     matcher = matcher or Matcher(catalog)
     hits = matcher.hits(entries)
+    matched = {id(hit.entry) for hit in hits}
+    unknown = group_unknown(e for e in entries if id(e) not in matched)
     return Diagnosis(
-        findings=rank_findings(hits, rules),
+        findings=rank_findings(hits, rules, unknown=unknown, settings=settings),
         timeline=build_timeline(entries, hits),
         entries=len(entries),
         matched=len(hits),

@@ -14,6 +14,7 @@ from devproxy.logs.correlate import Diagnosis, Finding, build_timeline, rank_fin
 from devproxy.logs.match import Hit, Matcher
 from devproxy.logs.model import LogEntry
 from devproxy.logs.source import parse_line
+from devproxy.logs.unknown import group_unknown
 
 Batch = list[LogEntry | None]  # None marks an unreadable line
 
@@ -84,6 +85,7 @@ class LiveDiagnosis:
     matcher: Matcher = field(default_factory=Matcher)
     entries: list[LogEntry] = field(default_factory=list)
     hits: list[Hit] = field(default_factory=list)
+    unmatched: list[LogEntry] = field(default_factory=list)
     bad_lines: int = 0
     _reported: set[str] = field(default_factory=set)
 
@@ -93,19 +95,20 @@ class LiveDiagnosis:
         self.bad_lines += len(batch) - len(good)
         self.entries.extend(good)
         new_hits = self.matcher.hits(good)
-        if not new_hits:
-            return []
+        matched = {id(hit.entry) for hit in new_hits}
+        self.unmatched.extend(e for e in good if id(e) not in matched)
         self.hits.extend(new_hits)
-        fresh = [
-            f for f in rank_findings(self.hits) if not f.noise and f.id not in self._reported
-        ]
+        fresh = [f for f in self._ranked() if not f.noise and f.id not in self._reported]
         self._reported.update(f.id for f in fresh)
         return fresh
+
+    def _ranked(self) -> tuple[Finding, ...]:
+        return rank_findings(self.hits, unknown=group_unknown(self.unmatched))
 
     def diagnosis(self) -> Diagnosis:
         """Everything seen so far, ranked."""
         return Diagnosis(
-            findings=rank_findings(self.hits),
+            findings=self._ranked(),
             timeline=build_timeline(self.entries, self.hits),
             entries=len(self.entries),
             matched=len(self.hits),

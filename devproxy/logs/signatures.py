@@ -90,6 +90,9 @@ def _sig(
     )
 
 
+#: the public name of the constructor, for the catalogs of other modules.
+signature = _sig
+
 _FIX_HEADERS = (
     "Forward X-Forwarded-Host: <public host> (no :443) and X-Forwarded-Proto: https and keep the browser's "
     "Origin, or start code-server with --trusted-origins <public host>."
@@ -411,6 +414,7 @@ CATALOG: tuple[Signature, ...] = (
         "Raise open_timeout to 15–30 s and pre-warm the tailnet path.",
         "field-notes §8 P12; python-websockets/websockets:src/websockets/asyncio/client.py",
         r"timed out during opening handshake",
+        r"TimeoutError: timed out during handshake",
     ),
     _sig(
         "py-keepalive-1011", "proxy", "error", "symptom",
