@@ -19,182 +19,13 @@ from datetime import datetime
 from devproxy.logs.match import Hit, Matcher
 from devproxy.logs.model import SEVERITY_RANK, LogEntry
 from devproxy.logs.catalog import CATALOG
+from devproxy.logs.rules import CAUSES, RULES, SAME_EVENT, Cause, Rule
 from devproxy.logs.signatures import Signature, reference_link
 from devproxy.logs.unknown import UnknownGroup, group_unknown
 
 SEVERITY_ORDER = {"critical": 0, "error": 1, "warning": 2, "info": 3}
 ERROR_LEVELS = frozenset({"critical", "error"})
 MAX_EXAMPLES = 2
-
-
-@dataclass(frozen=True, slots=True)
-class Rule:
-    """A root cause recognised from several signatures seen together."""
-
-    id: str
-    title: str
-    cause: str
-    fix: str
-    reference: str
-    #: each group needs one of its signatures present (distinct signatures across groups).
-    groups: tuple[frozenset[str], ...]
-    #: max seconds between hits of different groups; None: anywhere in the input.
-    window_s: float | None = 300.0
-    #: "info" marks an expected pattern: it and the symptoms it explains are reported as noise.
-    severity: str = "critical"
-    #: symptoms not needed for the rule but explained by it when present.
-    explains: frozenset[str] = frozenset()
-    #: rules whose finding this one makes redundant (a more specific cause of the same symptoms).
-    supersedes: tuple[str, ...] = ()
-
-
-_BROWSER_DROPS = frozenset(
-    {"browser-ws-1006", "browser-initial-connect-failed", "browser-wss-failed", "dp-ws-abnormal"}
-)
-
-RULES: tuple[Rule, ...] = (
-    Rule(
-        "hourly-reconnect",
-        "WebSockets reconnect after Cloud Run's 60-minute maximum (expected)",
-        "Cloud Run ends every request, WebSockets included, at the 3600 s maximum; VS Code reconnects within "
-        "code-server's grace time.",
-        "Nothing to do.",
-        "field-notes §0.4 / §2.1",
-        (
-            frozenset({"cr-ws-hourly"}),
-            frozenset({"browser-reconnect-loop", "py-no-close-frame", "dp-ws-abnormal", "browser-ws-1006"}),
-        ),
-        window_s=120.0,
-        severity="info",
-    ),
-    Rule(
-        "origin-check",
-        "code-server's origin check rejects the proxied WebSocket (403 → browser 1006)",
-        "The browser's 1006 comes from a 403 on the upstream WebSocket upgrade: code-server ≥ 4.10.1 refuses "
-        "upgrades whose Origin host differs from Host / X-Forwarded-Host and logs it only at debug level.",
-        "Forward X-Forwarded-Host: <public host> (no :443) and X-Forwarded-Proto: https, keep the browser's "
-        "Origin; or start code-server with --trusted-origins <public host>.",
-        "field-notes §0.7 / §3.1; coder/code-server#6023, #6161",
-        (
-            _BROWSER_DROPS,
-            frozenset({
-                "cs-origin-mismatch", "cs-origin-port", "cs-forbidden-origin", "nginx-ws-upgrade-403",
-                "py-ws-403", "py-aiohttp-ws-403", "dp-upgrade-403",
-            }),
-        ),
-        explains=frozenset({"browser-connect-retry"}),
-    ),
-    Rule(
-        "cookie-not-forwarded",
-        "The target answers the WebSocket upgrade with 401 (session cookie missing → browser 1006)",
-        "The upstream upgrade is unauthenticated: the target's session cookie does not reach it.",
-        "Forward the browser's Cookie header on HTTP and WebSocket requests; log in to the target again.",
-        "field-notes §8 CS5",
-        (_BROWSER_DROPS, frozenset({"cs-unauthorized", "py-ws-401", "dp-upgrade-401"})),
-        explains=frozenset({"browser-connect-retry"}),
-    ),
-    Rule(
-        "blocked-event-loop",
-        "A blocking call freezes the proxy's event loop",
-        "Slow-callback warnings (or the loop's own deadlines expiring) coincide with SOCKS clients that give up "
-        "before their handshake and with dropped keepalives: the loop was frozen by a synchronous call.",
-        "Remove blocking calls from async code: asyncio.create_subprocess_exec instead of subprocess.run, "
-        "asyncio.sleep instead of time.sleep, python_socks.async_ instead of python_socks.sync, "
-        "asyncio.to_thread for the rest; run tests with PYTHONASYNCIODEBUG=1.",
-        "field-notes §0.2 / §1.4 / §8 P15, T1; DESIGN rule 1",
-        (
-            frozenset({"ts-packet-header", "py-keepalive-1011", "py-socks-timeout", "py-time-limit"}),
-            frozenset({"py-slow-callback", "py-time-limit"}),
-        ),
-        explains=_BROWSER_DROPS | {"py-ws-open-timeout", "py-no-close-frame", "browser-connect-retry"},
-    ),
-    Rule(
-        "cloud-run-timeout",
-        "Cloud Run's request timeout cuts the WebSockets (timeout too short)",
-        "Upgraded requests end at the service's request timeout and the browser sees the drop at the same "
-        "time; WebSockets are ordinary requests under that timeout (default 300 s).",
-        "Set the Cloud Run request timeout to 3600s (devproxy deploy does) and let clients reconnect.",
-        "field-notes §0.4 / §2.1 / §8 CR1",
-        (
-            frozenset({"cr-ws-cut-at-timeout", "cr-request-timeout"}),
-            frozenset({
-                "browser-ws-1006", "browser-reconnect-loop", "browser-wss-failed", "py-no-close-frame",
-                "dp-ws-abnormal",
-            }),
-        ),
-        window_s=120.0,
-    ),
-    Rule(
-        "tailnet-down",
-        "The tailnet never came up, so every proxied request fails",
-        "tailscaled could not log in (or its CLI could not reach it); SOCKS dials fail until it does.",
-        "Fix the login failure listed next (an expired or malformed auth key: mint a new key, add it as a new "
-        "Secret Manager version, redeploy); then check that 'tailscale status' shows Running.",
-        "field-notes §8 heuristics; T7–T11",
-        (
-            frozenset({
-                "ts-key-expired", "ts-key-malformed", "ts-tags-denied", "ts-up-timeout", "ts-no-daemon",
-                "dp-tailscale-auth-failed", "dp-tailscale-up-failed", "dp-needs-login", "dp-tailscaled-start-failed",
-                "dp-tailscale-cli-failed",
-            }),
-            frozenset({
-                "py-socks-failed", "py-proxy-refused", "py-socks-general-failure", "dp-socks-unreachable",
-                "dp-socks-reply", "dp-upstream-timeout", "dp-http-5xx", "browser-ws-1006", "ts-dial-timeout",
-            }),
-        ),
-        window_s=None,
-        explains=_BROWSER_DROPS | {"browser-connect-retry", "dp-tailscaled-restart", "dp-tailscaled-backoff"},
-        supersedes=("tailnet-path",),
-    ),
-    Rule(
-        "tailnet-path",
-        "The target is unreachable through the tailnet",
-        "The browser's failures line up with tailscaled failing to dial the target (5 s limit, no route, "
-        "or a general SOCKS failure): the dev machine is offline, not Running yet, or blocked by ACLs.",
-        "Check 'tailscale status' on both sides (target online, BackendState Running), the ACLs, and gate "
-        "proxying on readiness.",
-        "field-notes §0.3 / §8 heuristics (B1 + P3/T2)",
-        (
-            frozenset({"ts-dial-timeout", "ts-no-route", "py-socks-general-failure", "dp-socks-reply", "py-socks-reply"}),
-            frozenset({
-                "browser-ws-1006", "browser-initial-connect-failed", "browser-wss-failed", "py-socks-failed",
-                "dp-http-5xx", "dp-upstream-timeout", "py-ws-open-timeout",
-            }),
-        ),
-        explains=_BROWSER_DROPS | {"browser-connect-retry"},
-    ),
-)
-
-
-@dataclass(frozen=True, slots=True)
-class Cause:
-    """A signature that, when present, explains symptoms seen near it (no new finding)."""
-
-    roots: frozenset[str]
-    symptoms: frozenset[str]
-    window_s: float | None = 300.0
-
-
-_PROXY_FAILURES = frozenset({"py-socks-failed", "dp-http-5xx", "dp-upstream-timeout", "browser-connect-retry"})
-
-CAUSES: tuple[Cause, ...] = (
-    Cause(frozenset({"py-proxy-loopback-mismatch"}), _BROWSER_DROPS | _PROXY_FAILURES | {"py-proxy-refused"}),
-    Cause(frozenset({"py-proxy-refused", "dp-socks-unreachable", "ts-listener-in-use", "dp-tailscaled-exited",
-                     "dp-tailscaled-start-failed", "dp-supervisor-crashed"}),
-          _BROWSER_DROPS | _PROXY_FAILURES | {"dp-tailscaled-restart", "dp-upstream-body-failed"}),
-    Cause(frozenset({"py-extra-headers", "py-additional-headers", "py-socks-missing", "py-socks5h-scheme",
-                     "py-direct-tailnet-dial", "py-redirect-with-sock"}),
-          _BROWSER_DROPS | {"browser-connect-retry", "dp-http-5xx"}),
-    Cause(frozenset({"py-ws-too-big", "py-aiohttp-msg-size", "dp-ws-too-big"}),
-          _BROWSER_DROPS | {"browser-reconnect-loop", "py-no-close-frame", "py-closing-transport"}),
-    Cause(frozenset({"dp-target-refused", "nginx-upstream-refused", "nginx-upstream-timeout"}),
-          _BROWSER_DROPS | {"browser-connect-retry", "dp-http-5xx", "dp-upstream-timeout"}),
-    Cause(frozenset({"cs-unauthorized", "py-ws-401", "dp-upgrade-401", "cs-no-host", "py-ws-404",
-                     "dp-upgrade-rejected", "browser-mixed-content"}),
-          _BROWSER_DROPS | {"browser-connect-retry"}),
-    Cause(frozenset({"cr-port-not-listening", "cr-memory", "cr-sigabrt", "cr-no-instance", "cr-secret-denied"}),
-          _BROWSER_DROPS | {"browser-connect-retry", "browser-reconnect-loop", "py-no-close-frame"}),
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -294,9 +125,28 @@ class _Group:
     times: list[datetime] = field(default_factory=list)
 
 
+def _same_events(hits: Iterable[Hit]) -> list[Hit]:
+    """Hits that are another signature's event seen from a second angle, counted as that signature."""
+    out = list(hits)
+    for a, b, window in SAME_EVENT:
+        anchors = sorted((h.when, h) for h in out if h.signature.id == b and h.when is not None)
+        if not anchors:
+            continue
+        times = [when for when, _ in anchors]
+        for n, hit in enumerate(out):
+            if hit.signature.id != a or hit.when is None:
+                continue
+            i = bisect.bisect_left(times, hit.when)
+            near = [j for j in (i - 1, i) if 0 <= j < len(times)
+                    and abs((times[j] - hit.when).total_seconds()) <= window]
+            if near:
+                out[n] = replace(hit, signature=anchors[near[0]][1].signature)
+    return out
+
+
 def _group(hits: Iterable[Hit]) -> dict[str, _Group]:
     groups: dict[str, _Group] = {}
-    for hit in hits:
+    for hit in _same_events(hits):
         group = groups.get(hit.signature.id)
         if group is None:
             group = groups[hit.signature.id] = _Group(hit.signature)

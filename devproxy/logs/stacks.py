@@ -201,6 +201,15 @@ SIGNATURES: tuple[Signature, ...] = (
         "aiohttp-server-h2c",
         r"Error handling request from ",
     ),
+    # ---- VS Code's browser console --------------------------------------------------------------
+    signature(
+        "browser-reconnected", "browser", "info", "noise",
+        "VS Code reconnected its session",
+        "A dropped WebSocket was re-established within the server's reconnection grace time.",
+        "Nothing to do.",
+        "microsoft/vscode:src/vs/platform/remote/common/remoteAgentConnection.ts ('${logPrefix} reconnected!')",
+        r"\[reconnect\] reconnected!",
+    ),
     # ---- Cloud Run's own messages (no real capture possible here: wording from public reports) ---
     signature(
         "cr-startup-probe", "cloudrun", "critical", "root",

@@ -47,6 +47,7 @@ _MASKS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         (r"\b(?:[a-z0-9-]+\.)+(?:com|net|org|io|dev|app|internal|local|test)\b", "<host>", re.I),
         (r"\b[a-z0-9-]+:\d{2,5}\b", "<host>", re.I),
         (r"(?<![\w<])(?:~|\.{1,2})?(?:/[\w.@%+-]+){2,}/?", "<path>", 0),
+        (r"\b0x[0-9a-f]+\b", "<id>", re.I),
         (r"\b(?=[0-9a-f]*\d)(?=[0-9a-f]*[a-f])[0-9a-f]{8,}\b", "<id>", re.I),
         (r"\b[A-Za-z0-9_-]*\d[A-Za-z0-9_-]*[A-Za-z][A-Za-z0-9_-]{10,}\b", "<id>", 0),
         (r"(?<![\w<])[-+]?\d+(?:\.\d+)?(?:ms|s|m|h|MiB|KiB|MB|kB|B)?\b", "<n>", 0),

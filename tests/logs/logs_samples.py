@@ -339,8 +339,8 @@ SAMPLES: dict[str, tuple[str, ...]] = {
     "aio-h2c": real("aiohttp-server-h2c", "PRI"),
     "aio-https-on-http": real("aiohttp-server-tls", "HTTPS"),
     "aio-request-error": real("aiohttp-server-h2c", "Error handling"),
+    "ts-oauth-no-tags": real("ts-oauth-no-tags"),
     # hand-written from the format string (no real run here can produce them)
-    "ts-oauth-no-tags": ("backend error: oauth authkeys require --advertise-tags",),
     "ts-socks-unsupported": ("2026/11/30 05:00:00 socks5: client connection failed: unsupported command 2",),
     "ts-socks-auth": ("2026/11/30 05:00:00 socks5: client connection failed: could not read auth packet header",),
     "ts-map-poll-timeout": ("2026/11/30 05:00:00 control: map response long-poll timed out!",),
@@ -378,4 +378,6 @@ SAMPLES: dict[str, tuple[str, ...]] = {
         "https://cloud.google.com/run/docs/troubleshooting#malformed-response-or-connection-error",
     ),
     "cr-http-5xx": (request(502, "0.012s"), request(503, "0.004s")),
+    # a VS Code web console line as users paste it (microsoft/vscode log format)
+    "browser-reconnected": ("log.ts:117  INFO [remote-connection][ExtensionHost][c253f…][reconnect] reconnected!",),
 }
