@@ -56,7 +56,9 @@ _MASKS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
 )
 
 _EXCEPTION_LINE = re.compile(r"^(?:[A-Za-z_][\w.]*\.)?[A-Z]\w*(?:Error|Exception)\b(?::|$)")
-_TRACEBACK_FRAME = re.compile(r"^\s*(?:Traceback \(most recent call last\)|File \"|During handling|The above exception)")
+_TRACEBACK_FRAME = re.compile(
+    r"^\s*(?:Traceback \(most recent call last\)|File \"|During handling|The above exception)"
+)
 _FAILURE_WORDS = re.compile(
     r"\b(?:fail(?:ed|ure)?|fatal|panic|refused|denied|unreachable|timed out|timeout|cannot|can't|unable|invalid|"
     r"error)\b",
@@ -139,13 +141,19 @@ def group_unknown(entries: Iterable[LogEntry]) -> list[UnknownGroup]:
     Ordered worst severity first, then by count (most first), then by template.
     """
     groups: dict[tuple[str, str], UnknownGroup] = {}
+    templates: dict[str, str] = {}  # repeated lines are common: mask each distinct text once
     warning, error = SEVERITY_RANK["WARNING"], SEVERITY_RANK["ERROR"]
     for entry in entries:
+        if entry.severity != "DEFAULT" and SEVERITY_RANK.get(entry.severity, 0) < warning:
+            continue  # a stated INFO or DEBUG: no need to look at the text
         severity = level(entry)
         rank = SEVERITY_RANK.get(severity, 0)
         if rank < warning or not entry.message.strip():
             continue
-        key = (entry.layer, _request_template(entry) or template(entry.message))
+        masked = _request_template(entry)
+        if not masked:
+            masked = templates.get(entry.message) or templates.setdefault(entry.message, template(entry.message))
+        key = (entry.layer, masked)
         group = groups.get(key)
         if group is None:
             group = groups[key] = UnknownGroup(key[1], severity, entry.layer)

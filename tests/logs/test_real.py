@@ -2,7 +2,7 @@
 
 The records come from tests/logs/data/capture_real.py (tailscaled/tailscale 1.102.5; websockets
 10.4, 12.0, 13.1, 14.2, 15.0.1 and 17.4, legacy and asyncio clients; python-socks 2.7.1 and
-3.2.2; aiohttp 3.14.5; CPython 3.11 asyncio). The expectations below are keyed by how a record was
+3.2.2; aiohttp 3.14.5; CPython 3.11 asyncio; code-server 4.100.3 at debug level). The expectations below are keyed by how a record was
 produced (its scenario), not by its text. Records marked `heldout` (websockets 12.0 and 15.0.1)
 were captured but not read while the signatures were written; they are checked here like the rest.
 """
@@ -64,6 +64,10 @@ EXPECTED: dict[str, set[str | None]] = {
     "aiohttp-server-tls": {"aio-request-error", "aio-https-on-http"},
     "aiohttp-server-tls-answer": {None},
     "asyncio-slow-callback": {"py-slow-callback"},
+    # code-server --log debug; None: the raw status line it answered, as a proxy sees it
+    "cs-origin-mismatch": {"cs-origin-mismatch", None},
+    "cs-origin-port": {"cs-origin-port", None},
+    "cs-unauthorized": {"cs-unauthorized", None},
 }
 
 

@@ -93,13 +93,20 @@ async def h_silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -
     writer.close()
 
 
-async def h_big(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-    writer.write(_accept(await _request(reader)))
-    size = 2 * 1024 * 1024
-    writer.write(b"\x81\x7f" + size.to_bytes(8, "big") + b"x" * size)
-    await writer.drain()
-    await asyncio.sleep(2)
-    writer.close()
+def big_frame(opcode: int, size: int) -> Handler:
+    """A server that accepts the upgrade, then sends one unmasked frame of `size` bytes."""
+
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.write(_accept(await _request(reader)))
+        writer.write(bytes([0x80 | opcode, 0x7F]) + size.to_bytes(8, "big") + b"x" * size)
+        await writer.drain()
+        await asyncio.sleep(2)
+        writer.close()
+
+    return handler
+
+
+h_big = big_frame(0x1, 2 * 1024 * 1024)
 
 
 async def h_never(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -257,15 +264,7 @@ async def aiohttp_scenarios() -> None:
                   get(f"http://127.0.0.1:{port}/"))
     server.close()
 
-    async def h_huge(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        writer.write(_accept(await _request(reader)))
-        size = 5 * 1024 * 1024
-        writer.write(b"\x82\x7f" + size.to_bytes(8, "big") + b"x" * size)
-        await writer.drain()
-        await asyncio.sleep(2)
-        writer.close()
-
-    server, port = await serve(h_huge)
+    server, port = await serve(big_frame(0x2, 5 * 1024 * 1024))
     await attempt("aiohttp", "aiohttp-ws-client-too-big", "ws_connect (default max_msg_size); 5 MiB frame",
                   wsc(f"http://127.0.0.1:{port}/"))
     server.close()
