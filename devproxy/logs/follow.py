@@ -12,9 +12,9 @@ from typing import IO
 from devproxy.errors import LogInputError
 from devproxy.logs.correlate import Diagnosis, Finding, build_timeline, rank_findings
 from devproxy.logs.match import Hit, Matcher
-from devproxy.logs.model import LogEntry
+from devproxy.logs.model import SEVERITY_RANK, LogEntry
 from devproxy.logs.source import parse_line
-from devproxy.logs.unknown import group_unknown
+from devproxy.logs.unknown import group_unknown, level
 
 Batch = list[LogEntry | None]  # None marks an unreadable line
 
@@ -96,7 +96,10 @@ class LiveDiagnosis:
         self.entries.extend(good)
         new_hits = self.matcher.hits(good)
         matched = {id(hit.entry) for hit in new_hits}
-        self.unmatched.extend(e for e in good if id(e) not in matched)
+        unmatched = [e for e in good if id(e) not in matched]
+        self.unmatched.extend(unmatched)
+        if not new_hits and not any(SEVERITY_RANK[level(e)] >= SEVERITY_RANK["WARNING"] for e in unmatched):
+            return []  # nothing that could change a finding
         self.hits.extend(new_hits)
         fresh = [f for f in self._ranked() if not f.noise and f.id not in self._reported]
         self._reported.update(f.id for f in fresh)
