@@ -20,6 +20,10 @@ from datetime import datetime
 
 from devproxy.logs.model import SEVERITY_RANK, LogEntry
 
+#: events whose severity is the relay's, not a judgement of the line (devproxy re-emits tailscaled's
+#: output at INFO, or WARNING when it recognises the line): their text decides.
+RELAYED_EVENTS = frozenset({"tailscaled.line"})
+
 #: how many occurrences make a WARNING recurring (an ERROR counts from one).
 RECURRING_WARNINGS = 2
 MAX_EXAMPLES = 2
@@ -77,13 +81,15 @@ def template(message: str) -> str:
 def level(entry: LogEntry) -> str:
     """The entry's Cloud Logging severity; a bare text line gets one from what it says.
 
-    Pasted terminals, tracebacks and tailscaled's stderr carry no level: the last line of a
-    Python traceback is an ERROR, a line with failure words a WARNING (it counts once it recurs).
+    Pasted terminals, tracebacks and tailscaled's stderr carry no level (devproxy relays tailscaled
+    at INFO): the last line of a Python traceback is an ERROR, a line with failure words a WARNING
+    (it counts once it recurs).
     """
     message = _PREFIX.sub("", entry.message, count=1).strip()
     if _TRACEBACK_FRAME.match(message) or message.startswith("^"):
         return "DEFAULT"  # the frames of a traceback; its last line carries the error
-    if entry.severity != "DEFAULT":
+    relayed = entry.event in RELAYED_EVENTS and entry.severity in ("INFO", "DEFAULT")
+    if entry.severity != "DEFAULT" and not relayed:
         return entry.severity
     if _EXCEPTION_LINE.match(message):
         return "ERROR"
@@ -144,7 +150,8 @@ def group_unknown(entries: Iterable[LogEntry]) -> list[UnknownGroup]:
     templates: dict[str, str] = {}  # repeated lines are common: mask each distinct text once
     warning, error = SEVERITY_RANK["WARNING"], SEVERITY_RANK["ERROR"]
     for entry in entries:
-        if entry.severity != "DEFAULT" and SEVERITY_RANK.get(entry.severity, 0) < warning:
+        stated = SEVERITY_RANK.get(entry.severity, 0)
+        if entry.severity != "DEFAULT" and stated < warning and entry.event not in RELAYED_EVENTS:
             continue  # a stated INFO or DEBUG: no need to look at the text
         severity = level(entry)
         rank = SEVERITY_RANK.get(severity, 0)

@@ -170,3 +170,19 @@ def test_cli_json_keeps_its_contract_for_unrecognised_findings() -> None:
     assert {"severity", "title", "cause", "fix", "evidence", "examples", "template"} <= set(finding)
     assert finding["severity"] in ERROR_LEVELS and finding["role"] == "unrecognised"
     assert finding["count"] == 2 and finding["template"] == "quux subsystem exploded at <id>"
+
+
+def test_relayed_tailscaled_lines_are_judged_by_their_text() -> None:
+    """devproxy relays tailscaled at INFO: a recurring failure there counts; a stated INFO elsewhere does not."""
+    def relayed(text: str) -> LogEntry:
+        entry = parse_line(json.dumps({"severity": "INFO", "message": text, "event": "tailscaled.line",
+                                       "component": "tailscaled"}))
+        assert entry is not None
+        return entry
+
+    lines = [relayed("2026/11/30 05:00:01 wgengine: Reconfig: userspace config failed: busy 3"),
+             relayed("2026/11/30 05:00:09 wgengine: Reconfig: userspace config failed: busy 4")]
+    found = [f for f in diagnose(lines).findings if f.role == "unrecognised"]
+    assert [(f.severity, f.count, f.layer) for f in found] == [("warning", 2, "tailscale")]
+    stated = [_entry("wgengine: Reconfig: userspace config failed: busy 3", "INFO", n, "proxy") for n in range(3)]
+    assert diagnose(stated).findings == ()
