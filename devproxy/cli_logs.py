@@ -62,7 +62,7 @@ def logs(
         code = _follow(
             console, errors, file=file, diagnose=diagnose, as_json=as_json, env=env, project=project,
             service=service, region=region, since=since, limit=limit, poll_interval=poll_interval,
-            max_polls=max_polls,
+            max_polls=max_polls, no_service=no_service,
         )
         raise typer.Exit(code)
     settings: tuple[Finding, ...] = ()
@@ -153,10 +153,12 @@ def _follow(
     limit: int,
     poll_interval: float,
     max_polls: int | None,
+    no_service: bool = False,
 ) -> int:
     from devproxy.logs import follow, render
 
     batches: Iterable[Sequence[LogEntry | None]]
+    settings: tuple[Finding, ...] = ()
     if file == "-":
         batches = follow.stream_lines(sys.stdin)
     elif file is not None:
@@ -166,7 +168,15 @@ def _follow(
 
         query = _query(env, project, service, region, since or "1m", limit)
         batches = poll_entries(query, env, interval_s=poll_interval, max_polls=max_polls)
-    live = follow.LiveDiagnosis()
+        if diagnose and not no_service:
+            settings = _service_findings(errors, query.project, service, region, env)
+    live = follow.LiveDiagnosis(settings=settings)
+    if diagnose:
+        for finding in settings:  # what the service's settings get wrong is known before any entry
+            if as_json:
+                sys.stdout.write(json.dumps({"finding": render.finding_json(finding)}) + "\n")
+            else:
+                render.print_finding(console, None, finding)
 
     def on_batch(batch: Sequence[LogEntry | None]) -> None:
         fresh = live.add(batch)

@@ -87,7 +87,12 @@ class LiveDiagnosis:
     hits: list[Hit] = field(default_factory=list)
     unmatched: list[LogEntry] = field(default_factory=list)
     bad_lines: int = 0
+    #: findings from the service's own settings, reported before any entry arrives.
+    settings: tuple[Finding, ...] = ()
     _reported: set[str] = field(default_factory=set)
+
+    def __post_init__(self) -> None:
+        self._reported.update(f.id for f in self.settings)
 
     def add(self, batch: Sequence[LogEntry | None]) -> list[Finding]:
         """Take a batch; return findings (not noise) that appeared for the first time, most important first."""
@@ -106,7 +111,7 @@ class LiveDiagnosis:
         return fresh
 
     def _ranked(self) -> tuple[Finding, ...]:
-        return rank_findings(self.hits, unknown=group_unknown(self.unmatched))
+        return rank_findings(self.hits, unknown=group_unknown(self.unmatched), settings=self.settings)
 
     def diagnosis(self) -> Diagnosis:
         """Everything seen so far, ranked."""

@@ -177,3 +177,18 @@ def test_cli_unreadable_service_warns_and_still_diagnoses(google: tuple[FakeGoog
         "warning: service settings not checked: cannot read Cloud Run service gone: not found"
     ]
     assert "No error found." in result.stdout
+
+
+def test_cli_follow_reports_the_settings_first(google: tuple[FakeGoogle, dict[str, str]]) -> None:
+    """--follow --diagnose --json prints the service's findings before any entry, then the logs' own."""
+    fake, env = google
+    service = _service_json()
+    service["template"]["containers"][0]["ports"] = [{"name": "h2c", "containerPort": 8080}]
+    fake.services[NAME] = service
+    entries = sorted(json.loads((DATA / "key_expired.gcloud.json").read_text()), key=lambda e: e["timestamp"])
+    with serve(paged([entries])) as logging:
+        result = _cli("--region", REGION, "--follow", "--diagnose", "--json", "--poll-interval", "0",
+                      "--max-polls", "1", env={**env, "DEVPROXY_LOGGING_ENDPOINT": logging.url})
+    assert result.returncode == 1, result.stderr
+    ids = [json.loads(line)["finding"]["id"] for line in result.stdout.splitlines()]
+    assert ids[0] == "svc-h2c" and "tailnet-down" in ids
