@@ -112,6 +112,19 @@ SIGNATURES: tuple[Signature, ...] = (
         r"health\(warnable=[\w-]+\): ok",
     ),
     signature(
+        "ts-startup-chatter", "tailscale", "info", "noise",
+        "tailscaled start-up and shutdown notices (harmless in a container)",
+        "In userspace networking there is no TUN device to poll and no TPM, and tailscaled reports itself "
+        "stopped until 'tailscale up' runs; extension queues report their shutdown.",
+        "Nothing to do.",
+        f"{_TS}:net/tstun/wrap.go, feature/tpm/tpm_linux.go, ipn/ipnlocal/extension_host.go@{_TS_V}, "
+        f"health/warnings.go (wantrunning-false); {_REAL} ts-startup, ts-shutdown",
+        r"error initializing tun dev stats polling",
+        r"stat /dev/tpmrm0: ",
+        r"health\(warnable=wantrunning-false\)",
+        r"ipnext: work queue shutdown failed",
+    ),
+    signature(
         "ts-derp-chatter", "tailscale", "info", "noise",
         "tailscaled DERP route bookkeeping (harmless)",
         "Relays connecting and forgetting peers is routine.",

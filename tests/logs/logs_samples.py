@@ -340,6 +340,7 @@ SAMPLES: dict[str, tuple[str, ...]] = {
     "aio-https-on-http": real("aiohttp-server-tls", "HTTPS"),
     "aio-request-error": real("aiohttp-server-h2c", "Error handling"),
     "ts-oauth-no-tags": real("ts-oauth-no-tags"),
+    "ts-startup-chatter": real("ts-startup", "tstun") + real("ts-shutdown", "work queue"),
     # hand-written from the format string (no real run here can produce them)
     "ts-socks-unsupported": ("2026/11/30 05:00:00 socks5: client connection failed: unsupported command 2",),
     "ts-socks-auth": ("2026/11/30 05:00:00 socks5: client connection failed: could not read auth packet header",),

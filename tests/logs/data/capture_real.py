@@ -154,6 +154,7 @@ def tailscale_records(bindir: Path) -> list[dict[str, Any]]:
 
     ts = Tailscaled(bindir, closed_control)
     try:
+        add("ts-startup", "tailscaled starting in userspace networking (healthy)", ts.lines[:])
         start = len(ts.lines)
         for _ in range(2):
             with socket.create_connection(("127.0.0.1", ts.socks)):
@@ -206,6 +207,8 @@ def tailscale_records(bindir: Path) -> list[dict[str, Any]]:
     finally:
         ts.stop()
     add("ts-sigterm", "SIGTERM to tailscaled", _pick(ts.lines, "got signal"))
+    shutdown = next(n for n, line in enumerate(ts.lines) if "got signal" in line)
+    add("ts-shutdown", "tailscaled shutting down after SIGTERM (healthy)", ts.lines[shutdown + 1:])
 
     ts = Tailscaled(bindir, broken_control)
     try:
