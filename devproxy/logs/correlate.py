@@ -307,18 +307,19 @@ def rank_findings(
 
 
 def _tier(finding: Finding) -> int:
-    """0 recognised causes, 1 unrecognised errors, 2 symptoms and warnings, 3 noise."""
+    """0 recognised causes at error level, 1 unrecognised errors, 2 the rest, 3 noise."""
     if finding.noise:
         return 3
+    if finding.severity not in ERROR_LEVELS:
+        return 2
     if finding.role == "unrecognised":
-        return 1 if finding.severity in ERROR_LEVELS else 2
-    if finding.role in ("correlated", "root") or finding.severity in ERROR_LEVELS:
-        return 0 if finding.role in ("correlated", "root") else 2
-    return 2
+        return 1
+    return 0 if finding.role in ("correlated", "root") else 2
 
 
 def _order(findings: list[Finding]) -> tuple[Finding, ...]:
-    """Causes by rank, then unrecognised errors, then symptoms (those a cause explains in its order); noise last."""
+    """Error-level causes, unrecognised errors, then the rest: first what those causes explain, each
+    remaining finding followed by what it explains; noise last."""
     under: dict[str, list[Finding]] = {}
     top: list[Finding] = []
     for finding in findings:
@@ -327,24 +328,25 @@ def _order(findings: list[Finding]) -> tuple[Finding, ...]:
         else:
             top.append(finding)
     top.sort(key=lambda f: (_tier(f), *_rank(f)))
-    explained: list[Finding] = []
+    rest: list[Finding] = []
 
     def place(finding: Finding) -> None:
         for child in sorted(under.pop(finding.id, []), key=_rank):
-            explained.append(child)
+            rest.append(child)
             place(child)
 
     causes = [f for f in top if _tier(f) == 0]
     for finding in causes:
         place(finding)
-    for rest in list(under.values()):  # explained by a finding that is not listed; kept, never dropped
-        explained.extend(sorted(rest, key=_rank))
-    middle = [f for f in top if _tier(f) == 1]
-    later = [f for f in top if _tier(f) >= 2]
-    symptoms = explained + [f for f in later if not f.noise]
-    if not causes:  # nothing recognised: symptoms keep their own rank among themselves
-        symptoms = sorted(symptoms, key=_rank)
-    return tuple(causes + middle + symptoms + [f for f in later if f.noise])
+    for finding in (f for f in top if _tier(f) == 2):
+        rest.append(finding)
+        place(finding)
+    for left in list(under.values()):  # explained by a finding that is not listed; kept, never dropped
+        rest.extend(sorted(left, key=_rank))
+    if not causes:  # nothing recognised at error level: the symptoms keep their own rank
+        rest.sort(key=_rank)
+    unrecognised = [f for f in top if _tier(f) == 1]
+    return tuple(causes + unrecognised + rest + [f for f in top if _tier(f) == 3])
 
 
 def _level(entry: LogEntry, sig: Signature | None) -> int:

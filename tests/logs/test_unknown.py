@@ -186,3 +186,9 @@ def test_relayed_tailscaled_lines_are_judged_by_their_text() -> None:
     assert [(f.severity, f.count, f.layer) for f in found] == [("warning", 2, "tailscale")]
     stated = [_entry("wgengine: Reconfig: userspace config failed: busy 3", "INFO", n, "proxy") for n in range(3)]
     assert diagnose(stated).findings == ()
+
+
+def test_an_unrecognised_error_outranks_a_warning_level_cause() -> None:
+    """A recognised cause that is only a warning does not push an unknown ERROR down."""
+    entries = [_entry(SAMPLES["ts-logout-timeout"][0], at=0), _entry("engine seized: 12", "ERROR", 1)]
+    assert [f.role for f in diagnose(entries).findings] == ["unrecognised", "root"]
