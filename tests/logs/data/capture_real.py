@@ -123,6 +123,19 @@ class Tailscaled:
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
+def _socks_connect(port: int, address: bytes, dport: int = 8888) -> None:
+    """A full SOCKS5 greeting, then CONNECT to `address` (type byte + address), reading whatever comes."""
+    with socket.create_connection(("127.0.0.1", port)) as s:
+        s.settimeout(8)
+        s.sendall(b"\x05\x01\x00")
+        s.recv(2)
+        s.sendall(b"\x05\x01\x00" + address + dport.to_bytes(2, "big"))
+        try:
+            s.recv(10)
+        except OSError:
+            pass
+
+
 def _pick(lines: list[str], needle: str) -> list[str]:
     return [line for line in lines if needle in line]
 
@@ -174,30 +187,14 @@ def tailscale_records(bindir: Path) -> list[dict[str, Any]]:
         add("ts-http-at-socks", "an HTTP request sent to the SOCKS port", _pick(ts.lines[start:], "socks5:"))
 
         start = len(ts.lines)
-        with socket.create_connection(("127.0.0.1", ts.socks)) as s:
-            s.settimeout(8)
-            s.sendall(b"\x05\x01\x00")
-            s.recv(2)
-            s.sendall(b"\x05\x01\x00\x01" + bytes([100, 101, 102, 103]) + (8888).to_bytes(2, "big"))
-            try:
-                s.recv(10)
-            except OSError:
-                pass
+        _socks_connect(ts.socks, b"\x01" + bytes([100, 101, 102, 103]))
         ts.wait_for("socks5:", 8.0, start)
         add("ts-connect-unreachable", "SOCKS CONNECT to 100.101.102.103:8888 while not logged in",
             _pick(ts.lines[start:], "socks5:"))
 
         start = len(ts.lines)
-        with socket.create_connection(("127.0.0.1", ts.socks)) as s:
-            s.settimeout(8)
-            s.sendall(b"\x05\x01\x00")
-            s.recv(2)
-            name = b"devbox.tail1234.ts.net"
-            s.sendall(b"\x05\x01\x00\x03" + bytes([len(name)]) + name + (8888).to_bytes(2, "big"))
-            try:
-                s.recv(10)
-            except OSError:
-                pass
+        name = b"devbox.tail1234.ts.net"
+        _socks_connect(ts.socks, b"\x03" + bytes([len(name)]) + name)
         ts.wait_for("socks5:", 8.0, start)
         add("ts-connect-magicdns", "SOCKS CONNECT to a MagicDNS name that does not resolve",
             _pick(ts.lines[start:], "socks5:"))
