@@ -224,9 +224,12 @@ def tailscale_records(bindir: Path) -> list[dict[str, Any]]:
     finally:
         ts.stop()
 
-    missing = Path(tempfile.mkdtemp(prefix="tscap-")) / "nothing.sock"
-    out = subprocess.run([str(bindir / "tailscale"), f"--socket={missing}", "status"], capture_output=True,
-                         text=True, check=False, env={**os.environ, **TS_ENV}).stderr
+    empty = Path(tempfile.mkdtemp(prefix="tscap-"))
+    try:
+        out = subprocess.run([str(bindir / "tailscale"), f"--socket={empty / 'nothing.sock'}", "status"],
+                             capture_output=True, text=True, check=False, env={**os.environ, **TS_ENV}).stderr
+    finally:
+        shutil.rmtree(empty, ignore_errors=True)
     add("ts-socket-mismatch", "tailscale status with --socket pointing where no daemon listens",
         [line for line in out.splitlines() if line.strip()], component="tailscale")
     return records
