@@ -17,6 +17,7 @@ from devproxy.logs.query import DEFAULT_SERVICE
 if TYPE_CHECKING:  # imported lazily at run time so `devproxy --help` stays fast
     from rich.console import Console
 
+    from devproxy.logs.correlate import Finding
     from devproxy.logs.model import LogEntry
     from devproxy.logs.query import CloudQuery
 
@@ -43,6 +44,9 @@ def logs(
     limit: int = typer.Option(1000, "--limit", help="Read at most this many (newest) entries"),
     poll_interval: float = typer.Option(2.0, "--poll-interval", help="Seconds between polls with --follow"),
     max_polls: Optional[int] = typer.Option(None, "--max-polls", hidden=True),
+    no_service: bool = typer.Option(
+        False, "--no-service", help="With --diagnose from Cloud Logging: do not read the service's settings"
+    ),
 ) -> None:
     """Show a service's logs (Cloud Logging, a file or stdin); --diagnose says what is wrong and how to fix it."""
     from rich.console import Console
@@ -58,9 +62,10 @@ def logs(
         code = _follow(
             console, errors, file=file, diagnose=diagnose, as_json=as_json, env=env, project=project,
             service=service, region=region, since=since, limit=limit, poll_interval=poll_interval,
-            max_polls=max_polls,
+            max_polls=max_polls, no_service=no_service,
         )
         raise typer.Exit(code)
+    settings: tuple[Finding, ...] = ()
     if file is not None:
         from devproxy.logs.source import read_path
 
@@ -69,9 +74,28 @@ def logs(
     else:
         from devproxy.logs.cloud import read_entries
 
-        entries = read_entries(_query(env, project, service, region, since or "1h", limit), env)
+        query = _query(env, project, service, region, since or "1h", limit)
+        entries = read_entries(query, env)
         bad_lines, fmt = 0, "cloud-logging"
-    raise typer.Exit(_show(console, errors, entries, bad_lines, fmt, diagnose=diagnose, as_json=as_json))
+        if diagnose and not no_service:
+            settings = _service_findings(errors, query.project, service, region, env)
+    raise typer.Exit(
+        _show(console, errors, entries, bad_lines, fmt, diagnose=diagnose, as_json=as_json, settings=settings)
+    )
+
+
+def _service_findings(
+    errors: Console, project: str, service: str, region: str | None, env: Mapping[str, str]
+) -> tuple[Finding, ...]:
+    """What the service's own settings get wrong; a warning (and none) when they cannot be read."""
+    from devproxy.logs.service import check_service
+    from devproxy.logs.service_read import ServiceReadError, read_service
+
+    try:
+        return check_service(read_service(project, service, region, env))
+    except ServiceReadError as exc:
+        errors.print(f"warning: service settings not checked: {exc}")
+        return ()
 
 
 def _query(
@@ -92,6 +116,7 @@ def _show(
     *,
     diagnose: bool,
     as_json: bool,
+    settings: Sequence[Finding] = (),
 ) -> int:
     from devproxy.logs import render
 
@@ -105,7 +130,7 @@ def _show(
         return 0
     from devproxy.logs.correlate import diagnose as run_diagnosis
 
-    diagnosis = run_diagnosis(entries)
+    diagnosis = run_diagnosis(entries, settings=settings)
     if as_json:
         sys.stdout.write(render.diagnosis_json(diagnosis, fmt=fmt, bad_lines=bad_lines) + "\n")
     else:
@@ -128,10 +153,12 @@ def _follow(
     limit: int,
     poll_interval: float,
     max_polls: int | None,
+    no_service: bool = False,
 ) -> int:
     from devproxy.logs import follow, render
 
     batches: Iterable[Sequence[LogEntry | None]]
+    settings: tuple[Finding, ...] = ()
     if file == "-":
         batches = follow.stream_lines(sys.stdin)
     elif file is not None:
@@ -141,7 +168,15 @@ def _follow(
 
         query = _query(env, project, service, region, since or "1m", limit)
         batches = poll_entries(query, env, interval_s=poll_interval, max_polls=max_polls)
-    live = follow.LiveDiagnosis()
+        if diagnose and not no_service:
+            settings = _service_findings(errors, query.project, service, region, env)
+    live = follow.LiveDiagnosis(settings=settings)
+    if diagnose:
+        for finding in settings:  # what the service's settings get wrong is known before any entry
+            if as_json:
+                sys.stdout.write(json.dumps({"finding": render.finding_json(finding)}) + "\n")
+            else:
+                render.print_finding(console, None, finding)
 
     def on_batch(batch: Sequence[LogEntry | None]) -> None:
         fresh = live.add(batch)

@@ -12,8 +12,9 @@ from typing import IO
 from devproxy.errors import LogInputError
 from devproxy.logs.correlate import Diagnosis, Finding, build_timeline, rank_findings
 from devproxy.logs.match import Hit, Matcher
-from devproxy.logs.model import LogEntry
+from devproxy.logs.model import SEVERITY_RANK, LogEntry
 from devproxy.logs.source import parse_line
+from devproxy.logs.unknown import group_unknown, level
 
 Batch = list[LogEntry | None]  # None marks an unreadable line
 
@@ -84,8 +85,14 @@ class LiveDiagnosis:
     matcher: Matcher = field(default_factory=Matcher)
     entries: list[LogEntry] = field(default_factory=list)
     hits: list[Hit] = field(default_factory=list)
+    unmatched: list[LogEntry] = field(default_factory=list)
     bad_lines: int = 0
+    #: findings from the service's own settings, reported before any entry arrives.
+    settings: tuple[Finding, ...] = ()
     _reported: set[str] = field(default_factory=set)
+
+    def __post_init__(self) -> None:
+        self._reported.update(f.id for f in self.settings)
 
     def add(self, batch: Sequence[LogEntry | None]) -> list[Finding]:
         """Take a batch; return findings (not noise) that appeared for the first time, most important first."""
@@ -93,19 +100,23 @@ class LiveDiagnosis:
         self.bad_lines += len(batch) - len(good)
         self.entries.extend(good)
         new_hits = self.matcher.hits(good)
-        if not new_hits:
-            return []
+        matched = {id(hit.entry) for hit in new_hits}
+        unmatched = [e for e in good if id(e) not in matched]
+        self.unmatched.extend(unmatched)
+        if not new_hits and not any(SEVERITY_RANK[level(e)] >= SEVERITY_RANK["WARNING"] for e in unmatched):
+            return []  # nothing that could change a finding
         self.hits.extend(new_hits)
-        fresh = [
-            f for f in rank_findings(self.hits) if not f.noise and f.id not in self._reported
-        ]
+        fresh = [f for f in self._ranked() if not f.noise and f.id not in self._reported]
         self._reported.update(f.id for f in fresh)
         return fresh
+
+    def _ranked(self) -> tuple[Finding, ...]:
+        return rank_findings(self.hits, unknown=group_unknown(self.unmatched), settings=self.settings)
 
     def diagnosis(self) -> Diagnosis:
         """Everything seen so far, ranked."""
         return Diagnosis(
-            findings=rank_findings(self.hits),
+            findings=self._ranked(),
             timeline=build_timeline(self.entries, self.hits),
             entries=len(self.entries),
             matched=len(self.hits),

@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from devproxy.logs.model import SEVERITY_RANK, LogEntry
-from devproxy.logs.signatures import CATALOG, FINDING_SEVERITIES, Signature
+from devproxy.logs.catalog import CATALOG
+from devproxy.logs.signatures import FINDING_SEVERITIES, Signature
 
 _SEVERITY_ORDER = {name: n for n, name in enumerate(FINDING_SEVERITIES)}
 
@@ -111,10 +112,22 @@ def _ws_cut_hourly(entry: LogEntry) -> bool:
     return cut is not None and cut[1] == MAX_TIMEOUT_S
 
 
+def _request_5xx(entry: LogEntry) -> bool:
+    """A request-log entry with a server error status (not one a timeout check explains)."""
+    if entry.layer != "cloudrun":
+        return False
+    try:
+        status = int(str(entry.fields.get("status")))
+    except ValueError:
+        return False
+    return 500 <= status <= 599 and _ws_cut(entry) is None
+
+
 #: computed predicates a signature can name in `check`.
 CHECKS: Mapping[str, Callable[[LogEntry], bool]] = {
     "ws_cut_at_timeout": _ws_cut_at_timeout,
     "ws_cut_hourly": _ws_cut_hourly,
+    "request_5xx": _request_5xx,
 }
 
 

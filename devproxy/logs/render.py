@@ -80,6 +80,8 @@ def print_finding(console: Console, number: int | None, finding: Finding) -> Non
     elif finding.first_seen:
         seen += f", first {_clock(finding.first_seen)}, last {_clock(finding.last_seen)} UTC"
     console.print(Text(f"{pad}seen:  {seen}", "dim"))
+    if finding.template:
+        console.print(Text.assemble((f"{pad}template: ", "dim"), finding.template))
     for example in finding.examples:
         console.print(Text.assemble((f"{pad}e.g.  ", "dim"), (example, "italic")))
     if finding.evidence:
@@ -158,6 +160,7 @@ def finding_json(finding: Finding) -> dict[str, Any]:
         "evidence": list(finding.evidence),
         "reference": finding.reference,
         "link": finding.link or None,
+        "template": finding.template or None,
     }
 
 

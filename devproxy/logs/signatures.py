@@ -90,6 +90,9 @@ def _sig(
     )
 
 
+#: the public name of the constructor, for the catalogs of other modules.
+signature = _sig
+
 _FIX_HEADERS = (
     "Forward X-Forwarded-Host: <public host> (no :443) and X-Forwarded-Proto: https and keep the browser's "
     "Origin, or start code-server with --trusted-origins <public host>."
@@ -295,7 +298,8 @@ CATALOG: tuple[Signature, ...] = (
         "The new asyncio implementation renamed extra_headers to additional_headers; unknown keyword "
         "arguments go to loop.create_connection(), which raises this TypeError.",
         "Pass additional_headers= (and origin= for Origin); pin websockets>=15,<18.",
-        "field-notes §4 / §8 P1; python-websockets/websockets#1588",
+        "field-notes §4 / §8 P1; python-websockets/websockets#1588; "
+        "real capture ws-extra-headers, websockets 14.2–17.4",
         r"unexpected keyword argument 'extra_headers'",
     ),
     _sig(
@@ -303,7 +307,8 @@ CATALOG: tuple[Signature, ...] = (
         "Legacy websockets rejected the additional_headers argument",
         "additional_headers was passed to websockets < 14 or to websockets.legacy.",
         "Upgrade websockets to ≥ 14 and import connect from websockets.asyncio.client.",
-        "field-notes §8 P2; heiko-hotz/gemini-multimodal-live-dev-guide#10",
+        "field-notes §8 P2; heiko-hotz/gemini-multimodal-live-dev-guide#10; "
+        "real capture ws-legacy-additional-headers, websockets 10.4–17.4",
         r"unexpected keyword argument 'additional_headers'",
     ),
     _sig(
@@ -333,7 +338,8 @@ CATALOG: tuple[Signature, ...] = (
         "tailscaled is not running, crashed, or listens on another address/port.",
         "Check that tailscaled runs with --socks5-server=127.0.0.1:1055 and that its log has no fatal "
         "listener error; dial the same literal address.",
-        "field-notes §8 P4; romis2012/python-socks:python_socks/async_/asyncio/_proxy.py",
+        "field-notes §8 P4; romis2012/python-socks:python_socks/async_/asyncio/_proxy.py; "
+        "real capture socks-proxy-down, python-socks 2.7.1/3.2.2",
         r"Could not connect to proxy",
         exclude=(r"Could not connect to proxy localhost:", r"'::1'"),
     ),
@@ -352,7 +358,8 @@ CATALOG: tuple[Signature, ...] = (
         "The SOCKS handshake and CONNECT took longer than the client's timeout: tailscaled's dial was stuck or "
         "the event loop was blocked.",
         "Use a timeout above tailscaled's own 5 s dial limit and check loop health (slow callbacks).",
-        "field-notes §8 P5; romis2012/python-socks:python_socks/async_/asyncio/_proxy.py",
+        "field-notes §8 P5; romis2012/python-socks:python_socks/async_/asyncio/_proxy.py; "
+        "real capture socks-proxy-timeout, python-socks 2.7.1/3.2.2",
         r"Proxy connection timed out",
     ),
     _sig(
@@ -360,7 +367,8 @@ CATALOG: tuple[Signature, ...] = (
         "The SOCKS server could not reach the target",
         "The SOCKS server answered host/network unreachable or connection refused for the target.",
         "Check the target host and port, and the tailnet ACLs.",
-        "field-notes §8 P6; romis2012/aiohttp-socks#38",
+        "field-notes §8 P6; romis2012/aiohttp-socks#38; "
+        "real capture socks-target-refused (microsocks), python-socks 2.7.1/3.2.2",
         r"ProxyError: (?:Host unreachable|Network unreachable|Connection refused by destination host"
         r"|Connection not allowed by ruleset)",
     ),
@@ -377,7 +385,7 @@ CATALOG: tuple[Signature, ...] = (
         "python-socks does not accept the socks5h:// scheme",
         "Proxy.from_url accepts socks5, socks4 and http only.",
         "Use socks5://… (remote DNS is the default) or pass rdns=True.",
-        "field-notes §8 P8; romis2012/python-socks#21",
+        "field-notes §8 P8; romis2012/python-socks#21; real capture socks-socks5h-url, python-socks 2.7.1/3.2.2",
         r"Invalid scheme component: socks5h",
     ),
     _sig(
@@ -385,7 +393,8 @@ CATALOG: tuple[Signature, ...] = (
         "The target rejected the WebSocket upgrade with 403 (origin check)",
         "code-server's origin check (or an auth layer) refused the proxied upgrade.",
         _FIX_HEADERS,
-        "field-notes §3.1 / §8 P9; python-websockets/websockets:src/websockets/exceptions.py",
+        "field-notes §3.1 / §8 P9; python-websockets/websockets:src/websockets/exceptions.py; "
+        "real capture ws-*-403, websockets 10.4–17.4",
         r"server rejected WebSocket connection: HTTP 403",
     ),
     _sig(
@@ -409,15 +418,18 @@ CATALOG: tuple[Signature, ...] = (
         "WebSocket opening handshake timed out",
         "open_timeout elapsed: the SOCKS path was slow (cold tailnet path via DERP) or the upstream stalled.",
         "Raise open_timeout to 15–30 s and pre-warm the tailnet path.",
-        "field-notes §8 P12; python-websockets/websockets:src/websockets/asyncio/client.py",
+        "field-notes §8 P12; python-websockets/websockets:src/websockets/asyncio/client.py; "
+        "real capture ws-asyncio-open-timeout, websockets 13.1–17.4",
         r"timed out during opening handshake",
+        r"TimeoutError: timed out during handshake",
     ),
     _sig(
         "py-keepalive-1011", "proxy", "error", "symptom",
         "WebSocket keepalive ping timed out (1011)",
         "No pong arrived within ping_timeout: the event loop was blocked, or the tailnet path stalled.",
         _FIX_BLOCKING,
-        "field-notes §8 P13; python-websockets/websockets:src/websockets/asyncio/connection.py",
+        "field-notes §8 P13; python-websockets/websockets:src/websockets/asyncio/connection.py; "
+        "real capture ws-*-keepalive, websockets 10.4–17.4",
         r"keepalive ping timeout",
     ),
     _sig(
@@ -425,7 +437,8 @@ CATALOG: tuple[Signature, ...] = (
         "WebSocket message exceeded websockets' max_size (1009)",
         "websockets' default max_size is 1 MiB; VS Code frames can be larger.",
         "Relay with max_size=None and compression=None.",
-        "field-notes §0.10 / §8 P14; python-websockets/websockets:src/websockets/protocol.py",
+        "field-notes §0.10 / §8 P14; python-websockets/websockets:src/websockets/protocol.py; "
+        "real capture ws-*-too-big, websockets 10.4–17.4",
         r"1009 \(message too big\)",
         r"exceeds limit of \d+ bytes",
     ),
@@ -435,7 +448,8 @@ CATALOG: tuple[Signature, ...] = (
         "asyncio debug saw a callback hold the loop: a sync socket, subprocess.run, time.sleep or sync "
         "python-socks inside async code.",
         _FIX_BLOCKING,
-        "field-notes §0.2 / §8 P15; https://docs.python.org/3/library/asyncio-dev.html#debug-mode",
+        "field-notes §0.2 / §8 P15; https://docs.python.org/3/library/asyncio-dev.html#debug-mode; "
+        "real capture asyncio-slow-callback, CPython 3.11.7",
         r"Executing <.*> took \d+(?:\.\d+)? seconds",
     ),
     _sig(
@@ -451,7 +465,8 @@ CATALOG: tuple[Signature, ...] = (
         "WebSocket dropped without a close handshake",
         "The TCP connection went away (upstream restart, tunnel reset, Cloud Run cut).",
         "Propagate it to the browser as 1001/1011; the finding about who dropped first is the cause.",
-        "field-notes §8 P16; python-websockets/websockets:src/websockets/exceptions.py",
+        "field-notes §8 P16; python-websockets/websockets:src/websockets/exceptions.py; "
+        "real capture ws-*-drop, websockets 10.4–17.4",
         r"no close frame received or sent",
     ),
     _sig(
@@ -467,7 +482,8 @@ CATALOG: tuple[Signature, ...] = (
         "Upstream closed a pooled connection",
         "A keep-alive connection to the target closed (tunnel reset or upstream restart).",
         "Retry idempotent requests once; do not pool connections through SOCKS.",
-        "field-notes §8 P18; aio-libs/aiohttp:aiohttp/client_exceptions.py",
+        "field-notes §8 P18; aio-libs/aiohttp:aiohttp/client_exceptions.py; "
+        "real capture aiohttp-disconnected, aiohttp 3.14.5",
         r"ServerDisconnectedError",
     ),
     _sig(
@@ -475,7 +491,7 @@ CATALOG: tuple[Signature, ...] = (
         "aiohttp's upstream WebSocket handshake was rejected with 403",
         "The target (code-server origin check or an auth layer) refused the upgrade.",
         _FIX_HEADERS,
-        "field-notes §8 P19; project-receptor/python-receptor#191",
+        "field-notes §8 P19; project-receptor/python-receptor#191; real capture aiohttp-ws-403, aiohttp 3.14.5",
         r"WSServerHandshakeError: 403",
     ),
     _sig(
@@ -491,7 +507,7 @@ CATALOG: tuple[Signature, ...] = (
         "WebSocket message exceeded aiohttp's max_msg_size (1009)",
         "aiohttp's WebSocketResponse defaults to a 4 MiB message limit.",
         "Create the browser-facing WebSocketResponse with max_msg_size=0.",
-        "field-notes §8 P21; aio-libs/aiohttp:aiohttp/web_ws.py",
+        "field-notes §8 P21; aio-libs/aiohttp:aiohttp/web_ws.py; real capture aiohttp-ws-*-too-big, aiohttp 3.14.5",
         r"Message size \d+ exceeds limit \d+",
     ),
     _sig(
@@ -509,7 +525,8 @@ CATALOG: tuple[Signature, ...] = (
         "A client connected to the SOCKS port and closed before sending its greeting: a bare port probe, "
         "or a connect that was cancelled (often because the event loop was blocked). Not a tailnet problem.",
         "Remove bare TCP probes of port 1055; if it comes with slow callbacks, fix the blocking code.",
-        "field-notes §1.4 / §8 T1; tailscale/tailscale:net/socks5/socks5.go",
+        "field-notes §1.4 / §8 T1; tailscale/tailscale:net/socks5/socks5.go; "
+        "real capture ts-bare-connect, tailscaled 1.102.5",
         r"client connection failed: could not read packet header",
     ),
     _sig(
@@ -534,7 +551,7 @@ CATALOG: tuple[Signature, ...] = (
         "tailscaled: a non-SOCKS client hit the SOCKS port",
         "Something spoke HTTP (or another protocol) to the SOCKS5 listener.",
         "Use socks5:// for that port, or share it with --outbound-http-proxy-listen.",
-        "field-notes §8 T4; tailscale/tailscale#18130",
+        "field-notes §8 T4; tailscale/tailscale#18130; real capture ts-http-at-socks, tailscaled 1.102.5",
         r"incompatible SOCKS version",
     ),
     _sig(
@@ -583,7 +600,8 @@ CATALOG: tuple[Signature, ...] = (
         "tailscale up never reached Running",
         "Login did not complete: no or bad key, or the control server is unreachable.",
         "Check BackendState and AuthURL in 'tailscale status --json'; check the key.",
-        "field-notes §8 T10; tailscale/tailscale:cmd/tailscale/cli/up.go",
+        "field-notes §8 T10; tailscale/tailscale:cmd/tailscale/cli/up.go; "
+        "real capture ts-control-*-cli, tailscale 1.102.5",
         r"timeout waiting for Tailscale service to enter a Running state",
     ),
     _sig(
@@ -591,7 +609,7 @@ CATALOG: tuple[Signature, ...] = (
         "tailscale CLI could not reach tailscaled",
         "The CLI ran before tailscaled created its socket, or they use different --socket paths.",
         "Wait for the LocalAPI socket; pass the same --socket to both.",
-        "field-notes §8 T11; tailscale/tailscale#2029",
+        "field-notes §8 T11; tailscale/tailscale#2029; real capture ts-socket-mismatch, tailscale 1.102.5",
         r"failed to connect to local tailscaled",
         r"tailscaled\.sock: connect: no such file or directory",
     ),
@@ -608,7 +626,8 @@ CATALOG: tuple[Signature, ...] = (
         "tailscaled stopped on SIGTERM (normal scale-in or new revision)",
         "Cloud Run stopped the instance; clients reconnect to another one.",
         "Nothing to do.",
-        "field-notes §8 T13; tailscale/tailscale:cmd/tailscaled/tailscaled.go",
+        "field-notes §8 T13; tailscale/tailscale:cmd/tailscaled/tailscaled.go; "
+        "real capture ts-sigterm, tailscaled 1.102.5",
         r"tailscaled got signal terminated",
     ),
     _sig(

@@ -57,6 +57,8 @@ class Secret:
     resource: dict[str, Any]
     versions: list[bytes] = field(default_factory=list)
     policy: dict[str, Any] = field(default_factory=lambda: {"etag": "ACAB"})
+    #: version number (1-based) -> state, for versions that are not ENABLED.
+    states: dict[int, str] = field(default_factory=dict)
 
 
 class FakeGoogle:
@@ -131,6 +133,7 @@ class FakeGoogle:
     def routes(self) -> Iterator[tuple[str, str, Any]]:
         loc = r"projects/([^/]+)/locations/([^/]+)"
         yield "GET", rf"/v2/{loc}/services/([^/:]+)", self.get_service
+        yield "GET", rf"/v2/{loc}/services", self.list_services
         yield "POST", rf"/v2/{loc}/services", self.create_service
         yield "PATCH", rf"/v2/{loc}/services/([^/:]+)", self.update_service
         yield "GET", rf"/v2/{loc}/services/([^/:]+):getIamPolicy", self.get_service_policy
@@ -140,6 +143,7 @@ class FakeGoogle:
         yield "POST", r"/v1/projects/([^/]+)/secrets", self.create_secret
         yield "POST", r"/v1/projects/([^/]+)/secrets/([^/:]+):addVersion", self.add_version
         yield "GET", r"/v1/projects/([^/]+)/secrets/([^/:]+)/versions/latest:access", self.access_latest
+        yield "GET", r"/v1/projects/([^/]+)/secrets/([^/:]+)/versions/([^/:]+)", self.get_version
         yield "GET", r"/v1/projects/([^/]+)/secrets/([^/:]+):getIamPolicy", self.get_secret_policy
         yield "POST", r"/v1/projects/([^/]+)/secrets/([^/:]+):setIamPolicy", self.set_secret_policy
         yield "GET", r"/v1/projects/([^/]+)/serviceAccounts/([^/]+)", self.get_account
@@ -184,6 +188,12 @@ class FakeGoogle:
             raise GoogleError(404, f"Resource '{service}' of kind 'SERVICE' in region '{region}' "
                                    f"in project '{project}' does not exist.")
         return self.json(self.services[name])
+
+    def list_services(self, project: str, region: str, **_: Any) -> Any:
+        prefix = f"projects/{project}/locations/"
+        found = [svc for name, svc in sorted(self.services.items())
+                 if name.startswith(prefix) and (region == "-" or name.startswith(f"{prefix}{region}/"))]
+        return self.json({"services": found} if found else {})
 
     def _store_service(self, name: str, body: dict[str, Any]) -> dict[str, Any]:
         old = self.services.get(name, {})
@@ -265,6 +275,15 @@ class FakeGoogle:
                                    "not found or has no versions.")
         return self.json({"name": f"projects/{NUMBER}/secrets/{secret_id}/versions/{len(secret.versions)}",
                           "payload": {"data": base64.b64encode(secret.versions[-1]).decode()}})
+
+    def get_version(self, project: str, secret_id: str, version: str, **_: Any) -> Any:
+        secret = self._secret(secret_id)
+        number = len(secret.versions) if version == "latest" else int(version)
+        if not 1 <= number <= len(secret.versions):
+            raise GoogleError(404, f"Secret Version [projects/{NUMBER}/secrets/{secret_id}/versions/{version}] "
+                                   "not found.")
+        return self.json({"name": f"projects/{NUMBER}/secrets/{secret_id}/versions/{number}",
+                          "state": secret.states.get(number, "ENABLED")})
 
     def get_secret_policy(self, project: str, secret_id: str, **_: Any) -> Any:
         return self.json(self._secret(secret_id).policy)

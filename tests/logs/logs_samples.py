@@ -3,7 +3,19 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
+
+#: lines the real components printed here (tests/logs/data/capture_real.py), with provenance.
+REAL: list[dict[str, Any]] = json.loads((Path(__file__).parent / "data" / "real" / "captures.json").read_text())
+
+
+def real(scenario: str, contains: str = "") -> tuple[str, ...]:
+    """Up to three distinct real texts of a capture scenario (held-out records excluded)."""
+    texts = [r["text"] for r in REAL if r["scenario"] == scenario and not r["heldout"] and contains in r["text"]]
+    found = tuple(dict.fromkeys(texts))[:3]
+    assert found, f"no real capture for {scenario!r} containing {contains!r}"
+    return found
 
 
 def event(event: str, severity: str = "ERROR", component: str = "proxy", message: str = "", **fields: Any) -> str:
@@ -313,4 +325,60 @@ SAMPLES: dict[str, tuple[str, ...]] = {
     "dp-rate-limited": (event("auth.rate_limited", "WARNING", component="auth"),),
     "dp-auth-denied": (event("auth.denied", "INFO", component="auth", message="no session; redirect to login"),),
     "dp-runtime-stopping": (event("runtime.stopping", "INFO", message="SIGTERM received; stopping"),),
+    # ---- signatures of the stacks' format strings (devproxy/logs/stacks.py) -------------------
+    # real: printed by the real component here (see data/real/captures.json for version and how)
+    "ts-dns-lookup": real("ts-connect-magicdns"),
+    "ts-control-error": real("ts-control-500", "Received error"),
+    "ts-logged-out": real("ts-control-500", "login-state"),
+    "ts-health-chatter": real("ts-control-500", "warming-up") + (
+        "2026/12/07 03:01:12 health(warnable=login-state): ok",
+    ),
+    "py-ws-invalid-response": real("ws-legacy-garbage") + real("ws-asyncio-garbage"),
+    "py-ws-env-proxy": real("ws-env-http-proxy-407"),
+    "py-connect-refused": real("ws-asyncio-refused")[:1] + real("aiohttp-refused")[:1],
+    "aio-h2c": real("aiohttp-server-h2c", "PRI"),
+    "aio-https-on-http": real("aiohttp-server-tls", "HTTPS"),
+    "aio-request-error": real("aiohttp-server-h2c", "Error handling"),
+    "ts-oauth-no-tags": real("ts-oauth-no-tags"),
+    "ts-startup-chatter": real("ts-startup", "tstun") + real("ts-shutdown", "work queue"),
+    # hand-written from the format string (no real run here can produce them)
+    "ts-socks-unsupported": ("2026/11/30 05:00:00 socks5: client connection failed: unsupported command 2",),
+    "ts-socks-auth": ("2026/11/30 05:00:00 socks5: client connection failed: could not read auth packet header",),
+    "ts-map-poll-timeout": ("2026/11/30 05:00:00 control: map response long-poll timed out!",),
+    "ts-no-map-response": (
+        "2026/11/30 05:00:00 health(warnable=not-in-map-poll): error: Unable to connect to the Tailscale "
+        "coordination server to synchronize the state of your tailnet. Peer reachability might degrade over time.",
+        "2026/11/30 05:00:00 health(warnable=mapresponse-timeout): error: Tailscale hasn't received a network "
+        "map from the coordination server in 5m0s.",
+    ),
+    "ts-derp-timeout": (
+        "2026/11/30 05:00:00 health(warnable=derp-timed-out): error: Tailscale hasn't heard from the 'Frankfurt' "
+        "relay server in 2m10s. The server might be temporarily unavailable, or your Internet connection might be down.",
+        "2026/11/30 05:00:00 health(warnable=no-derp-home): error: Tailscale could not connect to any relay "
+        "server. Check your Internet connection.",
+    ),
+    "ts-derp-chatter": (
+        "2026/11/30 05:00:00 magicsock: derp-4 does not know about peer [Ab12C], removing route",
+        "2026/11/30 05:00:00 derphttp.Client.Connect: connecting to derp-4 (fra)",
+    ),
+    "ts-logout-ok": ("2026/11/30 05:00:00 logged out ephemeral node on shutdown",),
+    "ts-netstack-backend": (
+        "2026/11/30 05:00:00 netstack: could not connect to local backend server at 127.0.0.1:22: connection refused",
+    ),
+    "cr-startup-probe": (
+        'Default STARTUP TCP probe failed 1 time consecutively for container "devproxy" on port 8080. '
+        "The instance was not started.",
+        'STARTUP HTTP probe failed 24 times consecutively for container "devproxy" on path "/_devproxy/ready". '
+        "The instance was not started.",
+    ),
+    "cr-killed": ("Container terminated on signal 9.",),
+    "cr-exit": ("Container called exit(1).",),
+    "cr-bad-response": (
+        "The request failed because either the HTTP response was malformed or connection to the instance had "
+        "an error. Additional troubleshooting documentation can be found at: "
+        "https://cloud.google.com/run/docs/troubleshooting#malformed-response-or-connection-error",
+    ),
+    "cr-http-5xx": (request(502, "0.012s"), request(503, "0.004s")),
+    # a VS Code web console line as users paste it (microsoft/vscode log format)
+    "browser-reconnected": ("log.ts:117  INFO [remote-connection][ExtensionHost][c253f…][reconnect] reconnected!",),
 }

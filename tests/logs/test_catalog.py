@@ -7,7 +7,8 @@ from logs_samples import SAMPLES
 
 from devproxy.logs.correlate import ERROR_LEVELS
 from devproxy.logs.match import Matcher, needle
-from devproxy.logs.signatures import CATALOG, FINDING_SEVERITIES, ROLES
+from devproxy.logs.catalog import CATALOG
+from devproxy.logs.signatures import FINDING_SEVERITIES, ROLES
 from devproxy.logs.source import parse_line
 
 MATCHER = Matcher()

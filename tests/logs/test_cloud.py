@@ -168,6 +168,7 @@ def test_cli_diagnoses_cloud_logging() -> None:
     entries = _entries("cloud_run_timeout.gcloud.json")
     with serve(paged([entries[:30], entries[30:]])) as fake:
         result = _cli("--service", "devproxy", "--region", "us-central1", "--since", "2h", "--diagnose", "--json",
+                      "--no-service",
                       endpoint=fake.url)
     assert result.returncode == 1, result.stderr
     assert json.loads(result.stdout)["findings"][0]["id"] == "cloud-run-timeout"
@@ -199,7 +200,8 @@ def test_cli_follow_cloud_logging() -> None:
         return 200, {"entries": entries[: 10 * (call + 1)]}
 
     with serve(respond) as fake:
-        result = _cli("--follow", "--diagnose", "--poll-interval", "0", "--max-polls", "5", endpoint=fake.url)
+        result = _cli("--follow", "--diagnose", "--poll-interval", "0", "--max-polls", "5", "--no-service",
+                      endpoint=fake.url)
     assert result.returncode == 1, result.stderr
     assert len(fake.requests) == 5
     assert " 1. CRITICAL The tailnet never came up, so every proxied request fails  [tailnet-down]" in (

@@ -100,3 +100,15 @@ def test_following_ten_thousand_lines_stays_fast() -> None:
     assert live.diagnosis().findings[0].id == "blocked-event-loop"
     assert len(live.entries) == 10_000
     assert elapsed < 2.0, f"{elapsed:.3f} s"
+
+
+def test_live_diagnosis_reports_unrecognised_errors_as_they_arrive() -> None:
+    """An unknown ERROR line is a fresh finding of its own batch; INFO chatter afterwards adds nothing."""
+    from devproxy.logs.follow import LiveDiagnosis
+    from devproxy.logs.source import parse_line as parse
+
+    live = LiveDiagnosis()
+    first = live.add([parse('{"severity": "ERROR", "message": "flux capacitor 3 overheated"}')])
+    assert [(f.role, f.template) for f in first] == [("unrecognised", "flux capacitor <n> overheated")]
+    assert live.add([parse('{"severity": "INFO", "message": "all fine"}')]) == []
+    assert live.diagnosis().has_errors
