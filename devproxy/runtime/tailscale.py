@@ -16,6 +16,7 @@ import re
 import shlex
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit
 
 from devproxy.errors import ConfigError, TailscaleError
 from devproxy.runtime.config import SocksEndpoint
@@ -55,6 +56,8 @@ class TailscaleSettings:
     socket: str = f"{DEFAULT_STATE_DIR}/tailscaled.sock"
     hostname: str = DEFAULT_HOSTNAME
     authkey: str | None = field(default=None, repr=False)
+    #: a self-hosted control server (Headscale, or the test tailnet's); None: Tailscale's own.
+    login_server: str | None = None
     up_timeout_s: float = 60.0
     backoff_initial_s: float = 1.0
     backoff_max_s: float = 30.0
@@ -185,6 +188,8 @@ def up_argv(settings: TailscaleSettings, authkey_file: str | None) -> list[str]:
     argv = [settings.tailscale, f"--socket={settings.socket}", "up"]
     if authkey_file is not None:
         argv.append(f"--auth-key=file:{authkey_file}")
+    if settings.login_server is not None:
+        argv.append(f"--login-server={settings.login_server}")
     argv += [
         f"--hostname={settings.hostname}",
         "--accept-dns=false",
@@ -269,6 +274,21 @@ def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
     return value
 
 
+def login_server_from_env(env: Mapping[str, str]) -> str | None:
+    """DEVPROXY_TAILSCALE_LOGIN_SERVER as an http(s) URL, or None. Raises: ConfigError."""
+    raw = env.get("DEVPROXY_TAILSCALE_LOGIN_SERVER", "").strip()
+    if not raw:
+        return None
+    url = urlsplit(raw)
+    if url.scheme not in ("http", "https") or not url.hostname or url.username or url.query:
+        raise ConfigError(
+            f"invalid DEVPROXY_TAILSCALE_LOGIN_SERVER={raw!r}: expected an http:// or https:// URL "
+            "without credentials",
+            hint="the URL of your Headscale server, e.g. https://headscale.example.com",
+        )
+    return raw.rstrip("/")
+
+
 def _extra_args(env: Mapping[str, str], name: str) -> tuple[str, ...]:
     raw = env.get(name, "")
     try:
@@ -329,6 +349,7 @@ def tailscale_settings(env: Mapping[str, str], socks: SocksEndpoint | None) -> T
         socket=env.get("DEVPROXY_TAILSCALE_SOCKET", "").strip() or f"{state_dir}/tailscaled.sock",
         hostname=hostname_from_env(env),
         authkey=clean_authkey(raw_key),
+        login_server=login_server_from_env(env),
         up_timeout_s=_seconds(env, "DEVPROXY_TAILSCALE_UP_TIMEOUT", 60.0),
         backoff_initial_s=initial,
         backoff_max_s=max(initial, maximum),

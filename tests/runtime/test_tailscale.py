@@ -72,6 +72,8 @@ def test_settings_accept_tailscale_authkey_and_binary_paths() -> None:
         ({"TS_AUTHKEY": KEY}, SocksEndpoint("127.0.0.1", 1055, "u", "p"), "no credentials"),
         ({"TS_AUTHKEY": KEY, "DEVPROXY_TAILSCALE_UP_ARGS": f"--auth-key={KEY}"}, DEFAULT_SOCKS, "credentials"),
         ({"TS_AUTHKEY": KEY, "DEVPROXY_TAILSCALE_UP_TIMEOUT": "soon"}, DEFAULT_SOCKS, "seconds"),
+        ({"TS_AUTHKEY": KEY, "DEVPROXY_TAILSCALE_LOGIN_SERVER": "headscale:8080"}, DEFAULT_SOCKS, "http://"),
+        ({"TS_AUTHKEY": KEY, "DEVPROXY_TAILSCALE_LOGIN_SERVER": "https://u:p@hs"}, DEFAULT_SOCKS, "credentials"),
     ],
 )
 def test_settings_reject_bad_configuration(env: dict[str, str], socks: SocksEndpoint, needle: str) -> None:
@@ -143,6 +145,15 @@ def test_up_argv_carries_a_key_file_never_the_key() -> None:
     ]
     assert not any(KEY in arg for arg in argv)
     assert status_argv(settings) == ["tailscale", "--socket=/s/ts.sock", "status", "--json", "--peers=false"]
+
+
+def test_login_server_goes_to_tailscale_up() -> None:
+    """DEVPROXY_TAILSCALE_LOGIN_SERVER (Headscale) becomes `tailscale up --login-server=URL`."""
+    env = {"TS_AUTHKEY": KEY, "DEVPROXY_TAILSCALE_LOGIN_SERVER": " https://headscale.example.com/ "}
+    settings = tailscale_settings(env, DEFAULT_SOCKS)
+    assert settings.login_server == "https://headscale.example.com"
+    assert "--login-server=https://headscale.example.com" in up_argv(settings, None)
+    assert not any(a.startswith("--login-server") for a in up_argv(tailscale_settings({"TS_AUTHKEY": KEY}, None), None))
 
 
 def test_parse_status() -> None:
