@@ -1,0 +1,26 @@
+"""Proof 1: the runtime starts the real tailscaled, logs in through the key file, and is ready only once
+Running and the dev box answers across the tailnet (by MagicDNS name and by 100.x address)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import aiohttp
+
+from conftest import KEY, Runtime, runtime_env, start_runtime
+from tailnet import Binaries, Control, Node
+
+
+async def test_ready_after_running_and_target_through_the_tunnel(runtime: Runtime, session: aiohttp.ClientSession) -> None:
+    """Readiness is 503 until BackendState Running and the target answers via tailscaled; then 200."""
+    status, body = await runtime.ready(session)
+    assert status == 503, body
+    body = await runtime.wait_ready(session, 200, timeout=60)
+    assert body["checks"]["tailscale"]["backend_state"] == "Running"
+    running_at = runtime.lines.index(runtime.events("tailscale.backend_state")[-1])
+    assert runtime.events("tailscale.backend_state")[-1]["backend_state"] == "Running"
+    ready_at = runtime.lines.index(runtime.events("ready.changed")[-1])
+    assert ready_at > running_at
+    async with session.get(f"{runtime.url}/echo/hello") as resp:
+        assert resp.status == 200
+        assert (await resp.json())["raw_path"] == "/echo/hello"
