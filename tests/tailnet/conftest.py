@@ -69,6 +69,12 @@ def devbox(bins: Binaries, control: Control, netns: Netns, tmp_path_factory: pyt
 
 
 @pytest.fixture(scope="session")
+def devbox_ip(devbox: Node) -> str:
+    """The dev box's 100.x address (stable: its state is on disk)."""
+    return devbox.ipv4
+
+
+@pytest.fixture(scope="session")
 def dev_port(netns: Netns) -> Iterator[int]:
     """The dev server on the dev box's loopback (the runtime tests' upstream app)."""
     proc = subprocess.Popen([*netns.exec_prefix(), sys.executable, str(HERE / "devserver.py")],
