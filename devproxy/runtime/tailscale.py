@@ -114,7 +114,7 @@ SIGNATURES: tuple[LineSignature, ...] = (
         "auth_failed", "ERROR", "the Tailscale auth key was rejected (expired, revoked or malformed)",
         AUTH_KEY_FIX,
         re.compile(
-            r"invalid key|API key (\S+ )?does not exist|API key (\S+ )?not valid"
+            r"invalid (auth ?)?key|API key (\S+ )?does not exist|API key (\S+ )?not valid"
             r"|unable to validate API key|auth ?key (has )?expired",
             re.I,
         ),

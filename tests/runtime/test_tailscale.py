@@ -179,6 +179,8 @@ def test_parse_status_rejects_garbage(text: str) -> None:
         ("You are logged out. The last login error was: invalid key: API key does not exist", "auth_failed"),
         ("TryLogin: invalid key: unable to validate API key", "auth_failed"),
         ("tsnet.Up: backend: invalid key: API key ********* not valid", "auth_failed"),
+        # What tailscale up v1.102.5 prints when a self-hosted control server rejects the key.
+        ("backend error: invalid authkey", "auth_failed"),
         ("backend error: requested tags [tag:web] are invalid or not permitted", "tags_rejected"),
         ("SOCKS5 listener: listen tcp 127.0.0.1:1055: bind: address already in use", "socks_in_use"),
         ("failed to connect to local tailscaled; it doesn't appear to be running", "socket_missing"),
