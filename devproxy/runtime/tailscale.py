@@ -19,7 +19,8 @@ from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 from devproxy.errors import ConfigError, TailscaleError
-from devproxy.runtime.config import SocksEndpoint
+from devproxy.runtime.config import SocksEndpoint, Target, parse_target
+from devproxy.runtime.watchdog import DEFAULT_BOUND_S
 
 DEFAULT_SOCKS_HOST = "127.0.0.1"
 DEFAULT_SOCKS_PORT = 1055
@@ -72,6 +73,10 @@ class TailscaleSettings:
     status_timeout_s: float = 5.0
     tailscaled_args: tuple[str, ...] = ()
     up_args: tuple[str, ...] = ()
+    #: (host, port) the watchdog dials through the SOCKS server while Running; None: no watchdog.
+    watch_target: tuple[str, int] | None = None
+    #: restart tailscaled once dials to watch_target have failed this long (None: never).
+    watchdog_s: float | None = DEFAULT_BOUND_S
 
     @property
     def socks_address(self) -> str:
@@ -302,12 +307,25 @@ def _extra_args(env: Mapping[str, str], name: str) -> tuple[str, ...]:
     return args
 
 
-def tailscale_settings(env: Mapping[str, str], socks: SocksEndpoint | None) -> TailscaleSettings:
+def watchdog_from_env(env: Mapping[str, str]) -> float | None:
+    """DEVPROXY_TAILSCALE_WATCHDOG: seconds of failing dials before a restart; "off" or 0 disables."""
+    raw = env.get("DEVPROXY_TAILSCALE_WATCHDOG", "").strip().lower()
+    if raw in ("off", "0", "0s", "false", "no"):
+        return None
+    return _seconds(env, "DEVPROXY_TAILSCALE_WATCHDOG", DEFAULT_BOUND_S)
+
+
+def tailscale_settings(
+    env: Mapping[str, str], socks: SocksEndpoint | None, target: Target | None = None
+) -> TailscaleSettings:
     """Build the supervisor's settings from the environment. Raises: ConfigError.
 
     `socks` is the endpoint the proxy dials; tailscaled must listen on exactly that literal.
     With `None` (the proxy dials directly) tailscaled still gets the default address.
+    `target` is what the watchdog dials (default: DEVPROXY_TARGET, as Cloud Run sets it).
     """
+    if target is None and env.get("DEVPROXY_TARGET", "").strip():
+        target = parse_target(env["DEVPROXY_TARGET"])
     if socks is None:
         host, port = DEFAULT_SOCKS_HOST, DEFAULT_SOCKS_PORT
     else:
@@ -356,4 +374,6 @@ def tailscale_settings(env: Mapping[str, str], socks: SocksEndpoint | None) -> T
         auth_backoff_s=_seconds(env, "DEVPROXY_TAILSCALE_AUTH_BACKOFF", 300.0),
         tailscaled_args=_extra_args(env, "DEVPROXY_TAILSCALED_ARGS"),
         up_args=_extra_args(env, "DEVPROXY_TAILSCALE_UP_ARGS"),
+        watch_target=(target.host, target.port) if target is not None and socks is not None else None,
+        watchdog_s=watchdog_from_env(env),
     )

@@ -166,10 +166,11 @@ def runtime_env(bins: Binaries, control: Control, state_dir: Path, **extra: str)
 
 
 async def start_runtime(target: str, env: dict[str, str], *args: str) -> Runtime:
-    """`devproxy runtime` exactly as the image runs it, on a free SOCKS port (tailscaled's)."""
+    """`devproxy runtime` exactly as the image runs it (target in DEVPROXY_TARGET, as deploy sets it),
+    on a free SOCKS port (tailscaled's)."""
     socks = f"socks5://127.0.0.1:{free_port()}"
-    proc, lines = await spawn_runtime("--target", target, "--listen", "127.0.0.1:0", "--socks", socks,
-                                      "--auth", "none", *args, env=env)
+    proc, lines = await spawn_runtime("--listen", "127.0.0.1:0", "--socks", socks, "--auth", "none", *args,
+                                      env={**env, "DEVPROXY_TARGET": target})
     runtime = Runtime(proc, int(lines[-1]["port"]), lines)
     runtime.collector = asyncio.create_task(runtime.collect())
     return runtime
