@@ -1,8 +1,8 @@
 """Network namespaces for the test tailnet: a dev box joined to this host by one veth pair.
 
 The dev box gets its own loopback (its dev server is reachable only across the tailnet), an address
-on the veth and a default route through this host. Faults are made with `ip link` (cut the link)
-and nftables (drop UDP inside the namespace, so WireGuard cannot go direct and DERP must carry it).
+on the veth and a default route through this host. Faults are made with nftables inside the namespace: drop its UDP (WireGuard cannot go direct, DERP must carry it) or every
+packet on its link (a pulled cable).
 """
 
 from __future__ import annotations
@@ -56,28 +56,29 @@ class Netns:
     def exec_prefix(self) -> list[str]:
         return ["ip", "netns", "exec", self.name]
 
-    def set_link(self, up: bool) -> None:
-        """Cut (or restore) the dev box's only link, on this host's side."""
-        _ip("link", "set", self.host_if, "up" if up else "down")
-        if up:
-            # Taking the link down flushed the route through it inside the namespace.
-            subprocess.run(["ip", "-n", self.name, "route", "replace", "default", "via", self.host_ip],
-                           capture_output=True, timeout=10)
+    def cut_link(self, cut: bool) -> None:
+        """Drop (or pass again) every packet on the dev box's only link, both ways, like a pulled cable.
+
+        Done with nftables inside the namespace rather than `ip link down`, which would also take this
+        host's end of the veth, and with it the control server's address, away from the container.
+        """
+        self._table("dpx_cut", f'iifname "{self.ns_if}" drop; oifname "{self.ns_if}" drop;', cut)
 
     def drop_udp(self, drop: bool) -> None:
-        """Drop (or allow again) every UDP packet leaving or entering the dev box."""
-        if drop:
-            rules = (
-                "table inet dpx_udp {\n"
-                " chain out { type filter hook output priority 0; meta l4proto udp drop; }\n"
-                " chain in { type filter hook input priority 0; meta l4proto udp drop; }\n"
-                "}\n"
-            )
+        """Drop (or pass again) every UDP packet leaving or entering the dev box: WireGuard must use DERP."""
+        self._table("dpx_udp", "meta l4proto udp drop;", drop)
+
+    def _table(self, name: str, rule: str, present: bool) -> None:
+        if present:
+            rules = (f"table inet {name} {{\n"
+                     f" chain out {{ type filter hook output priority 0; {rule} }}\n"
+                     f" chain in {{ type filter hook input priority 0; {rule} }}\n"
+                     "}\n")
             argv = [*self.exec_prefix(), "nft", "-f", "-"]
         else:
-            rules, argv = "", [*self.exec_prefix(), "nft", "delete", "table", "inet", "dpx_udp"]
+            rules, argv = "", [*self.exec_prefix(), "nft", "delete", "table", "inet", name]
         done = subprocess.run(argv, input=rules, capture_output=True, text=True, timeout=10)
-        if done.returncode != 0:
+        if done.returncode != 0 and (present or "No such file" not in done.stderr):
             raise RuntimeError(f"{' '.join(argv)} failed: {done.stderr.strip()}")
 
     def destroy(self) -> None:
