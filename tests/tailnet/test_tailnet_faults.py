@@ -11,10 +11,10 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from conftest import Runtime, runtime_env, start_runtime
-from netns import Netns
 from support.socks import free_port
-from tailnet import Binaries, Control, Node
+from tailnet.tailnet_fixtures import Runtime, runtime_env, start_runtime
+from tailnet.tailnet_netns import Netns
+from tailnet.tailnet_procs import Binaries, Control, Node
 
 
 async def test_watchdog_restarts_a_running_tailscaled_whose_dials_keep_failing(

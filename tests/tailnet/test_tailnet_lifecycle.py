@@ -12,10 +12,10 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from conftest import Runtime, runtime_env, start_runtime
 from devproxy.runtime.tailscale import AUTH_KEY_FIX
-from netns import Netns
-from tailnet import Binaries, Control, Node
+from tailnet.tailnet_fixtures import Runtime, runtime_env, start_runtime
+from tailnet.tailnet_netns import Netns
+from tailnet.tailnet_procs import Binaries, Control, Node
 
 
 @pytest.fixture

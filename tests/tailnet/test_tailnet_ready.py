@@ -7,8 +7,8 @@ from pathlib import Path
 
 import aiohttp
 
-from conftest import KEY, Runtime, runtime_env, start_runtime
-from tailnet import Binaries, Control, Node
+from tailnet.tailnet_fixtures import KEY, Runtime, runtime_env, start_runtime
+from tailnet.tailnet_procs import Binaries, Control, Node
 
 
 async def test_ready_after_running_and_target_through_the_tunnel(runtime: Runtime, session: aiohttp.ClientSession) -> None:
@@ -17,10 +17,10 @@ async def test_ready_after_running_and_target_through_the_tunnel(runtime: Runtim
     assert status == 503, body
     body = await runtime.wait_ready(session, 200, timeout=60)
     assert body["checks"]["tailscale"]["backend_state"] == "Running"
-    running_at = runtime.lines.index(runtime.events("tailscale.backend_state")[-1])
-    assert runtime.events("tailscale.backend_state")[-1]["backend_state"] == "Running"
-    ready_at = runtime.lines.index(runtime.events("ready.changed")[-1])
-    assert ready_at > running_at
+    running = await runtime.wait_event("tailscale.backend_state", timeout=5, backend_state="Running")
+    ready = await runtime.wait_event("ready.changed", timeout=5, ready=True)
+    assert runtime.lines.index(ready) > runtime.lines.index(running)
+    assert body["checks"]["target"]["ok"] is True
     async with session.get(f"{runtime.url}/echo/hello") as resp:
         assert resp.status == 200
         assert (await resp.json())["raw_path"] == "/echo/hello"

@@ -12,9 +12,10 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from conftest import Runtime, runtime_env, spawn_runtime
+from support.runtime_proc import spawn_runtime
 from support.socks import free_port
-from tailnet import Binaries, Control, Node
+from tailnet.tailnet_fixtures import Runtime, runtime_env
+from tailnet.tailnet_procs import Binaries, Control, Node
 
 
 def socks_flag(runtime: Runtime) -> str:

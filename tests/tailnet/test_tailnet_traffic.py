@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator
 import aiohttp
 import pytest
 
-from conftest import Runtime
+from tailnet.tailnet_fixtures import Runtime
 
 MiB = 1024 * 1024
 

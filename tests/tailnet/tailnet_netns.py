@@ -7,9 +7,12 @@ packet on its link (a pulled cable).
 
 from __future__ import annotations
 
+import itertools
 import os
 import subprocess
 from dataclasses import dataclass
+
+_SERIAL = itertools.count()
 
 
 def _ip(*args: str, ns: str | None = None) -> None:
@@ -32,11 +35,12 @@ class Netns:
     @classmethod
     def create(cls) -> Netns:
         """A fresh namespace named after this process (several test runs may share the machine)."""
-        pid = os.getpid()
-        # A /30 of 10.77.0.0/16 per process id.
-        offset = (pid % 16384) * 4
+        pid, serial = os.getpid(), next(_SERIAL)
+        # A /30 of 10.77.0.0/16 per (process id, serial).
+        offset = ((pid * 4 + serial) % 16384) * 4
         prefix, last = f"10.77.{offset // 256}", offset % 256
-        ns = cls(f"dpx-devbox-{pid}", f"dpxh{pid}", f"dpxd{pid}", f"{prefix}.{last + 1}", f"{prefix}.{last + 2}")
+        tag = f"{pid}{'abcdefgh'[serial % 8]}"
+        ns = cls(f"dpx-devbox-{tag}", f"dpxh{tag}", f"dpxd{tag}", f"{prefix}.{last + 1}", f"{prefix}.{last + 2}")
         ns.destroy()
         _ip("netns", "add", ns.name)
         try:
