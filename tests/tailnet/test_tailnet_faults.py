@@ -12,7 +12,7 @@ import aiohttp
 import pytest
 
 from support.socks import free_port
-from tailnet.tailnet_fixtures import Runtime, runtime_env, start_runtime
+from tailnet.tailnet_fixtures import runtime_env, start_runtime
 from tailnet.tailnet_netns import Netns
 from tailnet.tailnet_procs import Binaries, Control, Node
 

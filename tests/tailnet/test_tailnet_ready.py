@@ -8,7 +8,7 @@ from pathlib import Path
 import aiohttp
 
 from tailnet.tailnet_fixtures import KEY, Runtime, runtime_env, start_runtime
-from tailnet.tailnet_procs import Binaries, Control, Node
+from tailnet.tailnet_procs import Binaries, Control
 
 
 async def test_ready_after_running_and_target_through_the_tunnel(runtime: Runtime, session: aiohttp.ClientSession) -> None:
