@@ -152,6 +152,17 @@ class Runtime:
         return self.proc.returncode if self.proc.returncode is not None else -1
 
 
+async def diagnose(lines: list[dict[str, Any]], path: Path) -> dict[str, list[str]]:
+    """`devproxy logs --diagnose --json` over a runtime's own log lines: finding id -> example lines."""
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "devproxy", "logs", "--file", str(path), "--diagnose", "--json",
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    out, err = await asyncio.wait_for(proc.communicate(), 60)
+    assert proc.returncode in (0, 1), err.decode()
+    return {f["id"]: f["examples"] for f in json.loads(out)["findings"]}
+
+
 def runtime_env(bins: Binaries, control: Control, state_dir: Path, **extra: str) -> dict[str, str]:
     """The container's environment, as Cloud Run gives it, pointed at the test control server."""
     return {

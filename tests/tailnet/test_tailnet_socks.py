@@ -14,7 +14,7 @@ import pytest
 
 from support.runtime_proc import spawn_runtime
 from support.socks import free_port
-from tailnet.tailnet_fixtures import Runtime, runtime_env
+from tailnet.tailnet_fixtures import Runtime, diagnose, runtime_env
 from tailnet.tailnet_procs import Binaries, Control, Node
 
 
@@ -73,9 +73,10 @@ async def test_runtime_and_tailscaled_meet_on_the_same_literal(
 
 
 async def test_bare_connects_log_packet_header_errors_and_our_probes_never_do(
-    runtime: Runtime, session: aiohttp.ClientSession,
+    runtime: Runtime, session: aiohttp.ClientSession, tmp_path: Path,
 ) -> None:
-    """Many readiness probes leave tailscaled silent; one bare TCP connect makes it log the famous line."""
+    """Many readiness probes leave tailscaled silent; one bare TCP connect makes it log the famous line, which
+    `devproxy logs --diagnose` names from the runtime's own output."""
     await runtime.wait_ready(session, 200, timeout=60)
     for _ in range(5):
         await runtime.ready(session)
@@ -90,3 +91,5 @@ async def test_bare_connects_log_packet_header_errors_and_our_probes_never_do(
     async with asyncio.timeout(10):
         while not [line for line in runtime.tailscaled_lines() if "could not read packet header" in line]:
             await asyncio.sleep(0.1)
+    findings = await diagnose(runtime.lines, tmp_path / "runtime.jsonl")
+    assert any("could not read packet header" in line for line in findings["ts-packet-header"])

@@ -10,15 +10,15 @@ from pathlib import Path
 import aiohttp
 
 from support.runtime_proc import spawn_runtime
-from tailnet.tailnet_fixtures import KEY, Runtime, runtime_env
+from tailnet.tailnet_fixtures import KEY, Runtime, diagnose, runtime_env
 from tailnet.tailnet_procs import Binaries, Control, Node
 
 
 async def test_tailscaled_dying_at_start_is_restarted_with_capped_backoff(
     bins: Binaries, control: Control, devbox: Node, dev_port: int, tmp_path: Path, session: aiohttp.ClientSession,
 ) -> None:
-    """The real "SOCKS5 listener: ... address already in use" is recognised, and restarts back off 0.2, 0.4,
-    0.8, 0.8 s while readiness stays 503."""
+    """The real "SOCKS5 listener: ... address already in use" is recognised (by the runtime and by
+    `devproxy logs --diagnose`), and restarts back off 0.2, 0.4, 0.8, 0.8 s while readiness stays 503."""
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
@@ -40,6 +40,8 @@ async def test_tailscaled_dying_at_start_is_restarted_with_capped_backoff(
     assert all(r["returncode"] == 1 for r in rt.events("tailscaled.exited")[:4])
     in_use = [r for r in rt.lines if r.get("signature") == "socks_in_use"]
     assert in_use and "address already in use" in in_use[0]["message"]
+    findings = await diagnose(rt.lines, tmp_path / "runtime.jsonl")
+    assert any(f"127.0.0.1:{port}: bind: address already in use" in line for line in findings["ts-listener-in-use"])
 
 
 async def test_tailscaled_and_the_cli_get_no_secret_in_their_environment(runtime: Runtime,
