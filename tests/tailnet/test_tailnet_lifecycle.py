@@ -13,7 +13,7 @@ import aiohttp
 import pytest
 
 from devproxy.runtime.tailscale import AUTH_KEY_FIX
-from tailnet.tailnet_fixtures import Runtime, runtime_env, start_runtime
+from tailnet.tailnet_fixtures import Runtime, diagnose, runtime_env, start_runtime
 from tailnet.tailnet_netns import Netns
 from tailnet.tailnet_procs import Binaries, Control, Node
 
@@ -48,6 +48,7 @@ async def test_rejected_key_names_the_fix_without_a_restart_loop(
         await rt.stop()
     rejected = [r for r in rt.lines if r.get("signature") == "auth_failed"]
     assert rejected and "invalid authkey" in rejected[0]["message"]
+    assert "dp-tailscale-auth-failed" in await diagnose(rt.lines, tmp_path / "runtime.jsonl")
 
 
 async def test_sigterm_closes_websockets_logs_out_and_the_node_leaves_control_within_5_s(
