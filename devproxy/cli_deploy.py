@@ -43,6 +43,9 @@ def deploy(
     auth: Optional[str] = typer.Option(None, "--auth", help="Access control: token|iap|none [default token]"),
     min_instances: Optional[int] = typer.Option(None, "--min-instances", help="[default 1]"),
     max_instances: Optional[int] = typer.Option(None, "--max-instances", help="[default 1]"),
+    login_server: Optional[str] = typer.Option(
+        None, "--login-server", help="Control server URL, e.g. your Headscale [default Tailscale's]"
+    ),
     ts_authkey_file: Optional[str] = typer.Option(
         None, "--ts-authkey-file", help="File holding the Tailscale auth key (else TS_AUTHKEY, else asked)"
     ),
@@ -55,7 +58,7 @@ def deploy(
     from devproxy.deploy import apply, render
 
     cfg = _config(project=project, region=region, service=service, target=target, image=image, auth=auth,
-                  min_instances=min_instances, max_instances=max_instances)
+                  min_instances=min_instances, max_instances=max_instances, login_server=login_server)
     if dry_run:
         report = apply.dry_run(cfg, rotate_token)
         _print(render.dry_run_json(report)) if as_json else render.write_dry_run(report, _out)

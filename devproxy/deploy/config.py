@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 from devproxy.errors import ConfigError
 
 AUTH_MODES = ("token", "iap", "none")
-DEFAULT_TAILSCALE_VERSION = "v1.84.0"
+DEFAULT_TAILSCALE_VERSION = "v1.102.5"
 CONFIG_FILE = "devproxy.toml"
 
 #: every key devproxy.toml may hold, with its default (None: derived or required).
@@ -39,6 +39,7 @@ DEFAULTS: dict[str, Any] = {
     "service_account": None,
     "tailscale_version": DEFAULT_TAILSCALE_VERSION,
     "tailscale_hostname": None,
+    "login_server": None,
     "wheel": None,
 }
 _INT_KEYS = ("min_instances", "max_instances")
@@ -66,6 +67,8 @@ class DeployConfig:
     service_account: str | None = None
     tailscale_version: str = DEFAULT_TAILSCALE_VERSION
     tailscale_hostname: str | None = None
+    #: a self-hosted control server (Headscale); None: Tailscale's own.
+    login_server: str | None = None
     #: a prebuilt devproxy wheel to put in the image instead of building one.
     wheel: str | None = None
     #: where each value came from ("default", "devproxy.toml", "env DEVPROXY_REGION", ...).
@@ -172,6 +175,12 @@ def _validate(values: dict[str, Any]) -> None:
     target = urlsplit(values["target"])
     if values["target"] and (target.scheme not in ("http", "https") or not target.hostname):
         raise ConfigError(f"target must be an http:// or https:// URL, got {values['target']!r}")
+    if values["login_server"]:
+        login = urlsplit(values["login_server"])
+        if login.scheme not in ("http", "https") or not login.hostname or login.username or login.query:
+            raise ConfigError(f"login_server must be an http:// or https:// URL without credentials, "
+                              f"got {values['login_server']!r}",
+                              hint="the URL of your Headscale server, e.g. https://headscale.example.com")
     low, high = values["min_instances"], values["max_instances"]
     if low < 0 or high < 1 or low > high:
         raise ConfigError(f"instances: need 0 <= min ({low}) <= max ({high}) and max >= 1")

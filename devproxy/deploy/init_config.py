@@ -59,6 +59,7 @@ def render_toml(values: Mapping[str, str]) -> str:
         "service_account": "runtime service account (default <service>-runtime@<project>...)",
         "tailscale_version": "tag of the official tailscale/tailscale image",
         "tailscale_hostname": "the node's name on your tailnet",
+        "login_server": "control server URL when you run Headscale (default: Tailscale's)",
         "wheel": "a prebuilt devproxy wheel to install in the image (default: build one from this checkout)",
     }
     lines = ["# devproxy deploy settings. Precedence: flags > DEVPROXY_* env > this file > gcloud config.",

@@ -59,6 +59,8 @@ def env_vars(cfg: DeployConfig, project_number: str | None = None) -> list[run_v
         env.append(run_v2.EnvVar(name="DEVPROXY_IAP_AUDIENCE", value=iap_audience(cfg, project_number)))
     if cfg.tailscale_hostname:
         env.append(run_v2.EnvVar(name="DEVPROXY_TAILSCALE_HOSTNAME", value=cfg.tailscale_hostname))
+    if cfg.login_server:
+        env.append(run_v2.EnvVar(name="DEVPROXY_TAILSCALE_LOGIN_SERVER", value=cfg.login_server))
     return env
 
 

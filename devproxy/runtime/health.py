@@ -2,7 +2,8 @@
 
 Readiness is a full SOCKS greeting + CONNECT to the target (never a bare TCP probe of the SOCKS
 port, which tailscaled logs as "could not read packet header"), plus tailscaled's own state when
-the runtime supervises it. Results are cached briefly so a busy probe cannot hammer the tunnel.
+the runtime supervises it. The target probe's result is cached briefly so a busy probe cannot hammer
+the tunnel; tailscaled's state is asked afresh every time.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ class Readiness:
     def __init__(self, ctx: ProxyContext, checks: dict[str, Check] | None = None) -> None:
         self._ctx = ctx
         self.checks: dict[str, Check] = dict(checks or {})
+        #: when the target was last probed, and what the probe said.
         self._cached: tuple[float, dict[str, Any]] | None = None
         self._lock = asyncio.Lock()
         self.last_ok: bool | None = None
@@ -47,14 +49,20 @@ class Readiness:
         return result
 
     async def verdict(self) -> dict[str, Any]:
+        """The readiness body; the other checks are asked every time, only the target probe is cached.
+
+        A tailscaled that just died must turn readiness 503 at once, while a busy probe must not
+        hammer the tunnel with SOCKS dials.
+        """
         async with self._lock:
-            now = time.monotonic()
-            if self._cached and now - self._cached[0] < self._ctx.config.timeouts.ready_cache:
-                return self._cached[1]
             checks: dict[str, dict[str, Any]] = {name: fn() for name, fn in self.checks.items()}
             if all(c.get("ok") for c in checks.values()):
-                checks["target"] = await self.target_check()
+                now = time.monotonic()
+                if self._cached is None or now - self._cached[0] >= self._ctx.config.timeouts.ready_cache:
+                    self._cached = (now, await self.target_check())
+                checks["target"] = self._cached[1]
             else:
+                self._cached = None
                 checks["target"] = {"ok": False, "skipped": "waiting for the checks above"}
             ok = all(c.get("ok") for c in checks.values())
             body: dict[str, Any] = {"ready": ok, "checks": checks}
@@ -63,7 +71,6 @@ class Readiness:
             if self._ctx.stopping:
                 body["ready"] = False
                 body["stopping"] = True
-            self._cached = (now, body)
             self._note_change(bool(body["ready"]), checks)
             return body
 

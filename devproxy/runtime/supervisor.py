@@ -23,6 +23,7 @@ from typing import Any
 from devproxy.errors import TailscaleError
 from devproxy.runtime.children import Child, spawn
 from devproxy.runtime.log import EventLog
+from devproxy.runtime.watchdog import Watchdog, probe_interval, socks_probe
 from devproxy.runtime.tailscale import (
     AUTH_KINDS,
     TailscaleSettings,
@@ -77,6 +78,7 @@ class Supervisor:
         self._wake = asyncio.Event()
         self._auth_failure: str | None = None
         self._running_since: float | None = None
+        self.watchdog = Watchdog(settings.watchdog_s or 0.0)
 
     # -- public surface -------------------------------------------------------------------
 
@@ -136,13 +138,20 @@ class Supervisor:
 
     def check(self) -> dict[str, object]:
         """Readiness view: ok only while tailscaled reports Running."""
-        return {
+        view: dict[str, object] = {
             "ok": self.state == "running",
             "state": self.state,
             "detail": self.detail,
             "backend_state": self.backend_state,
             "restarts": self.restarts,
         }
+        if self.watchdog.failing_since is not None:
+            view["watchdog"] = {
+                "failing_s": round(time.monotonic() - self.watchdog.failing_since, 1),
+                "restart_after_s": self.watchdog.current_bound_s,
+                "last_error": self.watchdog.last_error,
+            }
+        return view
 
     # -- the loop -------------------------------------------------------------------------
 
@@ -277,7 +286,11 @@ class Supervisor:
                     self._set_state("running", f"BackendState Running{f' ({ips})' if ips else ''}")
                 deadline = time.monotonic() + s.up_timeout_s
                 interval = s.running_poll_s
+                if s.watch_target is not None and s.watchdog_s is not None:
+                    interval = probe_interval(s.watchdog_s, s.running_poll_s)
+                    await self._watch(*s.watch_target)
             else:
+                self.watchdog.paused()
                 seen = status.backend_state if status is not None else "unknown"
                 if self.state == "running":
                     self._set_state("logging-in", f"BackendState {seen} (was Running)")
@@ -288,6 +301,20 @@ class Supervisor:
                     raise _Restart(f"tailscaled did not reach Running within {s.up_timeout_s:g} s (BackendState {seen})")
                 interval = min(interval * 2, s.poll_max_s)
             await asyncio.sleep(interval)
+
+    async def _watch(self, host: str, port: int) -> None:
+        """One watchdog probe through tailscaled's SOCKS server. Raises: _Restart when the bound passed."""
+        s = self.settings
+        error = await socks_probe(s.socks_host, s.socks_port, host, port, s.status_timeout_s + 5.0)
+        reason = self.watchdog.record(error is None, time.monotonic(), error or "")
+        if reason is None:
+            return
+        self.log.warning(
+            "tailscaled.watchdog", f"restarting tailscaled: BackendState is Running but {reason}",
+            component="supervisor", target=f"{host}:{port}", reason=reason, error=error,
+            next_bound_s=self.watchdog.current_bound_s,
+        )
+        raise _Restart(f"watchdog: {reason}")
 
     async def _up(self) -> None:
         """`tailscale up` with the key in a 0600 file that exists only while `up` runs."""

@@ -16,9 +16,11 @@ import re
 import shlex
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit
 
 from devproxy.errors import ConfigError, TailscaleError
-from devproxy.runtime.config import SocksEndpoint
+from devproxy.runtime.config import SocksEndpoint, Target, parse_target
+from devproxy.runtime.watchdog import DEFAULT_BOUND_S
 
 DEFAULT_SOCKS_HOST = "127.0.0.1"
 DEFAULT_SOCKS_PORT = 1055
@@ -55,6 +57,8 @@ class TailscaleSettings:
     socket: str = f"{DEFAULT_STATE_DIR}/tailscaled.sock"
     hostname: str = DEFAULT_HOSTNAME
     authkey: str | None = field(default=None, repr=False)
+    #: a self-hosted control server (Headscale, or the test tailnet's); None: Tailscale's own.
+    login_server: str | None = None
     up_timeout_s: float = 60.0
     backoff_initial_s: float = 1.0
     backoff_max_s: float = 30.0
@@ -69,6 +73,10 @@ class TailscaleSettings:
     status_timeout_s: float = 5.0
     tailscaled_args: tuple[str, ...] = ()
     up_args: tuple[str, ...] = ()
+    #: (host, port) the watchdog dials through the SOCKS server while Running; None: no watchdog.
+    watch_target: tuple[str, int] | None = None
+    #: restart tailscaled once dials to watch_target have failed this long (None: never).
+    watchdog_s: float | None = DEFAULT_BOUND_S
 
     @property
     def socks_address(self) -> str:
@@ -111,7 +119,7 @@ SIGNATURES: tuple[LineSignature, ...] = (
         "auth_failed", "ERROR", "the Tailscale auth key was rejected (expired, revoked or malformed)",
         AUTH_KEY_FIX,
         re.compile(
-            r"invalid key|API key (\S+ )?does not exist|API key (\S+ )?not valid"
+            r"invalid (auth ?)?key|API key (\S+ )?does not exist|API key (\S+ )?not valid"
             r"|unable to validate API key|auth ?key (has )?expired",
             re.I,
         ),
@@ -185,6 +193,8 @@ def up_argv(settings: TailscaleSettings, authkey_file: str | None) -> list[str]:
     argv = [settings.tailscale, f"--socket={settings.socket}", "up"]
     if authkey_file is not None:
         argv.append(f"--auth-key=file:{authkey_file}")
+    if settings.login_server is not None:
+        argv.append(f"--login-server={settings.login_server}")
     argv += [
         f"--hostname={settings.hostname}",
         "--accept-dns=false",
@@ -269,6 +279,21 @@ def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
     return value
 
 
+def login_server_from_env(env: Mapping[str, str]) -> str | None:
+    """DEVPROXY_TAILSCALE_LOGIN_SERVER as an http(s) URL, or None. Raises: ConfigError."""
+    raw = env.get("DEVPROXY_TAILSCALE_LOGIN_SERVER", "").strip()
+    if not raw:
+        return None
+    url = urlsplit(raw)
+    if url.scheme not in ("http", "https") or not url.hostname or url.username or url.query:
+        raise ConfigError(
+            f"invalid DEVPROXY_TAILSCALE_LOGIN_SERVER={raw!r}: expected an http:// or https:// URL "
+            "without credentials",
+            hint="the URL of your Headscale server, e.g. https://headscale.example.com",
+        )
+    return raw.rstrip("/")
+
+
 def _extra_args(env: Mapping[str, str], name: str) -> tuple[str, ...]:
     raw = env.get(name, "")
     try:
@@ -282,12 +307,25 @@ def _extra_args(env: Mapping[str, str], name: str) -> tuple[str, ...]:
     return args
 
 
-def tailscale_settings(env: Mapping[str, str], socks: SocksEndpoint | None) -> TailscaleSettings:
+def watchdog_from_env(env: Mapping[str, str]) -> float | None:
+    """DEVPROXY_TAILSCALE_WATCHDOG: seconds of failing dials before a restart; "off" or 0 disables."""
+    raw = env.get("DEVPROXY_TAILSCALE_WATCHDOG", "").strip().lower()
+    if raw in ("off", "0", "0s", "false", "no"):
+        return None
+    return _seconds(env, "DEVPROXY_TAILSCALE_WATCHDOG", DEFAULT_BOUND_S)
+
+
+def tailscale_settings(
+    env: Mapping[str, str], socks: SocksEndpoint | None, target: Target | None = None
+) -> TailscaleSettings:
     """Build the supervisor's settings from the environment. Raises: ConfigError.
 
     `socks` is the endpoint the proxy dials; tailscaled must listen on exactly that literal.
     With `None` (the proxy dials directly) tailscaled still gets the default address.
+    `target` is what the watchdog dials (default: DEVPROXY_TARGET, as Cloud Run sets it).
     """
+    if target is None and env.get("DEVPROXY_TARGET", "").strip():
+        target = parse_target(env["DEVPROXY_TARGET"])
     if socks is None:
         host, port = DEFAULT_SOCKS_HOST, DEFAULT_SOCKS_PORT
     else:
@@ -329,10 +367,13 @@ def tailscale_settings(env: Mapping[str, str], socks: SocksEndpoint | None) -> T
         socket=env.get("DEVPROXY_TAILSCALE_SOCKET", "").strip() or f"{state_dir}/tailscaled.sock",
         hostname=hostname_from_env(env),
         authkey=clean_authkey(raw_key),
+        login_server=login_server_from_env(env),
         up_timeout_s=_seconds(env, "DEVPROXY_TAILSCALE_UP_TIMEOUT", 60.0),
         backoff_initial_s=initial,
         backoff_max_s=max(initial, maximum),
         auth_backoff_s=_seconds(env, "DEVPROXY_TAILSCALE_AUTH_BACKOFF", 300.0),
         tailscaled_args=_extra_args(env, "DEVPROXY_TAILSCALED_ARGS"),
         up_args=_extra_args(env, "DEVPROXY_TAILSCALE_UP_ARGS"),
+        watch_target=(target.host, target.port) if target is not None and socks is not None else None,
+        watchdog_s=watchdog_from_env(env),
     )

@@ -46,6 +46,8 @@ def test_merge_precedence(layers: list, key: str, value: object, source: str) ->
         ({"project": "p", "target": "http://x:1", "min_instances": "2", "max_instances": "1"}, "instances"),
         ({"project": "p", "target": "http://x:1", "max_instances": "many"}, "whole number"),
         ({"project": "p", "target": "http://x:1", "colour": "red"}, "unknown setting 'colour'"),
+        ({"project": "p", "target": "http://x:1", "login_server": "headscale.example.com"}, "login_server must be"),
+        ({"project": "p", "target": "http://x:1", "login_server": "https://u:pw@hs.example"}, "without credentials"),
     ],
 )
 def test_merge_rejects(layer: dict, fragment: str) -> None:

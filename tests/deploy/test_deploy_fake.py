@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from devproxy.deploy.config import DEFAULT_TAILSCALE_VERSION
 from tests.deploy.clirun import Ran, devproxy
 from tests.deploy.fake_gcp import NUMBER, FakeGoogle, FakeServer
 
@@ -79,7 +80,7 @@ def test_first_deploy_creates_everything(fake_server: FakeServer, fake: FakeGoog
     pushed = build["results"]["images"][0]
     assert container["image"] == pushed["name"].rsplit(":", 1)[0] + "@" + pushed["digest"]
     docker = build["steps"][0]["args"]
-    assert docker[:2] == ["build", "--tag"] and "TAILSCALE_VERSION=v1.84.0" in docker
+    assert docker[:2] == ["build", "--tag"] and f"TAILSCALE_VERSION={DEFAULT_TAILSCALE_VERSION}" in docker
     # the uploaded context holds the Dockerfile and the wheel
     source = build["source"]["storageSource"]
     with tarfile.open(fileobj=io.BytesIO(fake.objects[(source["bucket"], source["object"])])) as tar:

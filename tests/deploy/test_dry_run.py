@@ -80,3 +80,19 @@ def test_init_writes_a_toml_that_deploy_reads(tmp_path: Path) -> None:
     assert ran.code == 0, ran.err
     settings = json.loads(ran.out)["settings"]
     assert (settings["project"], settings["target"], settings["auth"]) == ("p9", "http://devbox:8080", "none")
+
+
+def test_login_server_flag_reaches_the_service_env(tmp_path: Path) -> None:
+    """--login-server (a Headscale URL) becomes DEVPROXY_TAILSCALE_LOGIN_SERVER in the service spec."""
+    ran = devproxy([*FLAGS, "--json", "--login-server", "https://headscale.example.com"], cwd=tmp_path,
+                   env={"TS_AUTHKEY": KEY, **DEAD})
+    assert ran.code == 0, ran.err
+    env = json.loads(ran.out)["service"]["template"]["containers"][0]["env"]
+    assert {"name": "DEVPROXY_TAILSCALE_LOGIN_SERVER", "value": "https://headscale.example.com"} in env
+
+
+def test_login_server_without_scheme_is_one_line_exit_2(tmp_path: Path) -> None:
+    """A login server that is not an http(s) URL is refused before anything else happens."""
+    ran = devproxy([*FLAGS, "--login-server", "headscale.example.com"], cwd=tmp_path, env={"TS_AUTHKEY": KEY, **DEAD})
+    assert ran.code == 2
+    assert "login_server must be an http:// or https:// URL" in ran.err

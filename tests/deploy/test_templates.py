@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import re
+import subprocess
 import zipfile
 from pathlib import Path
 
 from devproxy.deploy.config import DEFAULT_TAILSCALE_VERSION
 from devproxy.deploy.templates import render, template_dir
+
+REPO = Path(__file__).resolve().parents[2]
 
 
 def instructions(dockerfile: str) -> list[tuple[str, str]]:
@@ -57,3 +60,14 @@ def test_templates_ship_in_the_wheel(wheel: Path) -> None:
         names = set(zf.namelist())
         assert "devproxy/_templates/Dockerfile" in names
         assert zf.read("devproxy/_templates/Dockerfile") == (template_dir() / "Dockerfile").read_bytes()
+
+
+def test_one_pinned_tailscale_version() -> None:
+    """The image's default, the test build and the control server's go.mod all use the deploy default."""
+    args = dict(a.split("=", 1) for w, a in instructions(render("v0.0.0").dockerfile) if w == "ARG")
+    assert args["TAILSCALE_VERSION"] == DEFAULT_TAILSCALE_VERSION
+    built = subprocess.run([REPO / "scripts/tailscale-build", "--version"], capture_output=True, text=True,
+                           check=True, timeout=10)
+    assert built.stdout.strip() == DEFAULT_TAILSCALE_VERSION
+    gomod = (REPO / "tests/tailnet/control/go.mod").read_text()
+    assert f"require tailscale.com {DEFAULT_TAILSCALE_VERSION}\n" in gomod

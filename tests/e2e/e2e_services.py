@@ -6,7 +6,9 @@ import json
 import os
 import shutil
 import signal
+import subprocess
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -63,8 +65,12 @@ class CodeServer:
         self.managed.stop()
 
 
-def start_code_server(root: Path, name: str) -> CodeServer:
-    """code-server --auth none on a free loopback port with throwaway folders; ready when /healthz answers."""
+def start_code_server(root: Path, name: str, exec_prefix: Sequence[str] = ()) -> CodeServer:
+    """code-server --auth none on a free loopback port with throwaway folders; ready when /healthz answers.
+
+    `exec_prefix` runs it elsewhere, e.g. `ip netns exec DEVBOX` (the test tailnet's dev box): the
+    health check then runs there too, since that loopback is not this one.
+    """
     binary = code_server_bin()
     if not os.access(binary, os.X_OK):
         raise AssertionError(f"code-server {CODE_SERVER_VERSION} not found at {binary}: run tests/e2e/setup "
@@ -100,11 +106,19 @@ def start_code_server(root: Path, name: str) -> CodeServer:
             "--user-data-dir", str(user_data), "--extensions-dir", str(root / "extensions"),
             "--disable-telemetry", "--disable-update-check", "--disable-workspace-trust",
             "--disable-getting-started-override", "--ignore-last-opened", str(workspace)]
-    managed = start(name, argv, env, cwd=workspace)
+    managed = start(name, [*exec_prefix, *argv], env, cwd=workspace)
     server = CodeServer(managed, port, workspace)
+    healthz = f"{server.target}/healthz"
+
+    def healthy() -> bool:
+        if not exec_prefix:
+            return http_status(healthz) == 200
+        check = f"import urllib.request as u; u.urlopen({healthz!r}, timeout=2)"
+        return subprocess.run([*exec_prefix, sys.executable, "-c", check], capture_output=True,
+                              timeout=10).returncode == 0
+
     try:
-        wait_until(lambda: http_status(f"{server.target}/healthz") == 200, 60, "code-server /healthz",
-                   interval=0.2, alive=managed)
+        wait_until(healthy, 60, "code-server /healthz", interval=0.2, alive=managed)
     except BaseException:
         managed.stop()
         raise
@@ -174,12 +188,13 @@ class Devproxy:
 
 
 def start_devproxy(name: str, target: str, socks: str, auth: str = "none", port: int | None = None,
-                   extra_env: dict[str, str] | None = None) -> Devproxy:
-    """`devproxy runtime --no-tailscale` on a loopback port; ready when /_devproxy/ready is 200."""
+                   extra_env: dict[str, str] | None = None, tailscale: bool = False) -> Devproxy:
+    """`devproxy runtime --no-tailscale` (or, with `tailscale`, starting tailscaled itself as in the image)
+    on a loopback port; ready when /_devproxy/ready is 200."""
     port = port or free_port()
     extra = dict(extra_env or {})
     argv = [str(DEVPROXY), "runtime", "--target", target, "--listen", f"127.0.0.1:{port}",
-            "--socks", socks, "--no-tailscale", "--auth", auth]
+            "--socks", socks, *([] if tailscale else ["--no-tailscale"]), "--auth", auth]
     managed = start(name, argv, child_env(extra))
     proxy = Devproxy(managed, port, target, socks, auth, extra)
     try:

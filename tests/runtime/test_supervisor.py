@@ -1,4 +1,12 @@
-"""The tailscaled supervisor against stand-in tailscaled/tailscale scripts that run a real microsocks."""
+"""The tailscaled supervisor against stand-in tailscaled/tailscale scripts that run a real microsocks.
+
+The real tailscaled (tests/tailnet) proves login, readiness, crash-restart with capped backoff, a
+rejected key, SIGTERM and logout, secrets kept out of children. What stays here is what the real
+daemon cannot be made to do on this machine: print a line that leaks the key (to prove masking),
+ignore SIGTERM, reject tags (testcontrol does not model tag ownership at signup), hang inside
+`tailscale up`, print an exact known set of lines, drop out of Running on cue, or run where
+pidfd_open is missing.
+"""
 
 from __future__ import annotations
 
@@ -15,7 +23,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from python_socks.async_.asyncio import Proxy
 
 from devproxy.runtime.log import EventLog
 from devproxy.runtime.supervisor import Supervisor
@@ -113,133 +120,6 @@ async def wait_until(predicate: Callable[[], bool], timeout: float = 5.0, what: 
         await asyncio.sleep(0.01)
 
 
-async def _echo_through_socks(port: int) -> bytes:
-    """Send bytes to a local echo server through the SOCKS port and return what came back."""
-
-    async def echo(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        writer.write(await reader.read(100))
-        await writer.drain()
-        writer.close()
-
-    server = await asyncio.start_server(echo, "127.0.0.1", 0)
-    target_port = server.sockets[0].getsockname()[1]
-    try:
-        deadline = time.monotonic() + 3
-        while True:
-            try:
-                sock = await Proxy.from_url(f"socks5://127.0.0.1:{port}").connect(
-                    "127.0.0.1", target_port, timeout=2
-                )
-                break
-            except Exception:
-                if time.monotonic() > deadline:
-                    raise
-                await asyncio.sleep(0.05)
-        reader, writer = await asyncio.open_connection(sock=sock)
-        writer.write(b"through the tunnel")
-        await writer.drain()
-        data = await asyncio.wait_for(reader.read(100), 3)
-        writer.close()
-        await writer.wait_closed()
-        return data
-    finally:
-        server.close()
-        await server.wait_closed()
-
-
-async def test_readiness_flips_only_after_running(standin: Standin) -> None:
-    """check() stays not-ok while BackendState is Starting and turns ok once it is Running."""
-    standin.control("up.mode", "starting")
-    sup = standin.supervisor()
-    await sup.start()
-    try:
-        await wait_until(lambda: "status" in standin.record("tailscale.calls"), what="a status poll")
-        await asyncio.sleep(0.3)  # several polls while the backend is only Starting
-        check = sup.check()
-        assert check["ok"] is False
-        assert check["state"] == "logging-in"
-        assert "Starting" in str(check["detail"])
-        standin.control("allow-running", "")
-        await wait_until(lambda: sup.check()["ok"] is True, what="Running")
-        assert sup.check()["state"] == "running"
-        states = [r["state"] for r in standin.events("tailscaled.state")]
-        assert states == ["starting", "logging-in", "running"]
-        argv = standin.record("tailscaled.argv").split()
-        assert argv == [
-            "--tun=userspace-networking", f"--socks5-server=127.0.0.1:{sup.settings.socks_port}", "--state=mem:",
-            f"--statedir={sup.settings.state_dir}", f"--socket={sup.settings.socket}", "--port=0",
-            "--no-logs-no-support",
-        ]
-        up_call = [line for line in standin.record("tailscale.calls").splitlines() if line.startswith("up ")][0]
-        assert "--hostname=devproxy-test --accept-dns=false --timeout=5s" in up_call
-        assert "--auth-key=file:" in up_call
-        # The stand-in's SOCKS server (real microsocks) carries bytes once Running.
-        assert await _echo_through_socks(sup.settings.socks_port) == b"through the tunnel"
-    finally:
-        await sup.stop(grace_s=2)
-    assert sup.check() == {**sup.check(), "ok": False, "state": "stopped"}
-
-
-async def test_restart_with_capped_backoff_after_crashes(standin: Standin) -> None:
-    """A crashing tailscaled is restarted with growing, capped delays; readiness stays 503 meanwhile."""
-    standin.control("tailscaled.mode", "crash")
-    sup = standin.supervisor()
-    await sup.start()
-    try:
-        await wait_until(lambda: len(standin.events("tailscaled.restart")) >= 5, timeout=10, what="5 restarts")
-        assert sup.check()["ok"] is False
-    finally:
-        await sup.stop(grace_s=1)
-    delays = [r["delay_s"] for r in standin.events("tailscaled.restart")][:5]
-    assert delays == [0.05, 0.1, 0.2, 0.4, 0.4]
-    exits = [r["returncode"] for r in standin.events("tailscaled.exited")][:5]
-    assert exits == [3, 3, 3, 3, 3]
-    assert any(r["message"] == "panic: standin crash requested" for r in standin.events("tailscaled.line"))
-    assert len(standin.record("tailscaled.starts").split()) >= 5
-
-
-async def test_recovers_after_one_crash(standin: Standin) -> None:
-    """After one crash the supervisor restarts tailscaled and reaches Running again."""
-    standin.control("tailscaled.mode", "crash-once")
-    sup = standin.supervisor()
-    await sup.start()
-    try:
-        await wait_until(
-            lambda: sup.check()["ok"] is True and sup.check()["restarts"] == 1, timeout=5, what="Running after a crash"
-        )
-        await asyncio.sleep(0.5)  # the second tailscaled stays up
-        assert sup.check()["ok"] is True and sup.check()["restarts"] == 1
-        assert len(standin.record("tailscaled.starts").split()) == 2
-        backoff = [r for r in standin.events("tailscaled.state") if r["state"] == "backoff"]
-        assert len(backoff) == 1 and "code 3" in backoff[0]["detail"]
-    finally:
-        await sup.stop(grace_s=1)
-
-
-async def test_invalid_key_is_reported_once_without_a_tight_loop(standin: Standin) -> None:
-    """A rejected key gives one ERROR naming the fix and a long pause, not a restart loop."""
-    standin.control("up.mode", "invalid-key")
-    sup = standin.supervisor()
-    await sup.start()
-    try:
-        await wait_until(lambda: sup.check()["state"] == "backoff", what="backoff after the key was rejected")
-        await asyncio.sleep(1.0)  # with 0.05 s backoff a loop would have restarted many times by now
-        assert len(standin.record("tailscaled.starts").split()) == 1
-        failed = standin.events("tailscale.auth_failed")
-        assert len(failed) == 1
-        assert failed[0]["severity"] == "ERROR"
-        assert "new Tailscale auth key" in failed[0]["message"]
-        assert "Secret Manager version" in failed[0]["message"]
-        assert "redeploy" in failed[0]["message"]
-        assert [r["delay_s"] for r in standin.events("tailscaled.restart")] == [30.0]
-        assert sup.check()["ok"] is False
-        assert "auth key" in str(sup.check()["detail"])
-        started = time.monotonic()
-    finally:
-        await sup.stop(grace_s=1)
-    assert time.monotonic() - started < 1.5  # stop() wakes the 30 s backoff at once
-
-
 @pytest.mark.parametrize("key", [KEY, PLAIN_KEY])
 async def test_auth_key_never_appears_in_logs_argv_or_child_env(standin: Standin, key: str) -> None:
     """The key reaches `tailscale up` only through a 0600 file that is gone afterwards."""
@@ -259,41 +139,6 @@ async def test_auth_key_never_appears_in_logs_argv_or_child_env(standin: Standin
     assert not [p for p in Path(sup.settings.state_dir).iterdir() if p.name.startswith(".authkey")]
     environ = [Path(f"/proc/{pid}/environ") for pid in standin.record("tailscaled.starts").split()]
     assert all(not p.exists() or key.encode() not in p.read_bytes() for p in environ)
-
-
-async def test_child_processes_do_not_inherit_secrets(standin: Standin) -> None:
-    """tailscaled's environment has no TS_AUTHKEY / TAILSCALE_AUTHKEY (read from /proc while it runs)."""
-    sup = standin.supervisor()
-    await sup.start()
-    try:
-        await wait_until(lambda: sup.check()["ok"] is True, what="Running")
-        pid = int(standin.record("tailscaled.starts").split()[0])
-        environ = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
-        names = {entry.split(b"=", 1)[0] for entry in environ}
-        assert b"STANDIN_DIR" in names
-        assert b"TS_AUTHKEY" not in names and b"TAILSCALE_AUTHKEY" not in names
-    finally:
-        await sup.stop(grace_s=1)
-
-
-async def test_stop_sends_sigterm_first_and_finishes_within_grace(standin: Standin) -> None:
-    """stop() SIGTERMs tailscaled, which shuts down on its own well inside the grace period."""
-    standin.control("tailscaled.mode", "slow-term")
-    sup = standin.supervisor()
-    await sup.start()
-    await wait_until(lambda: sup.check()["ok"] is True, what="Running")
-    started = time.monotonic()
-    await sup.stop(grace_s=3)
-    elapsed = time.monotonic() - started
-    assert elapsed < 2.0
-    assert standin.record("tailscaled.signals").split() == ["TERM"]
-    lines = [r for r in standin.events("tailscaled.line") if r["component"] == "tailscaled"]
-    assert "tailscaled got signal terminated; shutting down" in [r["message"] for r in lines]
-    assert [r["returncode"] for r in standin.events("tailscaled.exited")] == [0]
-    assert not standin.events("tailscaled.killed")
-    assert sup.check()["state"] == "stopped"
-    pids = [int(p) for p in standin.record("microsocks.pids").split()]
-    await wait_until(lambda: not any(_alive(p) for p in pids), timeout=2, what="microsocks to exit")
 
 
 async def test_stop_kills_a_tailscaled_that_ignores_sigterm(standin: Standin) -> None:

@@ -72,6 +72,8 @@ def test_settings_accept_tailscale_authkey_and_binary_paths() -> None:
         ({"TS_AUTHKEY": KEY}, SocksEndpoint("127.0.0.1", 1055, "u", "p"), "no credentials"),
         ({"TS_AUTHKEY": KEY, "DEVPROXY_TAILSCALE_UP_ARGS": f"--auth-key={KEY}"}, DEFAULT_SOCKS, "credentials"),
         ({"TS_AUTHKEY": KEY, "DEVPROXY_TAILSCALE_UP_TIMEOUT": "soon"}, DEFAULT_SOCKS, "seconds"),
+        ({"TS_AUTHKEY": KEY, "DEVPROXY_TAILSCALE_LOGIN_SERVER": "headscale:8080"}, DEFAULT_SOCKS, "http://"),
+        ({"TS_AUTHKEY": KEY, "DEVPROXY_TAILSCALE_LOGIN_SERVER": "https://u:p@hs"}, DEFAULT_SOCKS, "credentials"),
     ],
 )
 def test_settings_reject_bad_configuration(env: dict[str, str], socks: SocksEndpoint, needle: str) -> None:
@@ -145,6 +147,15 @@ def test_up_argv_carries_a_key_file_never_the_key() -> None:
     assert status_argv(settings) == ["tailscale", "--socket=/s/ts.sock", "status", "--json", "--peers=false"]
 
 
+def test_login_server_goes_to_tailscale_up() -> None:
+    """DEVPROXY_TAILSCALE_LOGIN_SERVER (Headscale) becomes `tailscale up --login-server=URL`."""
+    env = {"TS_AUTHKEY": KEY, "DEVPROXY_TAILSCALE_LOGIN_SERVER": " https://headscale.example.com/ "}
+    settings = tailscale_settings(env, DEFAULT_SOCKS)
+    assert settings.login_server == "https://headscale.example.com"
+    assert "--login-server=https://headscale.example.com" in up_argv(settings, None)
+    assert not any(a.startswith("--login-server") for a in up_argv(tailscale_settings({"TS_AUTHKEY": KEY}, None), None))
+
+
 def test_parse_status() -> None:
     """BackendState, IPs and health come out of `status --json`."""
     status = parse_status(
@@ -168,6 +179,8 @@ def test_parse_status_rejects_garbage(text: str) -> None:
         ("You are logged out. The last login error was: invalid key: API key does not exist", "auth_failed"),
         ("TryLogin: invalid key: unable to validate API key", "auth_failed"),
         ("tsnet.Up: backend: invalid key: API key ********* not valid", "auth_failed"),
+        # What tailscale up v1.102.5 prints when a self-hosted control server rejects the key.
+        ("backend error: invalid authkey", "auth_failed"),
         ("backend error: requested tags [tag:web] are invalid or not permitted", "tags_rejected"),
         ("SOCKS5 listener: listen tcp 127.0.0.1:1055: bind: address already in use", "socks_in_use"),
         ("failed to connect to local tailscaled; it doesn't appear to be running", "socket_missing"),
