@@ -120,7 +120,7 @@ def _supervisor(config: RuntimeConfig, env: Mapping[str, str], log: EventLog) ->
     """tailscaled's supervisor, unless --no-tailscale. Raises: ConfigError for bad settings."""
     if not config.tailscale:
         return None
-    return Supervisor(tailscale_settings(env, config.socks), log, env=env)
+    return Supervisor(tailscale_settings(env, config.socks, config.target), log, env=env)
 
 
 class _LibraryLogs(logging.Handler):

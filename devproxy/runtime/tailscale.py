@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 from devproxy.errors import ConfigError, TailscaleError
-from devproxy.runtime.config import SocksEndpoint, Target, parse_target
+from devproxy.runtime.config import SocksEndpoint, Target
 from devproxy.runtime.watchdog import DEFAULT_BOUND_S
 
 DEFAULT_SOCKS_HOST = "127.0.0.1"
@@ -322,10 +322,8 @@ def tailscale_settings(
 
     `socks` is the endpoint the proxy dials; tailscaled must listen on exactly that literal.
     With `None` (the proxy dials directly) tailscaled still gets the default address.
-    `target` is what the watchdog dials (default: DEVPROXY_TARGET, as Cloud Run sets it).
+    `target` is what the watchdog dials (the runtime config's target; None: no watchdog).
     """
-    if target is None and env.get("DEVPROXY_TARGET", "").strip():
-        target = parse_target(env["DEVPROXY_TARGET"])
     if socks is None:
         host, port = DEFAULT_SOCKS_HOST, DEFAULT_SOCKS_PORT
     else:

@@ -70,11 +70,11 @@ def test_watchdog_setting_rejects_garbage() -> None:
         watchdog_from_env({"DEVPROXY_TAILSCALE_WATCHDOG": "soon"})
 
 
-def test_watch_target_from_the_argument_or_devproxy_target() -> None:
-    """The watchdog dials the proxy's target: passed in, or DEVPROXY_TARGET as Cloud Run sets it."""
+def test_watch_target_is_the_proxy_target() -> None:
+    """The watchdog dials the proxy's own target (flag or DEVPROXY_TARGET, resolved by the config)."""
     socks = SocksEndpoint("127.0.0.1", 1055)
     passed = tailscale_settings({"TS_AUTHKEY": KEY}, socks, parse_target("http://devbox:8888"))
     assert passed.watch_target == ("devbox", 8888)
-    from_env = tailscale_settings({"TS_AUTHKEY": KEY, "DEVPROXY_TARGET": "https://100.64.0.1"}, socks)
-    assert from_env.watch_target == ("100.64.0.1", 443)
+    https = tailscale_settings({"TS_AUTHKEY": KEY}, socks, parse_target("https://100.64.0.1"))
+    assert https.watch_target == ("100.64.0.1", 443)
     assert tailscale_settings({"TS_AUTHKEY": KEY}, socks).watch_target is None
