@@ -1,4 +1,4 @@
-"""`create_handler`: devproxy's pages by exact path, everything else to the target.
+"""`create_handler`: devproxy's pages by exact path (closed by default), everything else to the target.
 
 aiohttp's low-level server drives this one handler (no Application router or middlewares: the
 proxy path is hot and needs no routing beyond the `/_devproxy/` prefix). The handlers live in
@@ -16,14 +16,11 @@ from devproxy.runtime.auth import AccessPolicy
 from devproxy.runtime.context import ProxyContext, is_websocket
 from devproxy.runtime.health import Readiness, health, ready_handler
 from devproxy.runtime.http_forward import create_session, forward_http
+from devproxy.runtime.page_table import PREFIX, Handler, Page, PageTable, public
 from devproxy.runtime.upstream_http import Pool
 from devproxy.runtime.vsda import vsda_stub
 from devproxy.runtime.ws_bridge import bridge_websocket
 
-#: devproxy's own pages live under this prefix; nothing there is forwarded (DESIGN rule 6).
-PREFIX = "/_devproxy/"
-
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 ServerHandler = Callable[[web.BaseRequest], Awaitable[web.StreamResponse]]
 
 
@@ -50,31 +47,18 @@ def proxy_handler(ctx: ProxyContext, access: AccessPolicy | None) -> Handler:
     return proxy
 
 
-def _pages(routes: list[web.RouteDef]) -> dict[str, dict[str, Handler]]:
-    pages: dict[str, dict[str, Handler]] = {}
-    for route in routes:
-        methods = pages.setdefault(route.path, {})
-        handler = cast(Handler, route.handler)
-        methods[route.method] = handler
-        if route.method == "GET" and route.kwargs.get("allow_head", True):
-            methods.setdefault("HEAD", handler)
-    return pages
-
-
-def create_handler(
-    ctx: ProxyContext,
-    readiness: Readiness,
-    *,
-    access: AccessPolicy | None = None,
-    extra_routes: list[web.RouteDef] | None = None,
-) -> ServerHandler:
-    """The runtime's one request handler: devproxy pages first, then everything else to the target."""
-    routes = [web.get(PREFIX + "health", health), web.get(PREFIX + "ready", ready_handler(readiness))]
+def page_table(readiness: Readiness, access: AccessPolicy | None, extra: list[Page]) -> PageTable:
+    """devproxy's pages: health, readiness and the access policy's own pages are public, the rest not."""
+    pages = public([web.get(PREFIX + "health", health), web.get(PREFIX + "ready", ready_handler(readiness))])
     if access is not None:
-        routes += access.routes()
+        pages += public(access.routes())  # login and logout: reachable before logging in
+    return PageTable.of(pages + extra)
+
+
+def create_handler(ctx: ProxyContext, pages: PageTable, *, access: AccessPolicy | None = None) -> ServerHandler:
+    """The runtime's one request handler: devproxy pages first, then everything else to the target."""
+    if access is not None:
         ctx.cookie_name = access.cookie_name
-    routes += extra_routes or []
-    pages = _pages(routes)
     proxy = proxy_handler(ctx, access)
 
     async def dispatch(base: web.BaseRequest) -> web.StreamResponse:
@@ -85,13 +69,18 @@ def create_handler(
             return refused
         if not request.path.startswith(PREFIX):
             return await proxy(request)
-        methods = pages.get(request.path)
-        if methods is None:
+        page = pages.get(request.path)
+        if access is not None and (page is None or not page.public):
+            # Closed by default: unknown paths too, so a client without a session learns nothing.
+            denied = await access.check(request)
+            if denied is not None:
+                return denied
+        if page is None:
             return web.Response(status=404, text="devproxy: no such page\n")
-        handler = methods.get(request.method) or methods.get("*")
+        handler = page.methods.get(request.method) or page.methods.get("*")
         if handler is None:
             return web.Response(status=405, text="devproxy: method not allowed\n",
-                                headers={"Allow": ", ".join(sorted(methods))})
+                                headers={"Allow": ", ".join(sorted(page.methods))})
         return await handler(request)
 
     return dispatch

@@ -21,15 +21,16 @@ from aiohttp.http_exceptions import HttpProcessingError
 from devproxy import __version__
 from devproxy.errors import ConfigError
 from devproxy.runtime import closecodes
-from devproxy.runtime.app import close_clients, create_handler, open_clients
+from devproxy.runtime.app import close_clients, create_handler, open_clients, page_table
 from devproxy.runtime.config import RuntimeConfig
 from devproxy.runtime.context import ProxyContext
 from devproxy.runtime.deadlines import DeadlineServer
 from devproxy.runtime.dial import Dialer
 from devproxy.runtime.health import Readiness
-from devproxy.runtime.auth import build_access
+from devproxy.runtime.auth import AccessPolicy, build_access
 from devproxy.runtime.log import EventLog
-from devproxy.runtime.status import status_routes
+from devproxy.runtime.page_table import PageTable
+from devproxy.runtime.status import status_pages
 from devproxy.runtime.supervisor import Supervisor
 from devproxy.runtime.tailscale import tailscale_settings
 
@@ -73,8 +74,7 @@ async def run(config: RuntimeConfig, env: Mapping[str, str], *, log: EventLog | 
     if supervisor is not None:
         readiness.checks["tailscale"] = supervisor.check
     access = build_access(config.auth, env, log, trusted_hops=config.trusted_hops)
-    handler = create_handler(ctx, readiness, access=access,
-                             extra_routes=status_routes(ctx, readiness, access, supervisor))
+    handler = create_handler(ctx, runtime_pages(ctx, readiness, access, supervisor), access=access)
     server = DeadlineServer(
         handler, head_timeout=config.timeouts.request_head, log=log, access_log=None,
         keepalive_timeout=config.timeouts.keepalive, max_field_size=MAX_HEADER, max_line_size=MAX_HEADER,
@@ -114,6 +114,12 @@ async def run(config: RuntimeConfig, env: Mapping[str, str], *, log: EventLog | 
     await stop.wait()
     await shutdown(ctx, runner, supervisor)
     return 0
+
+
+def runtime_pages(ctx: ProxyContext, readiness: Readiness, access: AccessPolicy,
+                  supervisor: Supervisor | None) -> PageTable:
+    """Every page the runtime serves under /_devproxy/ (the table the dispatcher and its tests share)."""
+    return page_table(readiness, access, status_pages(ctx, readiness, access, supervisor))
 
 
 def _supervisor(config: RuntimeConfig, env: Mapping[str, str], log: EventLog) -> Supervisor | None:

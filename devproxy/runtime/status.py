@@ -16,6 +16,7 @@ from devproxy import __version__
 from devproxy.runtime.auth import AccessPolicy
 from devproxy.runtime.context import ProxyContext
 from devproxy.runtime.health import Readiness
+from devproxy.runtime.page_table import Page, protected
 from devproxy.runtime.pages import PAGE_HEADERS, status_page
 from devproxy.runtime.supervisor import Supervisor
 
@@ -41,16 +42,14 @@ async def snapshot(ctx: ProxyContext, readiness: Readiness, access: AccessPolicy
     }
 
 
-def status_routes(ctx: ProxyContext, readiness: Readiness, access: AccessPolicy,
-                  supervisor: Supervisor | None) -> list[web.RouteDef]:
+def status_pages(ctx: ProxyContext, readiness: Readiness, access: AccessPolicy,
+                 supervisor: Supervisor | None) -> list[Page]:
+    """The status page, behind the access policy (the dispatcher checks it)."""
     async def status(request: web.Request) -> web.StreamResponse:
-        denied = await access.check(request)
-        if denied is not None:
-            return denied
         body = await snapshot(ctx, readiness, access, supervisor)
         if "application/json" in request.headers.get("Accept", ""):
             return web.json_response(body, headers={"Cache-Control": "no-store"})
         return web.Response(text=status_page(body), content_type="text/html", headers=PAGE_HEADERS)
 
     handler: Callable[[web.Request], Awaitable[web.StreamResponse]] = status
-    return [web.get(STATUS_PATH, handler)]
+    return protected([web.get(STATUS_PATH, handler)])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import io
 import hashlib
 import hmac
 
@@ -123,3 +124,50 @@ async def test_websocket_upgrades_need_the_cookie(recorded: Recorded, secure_pro
                 await bare.ws_connect(url.replace("http://", "ws://"), headers=headers, timeout=aiohttp.ClientWSTimeout(ws_receive=5))
             assert info.value.status == 401
     assert recorded.paths() == []
+
+
+def _runtime_page_table() -> list[tuple[str, str, bool]]:
+    """(path, method, public) for every page of the runtime's real table in token mode."""
+    from devproxy.runtime.auth import build_access
+    from devproxy.runtime.config import build_config
+    from devproxy.runtime.context import ProxyContext
+    from devproxy.runtime.dial import Dialer
+    from devproxy.runtime.health import Readiness
+    from devproxy.runtime.log import EventLog
+    from devproxy.runtime.server import runtime_pages
+
+    env = {"DEVPROXY_ACCESS_TOKEN": TOKEN}
+    config = build_config(env, target="http://127.0.0.1:9", socks="none", listen="127.0.0.1:0",
+                          no_tailscale=True, auth="token")
+    log = EventLog(io.StringIO())
+    ctx = ProxyContext(config=config, dialer=Dialer(None, connect_timeout=1.0, log=log), log=log)
+    readiness = Readiness(ctx)
+    table = runtime_pages(ctx, readiness, build_access("token", env, log), None)
+    return [(page.path, method, page.public) for page in table.pages.values() for method in page.methods]
+
+
+async def test_every_page_not_declared_public_needs_a_session(recorded: Recorded, secure_proxy: StartProxy) -> None:
+    """Each non-public /_devproxy/ page (every method) answers 401 to a plain client and sends a
+    browser to the login page; public pages answer without a session; unknown pages need one too."""
+    routes = _runtime_page_table()
+    closed = [(path, method) for path, method, public in routes if not public]
+    assert ("/_devproxy/status", "GET") in closed
+    assert {path for path, _, public in routes if public} == {
+        "/_devproxy/health", "/_devproxy/ready", "/_devproxy/login", "/_devproxy/logout"}
+    proxy = await secure_proxy(target=recorded.url)
+    async with aiohttp.ClientSession(trust_env=False) as session:
+        for path, method in closed + [("/_devproxy/no-such-page", "GET"), ("/_devproxy/status", "POST")]:
+            async with session.request(method, proxy.url + path, allow_redirects=False, timeout=TIMEOUT) as resp:
+                assert resp.status == 401, (method, path)
+                assert method == "HEAD" or "not logged in" in await resp.text()
+            if method in ("GET", "HEAD"):
+                async with session.request(method, proxy.url + path, allow_redirects=False, timeout=TIMEOUT,
+                                           headers={"Accept": "text/html"}) as resp:
+                    assert resp.status == 303, (method, path)
+                    assert resp.headers["Location"].startswith("/_devproxy/login?next=")
+        for path, method, public in routes:
+            if public and method in ("GET", "HEAD"):
+                async with session.request(method, proxy.url + path, allow_redirects=False,
+                                           timeout=TIMEOUT) as resp:
+                    assert resp.status not in (401, 403), (method, path)
+    assert not recorded.seen
