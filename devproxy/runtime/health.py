@@ -17,6 +17,7 @@ from aiohttp import web
 
 from devproxy.runtime.context import ProxyContext
 from devproxy.runtime.dial import probe
+from devproxy.runtime.snapshots import TargetCheck
 
 #: extra readiness checks (tailscaled state); each returns {"ok": bool, ...}.
 Check = Callable[[], dict[str, Any]]
@@ -29,24 +30,18 @@ class Readiness:
         self._ctx = ctx
         self.checks: dict[str, Check] = dict(checks or {})
         #: when the target was last probed, and what the probe said.
-        self._cached: tuple[float, dict[str, Any]] | None = None
+        self._cached: tuple[float, TargetCheck] | None = None
         self._lock = asyncio.Lock()
         self.last_ok: bool | None = None
 
-    async def target_check(self) -> dict[str, Any]:
+    async def target_check(self) -> TargetCheck:
         target = self._ctx.config.target
-        ok, seconds, error = await probe(self._ctx.dialer, target.host, target.port)
-        result: dict[str, Any] = {
-            "ok": ok,
-            "target": str(target),
-            "via": str(self._ctx.dialer.socks) if self._ctx.dialer.socks else "direct",
-            "latency_ms": round(seconds * 1000, 2),
-        }
-        if self._ctx.dialer.answered_by:
-            result["socks_address"] = self._ctx.dialer.answered_by
-        if error:
-            result["error"] = error
-        return result
+        dialer = self._ctx.dialer
+        ok, seconds, error = await probe(dialer, target.host, target.port)
+        return TargetCheck(
+            ok=ok, target=str(target), via=str(dialer.socks) if dialer.socks else "direct",
+            latency_ms=round(seconds * 1000, 2), socks_address=dialer.answered_by or None, error=error or None,
+        )
 
     async def verdict(self) -> dict[str, Any]:
         """The readiness body; the other checks are asked every time, only the target probe is cached.
@@ -60,7 +55,7 @@ class Readiness:
                 now = time.monotonic()
                 if self._cached is None or now - self._cached[0] >= self._ctx.config.timeouts.ready_cache:
                     self._cached = (now, await self.target_check())
-                checks["target"] = self._cached[1]
+                checks["target"] = self._cached[1].as_json()
             else:
                 self._cached = None
                 checks["target"] = {"ok": False, "skipped": "waiting for the checks above"}

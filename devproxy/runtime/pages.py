@@ -1,16 +1,18 @@
 """devproxy's own HTML pages: the login form and the status page.
 
 Small, self-contained (no external assets, inline CSS only), readable on a phone. Every value
-that reaches the HTML goes through `html.escape`; the pages render whatever snapshot they get,
-so a missing or oddly typed field shows as a dash instead of failing the page.
+that reaches the HTML goes through `html.escape`; the status page renders the typed snapshot
+(`snapshots.StatusSnapshot`) whose `as_json` is the page's JSON form, and an empty field shows as
+a dash.
 """
 
 from __future__ import annotations
 
 import html
 import time
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Sequence
+
+from devproxy.runtime.snapshots import BridgeSnapshot, Problem, StatusSnapshot, TailscaleCheck
 
 #: headers for every page devproxy itself serves (no framing, no referrer, no caching, no scripts).
 PAGE_HEADERS: dict[str, str] = {
@@ -85,24 +87,16 @@ def _text(value: object) -> str:
     return html.escape(str(value))
 
 
-def _flag(value: object) -> str:
-    if value is True:
-        return '<span class="ok">OK</span>'
-    if value is False:
-        return '<span class="bad">FAILING</span>'
-    return _text(value)
+def _flag(ok: bool) -> str:
+    return '<span class="ok">OK</span>' if ok else '<span class="bad">FAILING</span>'
 
 
-def _when(value: object) -> str:
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return html.escape(time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(float(value))))
-    return _text(value)
+def _when(epoch_s: float) -> str:
+    return html.escape(time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(epoch_s)))
 
 
-def _bytes(value: object) -> str:
-    if not isinstance(value, (int, float)) or isinstance(value, bool):
-        return _text(value)
-    amount = float(value)
+def _bytes(count: int) -> str:
+    amount = float(count)
     if amount < 1024:
         return f"{amount:.0f} B"
     unit = "KiB"
@@ -113,95 +107,65 @@ def _bytes(value: object) -> str:
     return f"{amount:.1f} {unit}"
 
 
-def _mapping(value: object) -> Mapping[str, Any]:
-    return value if isinstance(value, Mapping) else {}
-
-
-def _sequence(value: object) -> Sequence[Any]:
-    return value if isinstance(value, (list, tuple)) else ()
-
-
 def _rows(pairs: list[tuple[str, str]]) -> str:
     return "<dl>" + "".join(f"<dt>{html.escape(k)}</dt><dd>{v}</dd>" for k, v in pairs) + "</dl>"
 
 
-def _events(events: Sequence[Any], limit: int = 20) -> str:
+def _events(events: Sequence[Problem], limit: int = 20) -> str:
     """Problems as a list, in the order given (newest first), at most `limit`."""
     if not events:
         return '<p class="muted">none</p>'
     # A list rather than a table: four columns do not fit a phone screen.
     items = "".join(
-        f'<li><div class="muted">{_text(_mapping(e).get("time"))} \u00b7 {_text(_mapping(e).get("severity"))} '
-        f'\u00b7 {_text(_mapping(e).get("event"))}</div><div>{_text(_mapping(e).get("message"))}</div></li>'
-        for e in list(events)[:limit]
+        f'<li><div class="muted">{_text(e.time)} \u00b7 {_text(e.severity)} \u00b7 {_text(e.event)}</div>'
+        f"<div>{_text(e.message)}</div></li>"
+        for e in events[:limit]
     )
     return f'<ul class="events">{items}</ul>'
 
 
-def status_page(snapshot: Mapping[str, object]) -> str:
-    """Render the runtime's status snapshot (the same data as the JSON form) as HTML.
+def _tailscale(ts: TailscaleCheck | None) -> str:
+    if ts is None:
+        return '<p class="muted">not supervised here (--no-tailscale)</p>'
+    return _rows([("state", f"{_flag(ts.ok)} {_text(ts.state)}"), ("detail", _text(ts.detail))])
 
-    `recent_errors` and `client_errors.recent` come newest first, as `status.snapshot` gives them.
-    """
-    ts = snapshot.get("tailscale")
-    socks = _mapping(snapshot.get("socks"))
-    target = _mapping(snapshot.get("target"))
-    websockets = _mapping(snapshot.get("websockets"))
-    errors = _sequence(snapshot.get("recent_errors"))
 
-    if isinstance(ts, Mapping):
-        ts_html = _rows([
-            ("state", f"{_flag(ts.get('ok'))} {_text(ts.get('state'))}"),
-            ("detail", _text(ts.get("detail"))),
-        ])
-    else:
-        ts_html = '<p class="muted">not supervised here (--no-tailscale)</p>'
-
-    latency = target.get("latency_ms")
-    latency_text = f"{latency:.0f} ms" if isinstance(latency, (int, float)) and not isinstance(latency, bool) else _text(latency)
-    target_html = _rows([
-        ("target", _text(target.get("target"))),
-        ("via", _text(target.get("via"))),
-        ("reachable", _flag(target.get("ok"))),
-        ("latency", latency_text),
-        ("error", _text(target.get("error"))),
-    ])
-    socks_html = _rows([
-        ("url", _text(socks.get("url"))),
-        ("answered by", _text(socks.get("answered_by"))),
-    ])
-
-    sessions = _sequence(websockets.get("sessions"))
+def _websockets(sessions: Sequence[BridgeSnapshot]) -> str:
+    table = ""
     if sessions:
-        session_rows = "".join(
-            f"<tr><td>{_text(_mapping(s).get('path'))}</td><td>{_when(_mapping(s).get('opened_at'))}</td>"
-            f"<td>{_bytes(_mapping(s).get('bytes_in'))}</td><td>{_bytes(_mapping(s).get('bytes_out'))}</td></tr>"
+        rows = "".join(
+            f"<tr><td>{_text(s.path)}</td><td>{_when(s.opened_at)}</td>"
+            f"<td>{_bytes(s.bytes_in)}</td><td>{_bytes(s.bytes_out)}</td></tr>"
             for s in sessions
         )
-        ws_table = (
-            "<table><thead><tr><th>path</th><th>opened</th><th>in</th><th>out</th></tr></thead>"
-            f"<tbody>{session_rows}</tbody></table>"
-        )
-    else:
-        ws_table = ""
-    ws_html = f"<p>{_text(websockets.get('open', len(sessions)))} open</p>{ws_table}"
+        table = ("<table><thead><tr><th>path</th><th>opened</th><th>in</th><th>out</th></tr></thead>"
+                 f"<tbody>{rows}</tbody></table>")
+    return f"<p>{len(sessions)} open</p>{table}"
 
-    errors_html = _events(errors)
-    client = _mapping(snapshot.get("client_errors"))
-    client_count = client.get("count")
-    if isinstance(client_count, int) and client_count > 0:
-        errors_html += (f'<p class="muted">{client_count} rejected by client input (malformed requests, '
-                        f"wrong tokens); the latest:</p>{_events(_sequence(client.get('recent')))}")
 
-    overall_ok = target.get("ok") is True and (not isinstance(ts, Mapping) or ts.get("ok") is True)
+def status_page(snapshot: StatusSnapshot) -> str:
+    """Render the runtime's status snapshot (the object its JSON form is serialised from) as HTML."""
+    target = snapshot.target
+    target_html = _rows([
+        ("target", _text(target.target)),
+        ("via", _text(target.via)),
+        ("reachable", _flag(target.ok)),
+        ("latency", f"{target.latency_ms:.0f} ms"),
+        ("error", _text(target.error)),
+    ])
+    socks_html = _rows([("url", _text(snapshot.socks.url)), ("answered by", _text(snapshot.socks.answered_by))])
+    errors_html = _events(snapshot.recent_errors)
+    if snapshot.client_error_count > 0:
+        errors_html += (f'<p class="muted">{snapshot.client_error_count} rejected by client input (malformed '
+                        f"requests, wrong tokens); the latest:</p>{_events(snapshot.client_errors)}")
     body = (
-        f"<h1>devproxy {_text(snapshot.get('version'))} {_flag(overall_ok)}</h1>"
-        f"<section><h2>Tailscale</h2>{ts_html}</section>"
+        f"<h1>devproxy {_text(snapshot.version)} {_flag(snapshot.ok)}</h1>"
+        f"<section><h2>Tailscale</h2>{_tailscale(snapshot.tailscale)}</section>"
         f"<section><h2>Target</h2>{target_html}</section>"
         f"<section><h2>SOCKS5</h2>{socks_html}</section>"
-        f"<section><h2>WebSockets</h2>{ws_html}</section>"
+        f"<section><h2>WebSockets</h2>{_websockets(snapshot.websockets)}</section>"
         f"<section><h2>Recent problems</h2>{errors_html}</section>"
-        f"<p class=\"muted\">access control: {_text(snapshot.get('auth'))} \u00b7 "
+        f"<p class=\"muted\">access control: {_text(snapshot.auth)} \u00b7 "
         '<a href="/_devproxy/status">reload</a> \u00b7 JSON: send <code>Accept: application/json</code></p>'
     )
     return _document("devproxy status", body)

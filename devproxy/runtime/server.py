@@ -30,7 +30,7 @@ from devproxy.runtime.health import Readiness
 from devproxy.runtime.auth import AccessPolicy, build_access
 from devproxy.runtime.log import EventLog
 from devproxy.runtime.page_table import PageTable
-from devproxy.runtime.status import status_pages
+from devproxy.runtime.status_report import status_pages
 from devproxy.runtime.supervisor import Supervisor
 from devproxy.runtime.tailscale import tailscale_settings
 

@@ -23,6 +23,7 @@ from typing import Any
 from devproxy.errors import TailscaleError
 from devproxy.runtime.children import Child, spawn
 from devproxy.runtime.log import EventLog
+from devproxy.runtime.snapshots import TailscaleCheck, WatchdogView
 from devproxy.runtime.watchdog import Watchdog, probe_interval, socks_probe
 from devproxy.runtime.tailscale import (
     AUTH_KINDS,
@@ -136,22 +137,20 @@ class Supervisor:
                     await asyncio.wait(set(self._pending))
         self._set_state("stopped", "stopped")
 
-    def check(self) -> dict[str, object]:
-        """Readiness view: ok only while tailscaled reports Running."""
-        view: dict[str, object] = {
-            "ok": self.state == "running",
-            "state": self.state,
-            "detail": self.detail,
-            "backend_state": self.backend_state,
-            "restarts": self.restarts,
-        }
+    def snapshot(self) -> TailscaleCheck:
+        """tailscaled's state for the status page and readiness: ok only while it reports Running."""
+        watchdog = None
         if self.watchdog.failing_since is not None:
-            view["watchdog"] = {
-                "failing_s": round(time.monotonic() - self.watchdog.failing_since, 1),
-                "restart_after_s": self.watchdog.current_bound_s,
-                "last_error": self.watchdog.last_error,
-            }
-        return view
+            watchdog = WatchdogView(
+                failing_s=round(time.monotonic() - self.watchdog.failing_since, 1),
+                restart_after_s=self.watchdog.current_bound_s, last_error=self.watchdog.last_error,
+            )
+        return TailscaleCheck(ok=self.state == "running", state=self.state, detail=self.detail,
+                              backend_state=self.backend_state, restarts=self.restarts, watchdog=watchdog)
+
+    def check(self) -> dict[str, Any]:
+        """Readiness view (the JSON of `snapshot`)."""
+        return self.snapshot().as_json()
 
     # -- the loop -------------------------------------------------------------------------
 

@@ -1,35 +1,48 @@
-"""devproxy's own pages: login form and status page render safely from whatever they are given."""
+"""devproxy's own pages: the login form and the status page render the typed snapshot safely."""
 
 from __future__ import annotations
 
+import asyncio
+import io
 import re
+from dataclasses import replace
 from html.parser import HTMLParser
 
-import aiohttp
-import pytest
-
-from conftest import StartProxy, Upstream
+from conftest import Upstream
+from devproxy.runtime.auth import build_access
+from devproxy.runtime.config import build_config
+from devproxy.runtime.context import ProxyContext
+from devproxy.runtime.dial import Dialer
+from devproxy.runtime.health import Readiness
+from devproxy.runtime.log import EventLog
 from devproxy.runtime.pages import login_page, status_page
+from devproxy.runtime.snapshots import (
+    BridgeSnapshot,
+    Problem,
+    SocksView,
+    StatusSnapshot,
+    TailscaleCheck,
+    TargetCheck,
+    problems,
+)
+from devproxy.runtime.status_report import snapshot
 
-SNAPSHOT: dict[str, object] = {
-    "version": "0.1.0",
-    "auth": "token",
-    "tailscale": {"ok": True, "state": "running", "detail": "BackendState Running (100.101.102.103)"},
-    "socks": {"url": "socks5://127.0.0.1:1055", "answered_by": "127.0.0.1:1055"},
-    "target": {"ok": True, "target": "http://100.84.184.84:8888", "via": "socks5://127.0.0.1:1055",
-               "latency_ms": 23.4},
-    "websockets": {
-        "open": 1,
-        "sessions": [
-            {"path": "/stable-abc?reconnectionToken=r", "opened_at": 1_800_000_000.0,
-             "bytes_in": 2048, "bytes_out": 5 * 1024 * 1024},
-        ],
-    },
-    "recent_errors": [
-        {"time": "2026-11-30T05:00:00.000000Z", "severity": "ERROR", "event": "socks.connect_failed",
-         "message": "could not reach 127.0.0.1:1055"},
-    ],
-}
+SNAPSHOT = StatusSnapshot(
+    version="0.1.0",
+    auth="token",
+    tailscale=TailscaleCheck(ok=True, state="running", detail="BackendState Running (100.101.102.103)",
+                             backend_state="Running", restarts=0),
+    socks=SocksView(url="socks5://127.0.0.1:1055", answered_by="127.0.0.1:1055"),
+    target=TargetCheck(ok=True, target="http://100.84.184.84:8888", via="socks5://127.0.0.1:1055", latency_ms=23.4),
+    websockets=(BridgeSnapshot(path="/stable-abc?reconnectionToken=r", opened_at=1_800_000_000.0,
+                               bytes_in=2048, bytes_out=5 * 1024 * 1024),),
+    recent_errors=(Problem(time="2026-11-30T05:00:00.000000Z", severity="ERROR", event="socks.connect_failed",
+                           message="could not reach 127.0.0.1:1055"),),
+)
+
+
+def _problem(event: str, message: str, time: str = "") -> Problem:
+    return Problem(time=time, severity="ERROR", event=event, message=message)
 
 
 class _Collector(HTMLParser):
@@ -96,10 +109,13 @@ def test_status_page_shows_every_part_of_the_snapshot() -> None:
 
 def test_status_page_marks_failures() -> None:
     """A failing tailscale or target is shown as FAILING, with the error text."""
-    snapshot = dict(SNAPSHOT)
-    snapshot["tailscale"] = {"ok": False, "state": "backoff", "detail": "tailscaled exited with code 1"}
-    snapshot["target"] = {"target": "http://devbox:8888", "ok": False, "latency_ms": None,
-                          "error": "general SOCKS server failure"}
+    snapshot = replace(
+        SNAPSHOT,
+        tailscale=TailscaleCheck(ok=False, state="backoff", detail="tailscaled exited with code 1",
+                                 backend_state="", restarts=1),
+        target=TargetCheck(ok=False, target="http://devbox:8888", via="direct", latency_ms=5000.0,
+                           error="general SOCKS server failure"),
+    )
     text = " ".join(_parse(status_page(snapshot)).text)
     assert text.count("FAILING") >= 3  # headline, tailscale, target
     assert "backoff" in text and "general SOCKS server failure" in text
@@ -107,69 +123,77 @@ def test_status_page_marks_failures() -> None:
 
 def test_status_page_without_tailscale_supervision() -> None:
     """With --no-tailscale the section says so instead of failing."""
-    snapshot = dict(SNAPSHOT, tailscale=None)
-    text = " ".join(_parse(status_page(snapshot)).text)
+    text = " ".join(_parse(status_page(replace(SNAPSHOT, tailscale=None))).text)
     assert "not supervised here" in text
 
 
-@pytest.mark.parametrize(
-    "snapshot",
-    [
-        {},
-        {"tailscale": "weird", "socks": None, "target": [], "websockets": {"sessions": "x"}, "recent_errors": None},
-        {"websockets": {"open": 2, "sessions": [None, {"bytes_in": "many"}]}, "recent_errors": [None, 3]},
-    ],
-)
-def test_status_page_survives_odd_snapshots(snapshot: dict[str, object]) -> None:
-    """Missing or oddly typed fields render as dashes, never an exception."""
+def test_status_page_shows_dashes_for_empty_fields() -> None:
+    """Empty values render as dashes; no sessions and no problems say so."""
+    snapshot = replace(SNAPSHOT, version="", socks=SocksView(url="none (direct)", answered_by=None),
+                       websockets=(), recent_errors=())
     page = status_page(snapshot)
     assert page.startswith("<!doctype html>")
-    _parse(page)
+    text = " ".join(_parse(page).text)
+    assert "\u2014" in text and "0 open" in text and "none" in text
 
 
 def test_status_page_escapes_everything() -> None:
     """Values from logs and the network cannot inject markup into the page."""
     evil = "<img src=x onerror=alert(1)>"
-    snapshot = {
-        "version": evil,
-        "auth": evil,
-        "tailscale": {"ok": False, "state": evil, "detail": evil},
-        "socks": {"url": evil, "answered_by": evil},
-        "target": {"target": evil, "via": evil, "ok": False, "latency_ms": evil, "error": evil},
-        "websockets": {"open": evil, "sessions": [{"path": evil, "opened_at": evil, "bytes_in": evil, "bytes_out": evil}]},
-        "recent_errors": [{"time": evil, "severity": evil, "event": evil, "message": evil}],
-    }
+    snapshot = StatusSnapshot(
+        version=evil,
+        auth=evil,
+        tailscale=TailscaleCheck(ok=False, state=evil, detail=evil, backend_state=evil, restarts=0),
+        socks=SocksView(url=evil, answered_by=evil),
+        target=TargetCheck(ok=False, target=evil, via=evil, latency_ms=1.0, error=evil),
+        websockets=(BridgeSnapshot(path=evil, opened_at=0.0, bytes_in=0, bytes_out=0),),
+        recent_errors=(Problem(time=evil, severity=evil, event=evil, message=evil),),
+    )
     page = status_page(snapshot)
     assert "<img" not in page
-    assert page.count("&lt;img src=x onerror=alert(1)&gt;") >= 15
+    assert page.count("&lt;img src=x onerror=alert(1)&gt;") >= 14
 
 
 def test_status_page_shows_the_most_recent_errors_first_and_bounded() -> None:
     """At most 20 recent problems, in the snapshot's order (newest first): the newest are shown."""
-    errors = [{"time": f"t{i:02d}", "severity": "ERROR", "event": "e", "message": f"m{i:02d}"} for i in range(30)]
-    text = " ".join(_parse(status_page({"recent_errors": errors[::-1]})).text)
+    errors = tuple(_problem("e", f"m{i:02d}", f"t{i:02d}") for i in range(30))
+    text = " ".join(_parse(status_page(replace(SNAPSHOT, recent_errors=errors[::-1]))).text)
     assert "m29" in text and "m10" in text and "m09" not in text
     assert text.index("m29") < text.index("m10")
 
 
 def test_status_page_counts_client_errors_apart() -> None:
     """Rejected client input is a count and a short list of its own, below the real problems."""
-    snapshot = {
-        "recent_errors": [{"event": "upstream.unreachable", "message": "real one"}],
-        "client_errors": {"count": 412, "recent": [{"event": "http.bad_request", "message": "garbage"}]},
-    }
+    snapshot = replace(SNAPSHOT, recent_errors=(_problem("upstream.unreachable", "real one"),),
+                       client_error_count=412, client_errors=(_problem("http.bad_request", "garbage"),))
     text = " ".join(_parse(status_page(snapshot)).text)
     assert "real one" in text and "412 rejected by client input" in text and "garbage" in text
     assert text.index("real one") < text.index("garbage")
 
 
-async def test_status_page_renders_the_real_snapshot(upstream: Upstream, start_proxy: StartProxy) -> None:
-    """The page renders what the running proxy's snapshot holds: the target row shows the target."""
-    proxy = await start_proxy(target=upstream.url)
-    async with aiohttp.ClientSession(trust_env=False) as client:
-        async with client.get(proxy.url + "/_devproxy/status", headers={"Accept": "application/json"},
-                              timeout=aiohttp.ClientTimeout(total=10)) as resp:
-            snapshot = await resp.json()
-    text = " ".join(_parse(status_page(snapshot)).text)
-    assert upstream.url in text and "direct" in text
-    assert "OK" in text  # reachable
+def test_problems_come_newest_first_with_their_fields() -> None:
+    """Log records become problems newest first; their other fields stay in the JSON."""
+    records = [{"time": "t1", "severity": "WARNING", "event": "a", "message": "old", "path": "/x"},
+               {"time": "t2", "severity": "ERROR", "event": "b", "message": "new"}]
+    listed = problems(records)
+    assert [p.message for p in listed] == ["new", "old"]
+    assert listed[1].as_json() == records[0]
+
+
+async def test_status_page_renders_the_real_snapshot(upstream: Upstream) -> None:
+    """The page and the JSON come from the snapshot the runtime builds: the target row shows the target."""
+    env = {"DEVPROXY_ACCESS_TOKEN": "t" * 32}
+    config = build_config(env, target=upstream.url, socks="none", listen="127.0.0.1:0", no_tailscale=True,
+                          auth="token")
+    log = EventLog(io.StringIO())
+    ctx = ProxyContext(config=config, dialer=Dialer(None, connect_timeout=5.0, log=log), log=log)
+    log.warning("upstream.unreachable", "could not reach the target")
+    report = await asyncio.wait_for(snapshot(ctx, Readiness(ctx), build_access("token", env, log), None), 10)
+    page = status_page(report)
+    text = " ".join(_parse(page).text)
+    assert f"<dt>target</dt><dd>{upstream.url}</dd>" in page and "direct" in text
+    assert "OK" in text and "could not reach the target" in text  # reachable; the problem listed
+    body = report.as_json()
+    assert body["target"]["target"] == upstream.url and body["target"]["ok"] is True
+    assert body["tailscale"] is None and body["websockets"] == {"open": 0, "sessions": []}
+    assert body["recent_errors"][0]["event"] == "upstream.unreachable"
