@@ -98,8 +98,11 @@ class TargetLeg(asyncio.Protocol):
         if self.bridge is not None:
             self.bridge.from_target(data)
             return
-        if self._parser is None:
-            return  # the answer is complete; nothing more is expected before the relay starts
+        if self._parser is None:  # frames right after the 101, before the relay starts: keep them
+            self.tail += data
+            if len(self.tail) > MAX_REFUSAL_BODY and self.transport is not None:
+                self.transport.pause_reading()
+            return
         try:
             self._parser.feed_data(data)
         except httptools.HttpParserUpgrade as exc:
@@ -570,7 +573,10 @@ async def bridge_websocket(request: web.Request, ctx: ProxyContext) -> web.Strea
     leg.bridge = bridge
     request.protocol.set_parser(cast(Any, bridge))
     if leg.tail:
-        bridge.from_target(leg.tail)
+        tail, leg.tail = leg.tail, b""
+        bridge.from_target(tail)
+        if leg.transport is not None and not bridge._draining:
+            leg.transport.resume_reading()
     ctx.bridges.add(bridge)
     ctx.log.info("ws.open", f"WebSocket {request.path} open", path=request.path,
                  subprotocol=ws_handshake.subprotocol(headers),
