@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import socket
 import ssl
 from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
@@ -90,6 +91,8 @@ class Connection(asyncio.Protocol):
         self._pool = pool
         self._loop = pool.loop
         self.transport: asyncio.Transport | None = None
+        #: the plain TCP socket under the transport, for `_salvage` (None for TLS).
+        self.sock: socket.socket | None = None
         self.closed = False
         self.reused = False
         self.idle_since = 0.0
@@ -135,6 +138,8 @@ class Connection(asyncio.Protocol):
             self.close()
 
     def connection_lost(self, exc: Exception | None) -> None:
+        if exc is not None and self.busy and not self.complete and self.sock is not None:
+            self._salvage(self.sock)
         self.closed = True
         self._pool.forget(self)
         writable = self._writable
@@ -154,6 +159,21 @@ class Connection(asyncio.Protocol):
         else:
             error = BodyBroken("Response payload is not completed" + (f": {exc!r}" if exc else ""))
         self._fail(error)
+
+    def _salvage(self, sock: socket.socket) -> None:
+        """Read what the target sent before a reset (a 413 before it closes on an upload).
+
+        A failed write ends the transport at once, unread answer bytes included; the socket is
+        still open here and its queue is small (bounded by the receive buffer), so drain it.
+        """
+        for _ in range(64):
+            try:
+                data = sock.recv(65536)
+            except OSError:
+                return
+            if not data or self.complete:
+                return
+            self.data_received(data)
 
     def pause_writing(self) -> None:
         self._writable = self._loop.create_future()
@@ -385,6 +405,7 @@ class Pool:
                 )
             else:
                 _, conn = await self.loop.create_connection(lambda: Connection(self), sock=sock)
+                conn.sock = sock
         except BaseException:
             sock.close()
             raise
