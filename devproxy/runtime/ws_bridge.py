@@ -80,6 +80,8 @@ def likely_cause(status: int) -> str:
 class TargetLeg(asyncio.Protocol):
     """The tunnel connection to the target: first the answer to the upgrade, then frames."""
 
+    __slots__ = ("transport", "bridge", "_parser", "answered", "status", "reason", "headers", "body", "tail")
+
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self.transport: asyncio.Transport | None = None
         self.bridge: Bridge | None = None
@@ -242,6 +244,15 @@ def _rejected(err: UpgradeRejectedError) -> web.Response:
 class Bridge:
     """One relayed WebSocket: both legs, frame trackers each way, counters for logs and status."""
 
+    # slots: a thousand idle WebSockets should cost little more than their sockets
+    __slots__ = (
+        "path", "opened_at", "loop", "browser_transport", "browser_protocol", "_writer", "target", "up", "down",
+        "done", "closed_by", "shutdown_code", "code_from_browser", "code_to_browser", "upstream_code",
+        "upstream_reason", "_close_from_browser", "_close_from_target", "_close_sent_up", "_close_sent_down",
+        "_pending_up", "_pending_down", "_draining", "_drain_task", "_heard", "_ping_sent", "_timer",
+        "_close_timer", "protocol_error", "__weakref__",
+    )
+
     def __init__(self, path: str, request: web.Request, target: TargetLeg) -> None:
         self.path = path
         self.opened_at = time.time()
@@ -266,6 +277,7 @@ class Bridge:
         self._pending_up: list[bytes] = []
         self._pending_down: list[bytes] = []
         self._draining = False
+        self._drain_task: asyncio.Task[None] | None = None
         self._heard = self.loop.time()
         self._ping_sent: float | None = None
         self._timer: asyncio.TimerHandle | None = self.loop.call_later(PING_INTERVAL, self._tick)
@@ -402,7 +414,7 @@ class Bridge:
         if self.browser_protocol.writing_paused and not self._draining and self.target.transport is not None:
             self._draining = True
             self.target.transport.pause_reading()
-            self.loop.create_task(self._drain())
+            self._drain_task = self.loop.create_task(self._drain())
 
     async def _drain(self) -> None:
         """Resume reading the target once the browser has taken what was written to it."""
@@ -569,6 +581,9 @@ async def bridge_websocket(request: web.Request, ctx: ProxyContext) -> web.Strea
     if request.transport is None:
         leg.abort()
         return response
+    subprotocol = ws_handshake.subprotocol(headers)
+    del incoming, headers  # held for the connection's life otherwise
+    leg.headers, leg.body, leg.reason = [], bytearray(), b""
     bridge = Bridge(request.path, request, leg)
     leg.bridge = bridge
     request.protocol.set_parser(cast(Any, bridge))
@@ -579,7 +594,7 @@ async def bridge_websocket(request: web.Request, ctx: ProxyContext) -> web.Strea
             leg.transport.resume_reading()
     ctx.bridges.add(bridge)
     ctx.log.info("ws.open", f"WebSocket {request.path} open", path=request.path,
-                 subprotocol=ws_handshake.subprotocol(headers),
+                 subprotocol=subprotocol,
                  connect_ms=round((time.perf_counter() - started) * 1000, 2))
     try:
         await bridge.done
