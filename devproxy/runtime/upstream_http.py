@@ -371,7 +371,7 @@ class Pool:
         self._host = host
         self._port = port
         #: https targets: verified like any client would (the tailnet's certificates are real ones).
-        self._tls = ssl.create_default_context() if tls else None
+        self.tls = ssl.create_default_context() if tls else None
         self._idle: list[Connection] = []
         self._sweeper: asyncio.TimerHandle | None = None
 
@@ -399,9 +399,9 @@ class Pool:
         """A fresh connection. Raises: devproxy ProxyError (dialing), OSError, ssl.SSLError."""
         sock = await self._dialer.open(self._host, self._port)
         try:
-            if self._tls is not None:
+            if self.tls is not None:
                 _, conn = await self.loop.create_connection(
-                    lambda: Connection(self), sock=sock, ssl=self._tls, server_hostname=self._host
+                    lambda: Connection(self), sock=sock, ssl=self.tls, server_hostname=self._host
                 )
             else:
                 _, conn = await self.loop.create_connection(lambda: Connection(self), sock=sock)

@@ -50,16 +50,6 @@ MAX_REFUSAL_BODY = 1024 * 1024
 #: the payload of devproxy's own pings; their pongs are consumed, never passed on.
 PING_TOKEN = b"devproxy" + os.urandom(4)
 
-_tls_context: ssl.SSLContext | None = None
-
-
-def _tls() -> ssl.SSLContext:
-    global _tls_context
-    if _tls_context is None:
-        _tls_context = ssl.create_default_context()
-    return _tls_context
-
-
 def likely_cause(status: int) -> str:
     """What a refused upgrade most likely means, in words a user can act on."""
     if status == 403:
@@ -190,7 +180,8 @@ async def _open_target(request: web.Request, ctx: ProxyContext, incoming: list[t
         async with asyncio.timeout(timeout):
             sock = await ctx.dialer.open(target.host, target.port)
             try:
-                tls: dict[str, Any] = {"ssl": _tls(), "server_hostname": target.host} if target.scheme == "https" else {}
+                tls_context = ctx.pool.tls if ctx.pool is not None else None
+                tls: dict[str, Any] = {"ssl": tls_context, "server_hostname": target.host} if tls_context else {}
                 _, leg = await loop.create_connection(lambda: TargetLeg(loop), sock=sock, **tls)
             except BaseException:
                 sock.close()
