@@ -131,22 +131,6 @@ async def test_unmasked_client_frame_fails_the_connection_with_1002(upstream: Up
     assert closed["close_code"] == 1002 and "unmasked" in closed["protocol_error"]
 
 
-async def test_sigterm_sends_1001_to_the_target_too(upstream: Upstream, start_proxy: StartProxy,
-                                                    client: aiohttp.ClientSession) -> None:
-    """On shutdown the target receives 1001 as well (a masked client close frame)."""
-    proxy = await start_proxy(target=upstream.url)
-    ws = await client.ws_connect(proxy.ws_url + "/ws/echo")
-    await ws.send_str("x")
-    await ws.receive(timeout=5)
-    proxy.stop.set()
-    msg = await ws.receive(timeout=5)
-    assert msg.type is aiohttp.WSMsgType.CLOSE and msg.data == 1001
-    await ws.close()
-    assert proxy.task is not None
-    assert await asyncio.wait_for(proxy.task, 10) == 0
-    assert upstream.app[CLOSE_CODES] == [1001]
-
-
 async def test_idle_tunnel_is_pinged_and_the_pongs_stay_with_the_proxy(
         upstream: Upstream, start_proxy: StartProxy, monkeypatch: pytest.MonkeyPatch) -> None:
     """devproxy's own pings keep an idle connection checked; the browser never sees their pongs."""
