@@ -84,7 +84,21 @@ def map_error(exc: BaseException, target: str, timeout: float) -> ProxyError:
     return TargetUnreachableError(f"request to the target {target} failed: {detail}")
 
 
-class Connection(asyncio.Protocol):
+class AnswerHead:
+    """httptools callbacks that collect an answer's reason phrase and headers (both clients of the target)."""
+
+    __slots__ = ()
+    reason: bytearray
+    headers: list[tuple[bytes, bytes]]
+
+    def on_status(self, status: bytes) -> None:
+        self.reason.extend(status)
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self.headers.append((name, value))
+
+
+class Connection(AnswerHead, asyncio.Protocol):
     """One keep-alive connection to the target; carries one exchange at a time."""
 
     def __init__(self, pool: Pool) -> None:
@@ -105,7 +119,7 @@ class Connection(asyncio.Protocol):
         self.busy = False
         self.no_body = False  # the answer to HEAD: framing headers, no body
         self.status = 0
-        self.reason = b""
+        self.reason = bytearray()
         self.headers: list[tuple[bytes, bytes]] = []
         self._head: asyncio.Future[None] | None = None
         self.head_done = False
@@ -189,14 +203,8 @@ class Connection(asyncio.Protocol):
         if self.head_done:
             raise ValueError("a second response to one request")
         self.status = 0
-        self.reason = b""
+        self.reason = bytearray()
         self.headers = []
-
-    def on_status(self, status: bytes) -> None:
-        self.reason += status
-
-    def on_header(self, name: bytes, value: bytes) -> None:
-        self.headers.append((name, value))
 
     def on_headers_complete(self) -> None:
         assert self._parser is not None

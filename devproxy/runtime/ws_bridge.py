@@ -67,7 +67,7 @@ def likely_cause(status: int) -> str:
     return f"the target refused the WebSocket upgrade with HTTP {status}"
 
 
-class TargetLeg(asyncio.Protocol):
+class TargetLeg(upstream_http.AnswerHead, asyncio.Protocol):
     """The tunnel connection to the target: first the answer to the upgrade, then frames."""
 
     __slots__ = ("transport", "bridge", "_parser", "answered", "status", "reason", "headers", "body", "tail")
@@ -78,7 +78,7 @@ class TargetLeg(asyncio.Protocol):
         self._parser: httptools.HttpResponseParser | None = httptools.HttpResponseParser(self)
         self.answered: asyncio.Future[None] = loop.create_future()
         self.status = 0
-        self.reason = b""
+        self.reason = bytearray()
         self.headers: list[tuple[bytes, bytes]] = []
         self.body = bytearray()
         self.tail = b""  # frames that arrived with the 101
@@ -119,18 +119,12 @@ class TargetLeg(asyncio.Protocol):
         if self.bridge is not None:
             self.bridge.browser_protocol.resume_reading()
 
-    # httptools callbacks
-    def on_status(self, status: bytes) -> None:
-        self.reason += status
-
-    def on_header(self, name: bytes, value: bytes) -> None:
-        self.headers.append((name, value))
-
+    # httptools callbacks (on_status and on_header come from AnswerHead)
     def on_headers_complete(self) -> None:
         assert self._parser is not None
         status = self._parser.get_status_code()
         if 100 <= status < 200 and status != 101:
-            self.reason, self.headers = b"", []  # an informational answer: the final one follows
+            self.reason, self.headers = bytearray(), []  # an informational answer: the final one follows
             return
         self.status = status
 
@@ -574,7 +568,7 @@ async def bridge_websocket(request: web.Request, ctx: ProxyContext) -> web.Strea
         return response
     subprotocol = ws_handshake.subprotocol(headers)
     del incoming, headers  # held for the connection's life otherwise
-    leg.headers, leg.body, leg.reason = [], bytearray(), b""
+    leg.headers, leg.body, leg.reason = [], bytearray(), bytearray()
     bridge = Bridge(request.path, request, leg)
     leg.bridge = bridge
     request.protocol.set_parser(cast(Any, bridge))
