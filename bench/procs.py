@@ -133,6 +133,29 @@ def start_floor(upstream_port: int, socks_port: int, uvloop: bool) -> tuple[subp
     return proc, int(m.group(1))
 
 
+NODE_MODULES = CACHE / "node" / "node_modules"
+
+
+def node_ok() -> bool:
+    """Whether the Node peer can run (node on PATH, its packages installed by bench/setup)."""
+    import shutil
+
+    return shutil.which("node") is not None and (NODE_MODULES / "http-proxy").exists()
+
+
+def start_node(upstream_port: int, socks_port: int) -> tuple[subprocess.Popen[bytes], int]:
+    """The Node peer (bench/node/peer.js): http-proxy + socks-proxy-agent through the same SOCKS server."""
+    env = {k: v for k, v in os.environ.items() if "proxy" not in k.lower()}
+    env["NODE_PATH"] = str(NODE_MODULES)
+    proc = subprocess.Popen(
+        ["node", str(ROOT / "bench" / "node" / "peer.js"), "--target", f"http://127.0.0.1:{upstream_port}",
+         "--socks", f"127.0.0.1:{socks_port}"],
+        stdout=subprocess.PIPE, env=env, cwd=ROOT,
+    )
+    m = _wait_line(proc, r"^listening (\d+)$", "Node peer")
+    return proc, int(m.group(1))
+
+
 def start_runtime(name: str, upstream_port: int, socks_port: int, uvloop: bool) -> tuple[subprocess.Popen[bytes], int]:
     """`devproxy runtime` as a user runs it; its JSON log goes to bench/results/<name>.log."""
     RESULTS.mkdir(parents=True, exist_ok=True)

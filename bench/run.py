@@ -26,22 +26,29 @@ from bench.clients import Endpoint
 
 MiB = 1024 * 1024
 IDLE_WS = 1000
-#: targets from the issue: (metric, comparison, factor or bound, unit)
+#: targets from the issue: (metric, reference, comparison, factor, text). "ratio_min": the median
+#: per-round ratio to the reference must be at least the factor; "ratio_max": at most; "max": an
+#: absolute bound on the median.
 TARGETS = [
-    ("http_rps", "ratio_direct", 0.3, "≥ 0.3 × direct"),
-    ("http_cpu_us", "max", 150.0, "≤ 150 µs"),
-    ("ws_rtt_p50_us", "max", 120.0, "≤ 120 µs"),
-    ("ws_mbps", "ratio_socks", 0.85, "≥ 0.85 × socks-only"),
-    ("big_mbps", "ratio_socks", 0.8, "≥ 0.8 × socks-only"),
-    ("idle_ws_kib", "max", 16.0, "≤ 16 KiB"),
-    ("ws_connect_p50_ms", "max", 1.5, "≤ 1.5 ms"),
+    ("http_cpu_us", "floor", "ratio_max", 2.5, "≤ 2.5 × floor"),
+    ("http_rps", "floor", "ratio_min", 0.6, "≥ 0.6 × floor"),
+    ("http_rps", "node", "ratio_min", 5.0, "≥ 5 × node"),
+    ("ws_rtt_p50_us", "floor", "ratio_max", 1.15, "≤ 1.15 × floor"),
+    ("ws_rtt_p50_us", "node", "ratio_max", 1.0, "below node"),
+    ("ws_mbps", "floor", "ratio_min", 0.9, "≥ 0.9 × floor"),
+    ("big_mbps", "floor", "ratio_min", 0.9, "≥ 0.9 × floor"),
+    ("idle_ws_kib", "", "max", 6.0, "≤ 6 KiB"),
+    ("ws_connect_p50_ms", "floor", "ratio_max", 1.2, "≤ 1.2 × floor"),
 ]
+#: every figure gets its ratio to these references, round by round.
+RATIO_METRICS = ("http_rps", "http_cpu_us", "http_p50_us", "big_mbps", "ws_rtt_p50_us", "ws_mbps",
+                 "ws_connect_p50_ms", "idle_ws_kib")
 
 
 @dataclass
 class Target:
     name: str
-    kind: str  # direct | socks | proxy | floor
+    kind: str  # direct | socks | proxy | floor | node
     endpoint: Endpoint
     socks_name: str = ""  # which SOCKS server this path crosses
     pid: int | None = None  # the devproxy process, for CPU and memory
@@ -162,6 +169,18 @@ def idle_memory(t: Target) -> dict[str, float]:
             ws.close()
 
 
+def _references(t: Target, by_name: dict[str, Target]) -> list[tuple[str, Target]]:
+    """The paths `t` is compared with: direct; and for proxies the same SOCKS server alone, the floor, node."""
+    refs = [("direct", by_name["direct"])]
+    if t.kind in ("proxy", "floor", "node"):
+        for label, prefix in (("socks", "socks-"), ("floor", "floor-"), ("node", "node-")):
+            ref = next((r for n, r in by_name.items() if n.startswith(prefix + t.socks_name)
+                        and r.socks_name == t.socks_name), None)
+            if ref is not None and ref is not t:
+                refs.append((label, ref))
+    return refs
+
+
 def summarise(targets: list[Target]) -> dict[str, Any]:
     """Medians over rounds, plus medians of per-round ratios (round n of a path against round n of
     its reference, measured seconds apart, so machine-wide noise largely cancels)."""
@@ -171,13 +190,8 @@ def summarise(targets: list[Target]) -> dict[str, Any]:
         m: dict[str, Any] = {k: statistics.median(v) for k, v in t.samples.items() if k != "http_client"}
         m["kind"] = t.kind
         m["socks"] = t.socks_name
-        refs = [("direct", by_name["direct"])]
-        if t.kind in ("proxy", "floor") and f"socks-{t.socks_name}" in by_name:
-            refs.append(("socks", by_name[f"socks-{t.socks_name}"]))
-        for label, ref in refs:
-            if ref is t:
-                continue
-            for metric in ("http_rps", "big_mbps", "ws_mbps"):
+        for label, ref in _references(t, by_name):
+            for metric in RATIO_METRICS:
                 # socks-only HTTP is measured by the Go client: compare with the Go client on direct
                 ref_metric = "http_rps_goclient" if (t.kind, metric) == ("socks", "http_rps") else metric
                 pairs = zip(t.samples.get(metric, []), ref.samples.get(ref_metric, []))
@@ -194,19 +208,19 @@ def checks(summary: dict[str, Any]) -> list[dict[str, Any]]:
     for name, m in summary.items():
         if m["kind"] != "proxy":
             continue
-        for metric, how, bound, text in TARGETS:
+        for metric, ref, how, bound, text in TARGETS:
             value = m.get(metric)
             if value is None:
                 continue
-            if how in ("ratio_direct", "ratio_socks"):
-                ratio = m.get(f"{metric}_vs_{how.split('_')[1]}")
-                if ratio is None:
-                    continue
-                ok = ratio >= bound
-            else:
-                ratio = None
+            ratio = m.get(f"{metric}_vs_{ref}") if ref else None
+            if how == "max":
                 ok = value <= bound
-            rows.append({"target": name, "metric": metric, "value": value, "ratio": ratio, "goal": text, "met": ok})
+            elif ratio is None:
+                continue
+            else:
+                ok = ratio >= bound if how == "ratio_min" else ratio <= bound
+            rows.append({"target": name, "metric": metric, "value": value, "ratio": ratio, "reference": ref,
+                         "goal": text, "met": ok})
     return rows
 
 
@@ -239,10 +253,33 @@ def table(summary: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+RATIO_COLUMNS = [
+    ("http_rps", "req/s"), ("http_cpu_us", "CPU µs/req"), ("ws_rtt_p50_us", "WS RTT p50"),
+    ("ws_mbps", "WS MB/s"), ("big_mbps", "big MB/s"), ("idle_ws_kib", "KiB/idle WS"),
+    ("ws_connect_p50_ms", "WS connect"),
+]
+
+
+def ratio_table(summary: dict[str, Any]) -> str:
+    """Each figure of each proxy and peer as ratios to floor / socks-only / node (per-round medians)."""
+    head = "| path | " + " | ".join(f"{c[1]} ÷ floor / socks / node" for c in RATIO_COLUMNS) + " |"
+    lines = [head, "|" + "---|" * (len(RATIO_COLUMNS) + 1)]
+    for name, m in summary.items():
+        if m["kind"] not in ("proxy", "floor", "node"):
+            continue
+        cells = []
+        for metric, _ in RATIO_COLUMNS:
+            parts = [f"{m[f'{metric}_vs_{ref}']:.2f}" if f"{metric}_vs_{ref}" in m else "–"
+                     for ref in ("floor", "socks", "node")]
+            cells.append(" / ".join(parts))
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def check_table(rows: list[dict[str, Any]]) -> str:
     lines = ["| proxy | metric | median | median per-round ratio | goal | met |", "|---|---|---|---|---|---|"]
     for r in rows:
-        ratio = f"{r['ratio']:.2f}×" if r["ratio"] is not None else ""
+        ratio = f"{r['ratio']:.2f}× {r['reference']}" if r["ratio"] is not None else ""
         lines.append(f"| {r['target']} | {r['metric']} | {r['value']:.1f} | {ratio} | {r['goal']} | "
                      f"{'yes' if r['met'] else 'NO'} |")
     return "\n".join(lines)
@@ -284,6 +321,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-uvloop-variant", action="store_true", help="skip the proxy run under uvloop")
     parser.add_argument("--skip-memory", action="store_true")
     parser.add_argument("--no-floor", action="store_true", help="skip the bare Python byte relay (bench/floor.py)")
+    parser.add_argument("--no-node", action="store_true", help="skip the Node peer (bench/node/peer.js)")
     parser.add_argument("--paths", default="", help="comma-separated subset, e.g. proxy-go,socks-go "
                         "(direct is always measured: it is the reference)")
     parser.add_argument("--quick", action="store_true", help="2 short rounds, no memory test: for iterating")
@@ -324,6 +362,12 @@ def main(argv: list[str] | None = None) -> int:
             proc, port = procs.start_floor(up_port, go_port, uvloop=uvloop_ok)
             children.append(proc)
             targets.append(Target(floor_name, "floor", Endpoint("127.0.0.1", port), socks_name="go", pid=proc.pid))
+        if not args.no_node and procs.node_ok() and (not wanted or "node-go" in wanted):
+            proc, port = procs.start_node(up_port, go_port)
+            children.append(proc)
+            targets.append(Target("node-go", "node", Endpoint("127.0.0.1", port), socks_name="go", pid=proc.pid))
+        elif not args.no_node and not procs.node_ok():
+            print("the Node peer is not installed (bench/setup installs it): skipping it", flush=True)
         targets = [t for t in targets if t.kind == "direct" or not wanted or t.name in wanted]
         for sname, sport, uv in variants:
             name = f"proxy-{sname}" + ("-uvloop" if uv else "")
@@ -365,6 +409,8 @@ def main(argv: list[str] | None = None) -> int:
     }
     print()
     print(table(summary))
+    print()
+    print(ratio_table(summary))
     print()
     print(check_table(rows))
     print(f"\n{result['seconds']} s in all")

@@ -66,6 +66,13 @@ def render_error(exc: DevproxyError) -> None:
     )
 
 
+#: what a command that talks to Google Cloud says when the `cloud` extra is not installed.
+CLOUD_EXTRA = DevproxyError(
+    "this command needs the Google Cloud client libraries, which are not installed",
+    hint="pip install 'devproxy[cloud]'",
+)
+
+
 def main() -> None:
     """Entry point of the `devproxy` console script."""
     _register()
@@ -74,5 +81,11 @@ def main() -> None:
     except DevproxyError as exc:
         render_error(exc)
         sys.exit(exc.exit_code)
+    except ModuleNotFoundError as exc:
+        # the container image installs devproxy without the `cloud` extra (the runtime needs none of it)
+        if not (exc.name or "").startswith("google"):
+            raise
+        render_error(CLOUD_EXTRA)
+        sys.exit(2)
     except KeyboardInterrupt:
         sys.exit(130)

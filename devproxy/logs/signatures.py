@@ -575,8 +575,11 @@ CATALOG: tuple[Signature, ...] = (
         "Tailscale auth key expired, revoked or already used",
         "The auth key in the secret no longer exists (keys expire within 90 days; single-use keys work once).",
         _FIX_KEY,
-        "field-notes §0.12 / §8 T7; carlthome/dotfiles#26",
+        "field-notes §0.12 / §8 T7; carlthome/dotfiles#26; tailscale/tailscale@v1.102.5:"
+        "tstest/integration/testcontrol/testcontrol.go (a control server's own rejection, as "
+        "`tailscale up` prints it: produced by the test tailnet, tests/tailnet)",
         r"invalid key: API key does not exist",
+        r"backend error: invalid authkey\b",
     ),
     _sig(
         "ts-key-malformed", "tailscale", "critical", "root",

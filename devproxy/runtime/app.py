@@ -15,7 +15,7 @@ from aiohttp import web
 from devproxy.runtime.auth import AccessPolicy
 from devproxy.runtime.context import ProxyContext, is_websocket
 from devproxy.runtime.health import Readiness, health, ready_handler
-from devproxy.runtime.http_forward import create_session, forward_http
+from devproxy.runtime.http_forward import forward_http
 from devproxy.runtime.page_table import PREFIX, Handler, Page, PageTable, public
 from devproxy.runtime.upstream_http import Pool
 from devproxy.runtime.vsda import vsda_stub
@@ -101,17 +101,12 @@ def _refuse_target_form(request: web.BaseRequest) -> web.Response | None:
 
 
 def open_clients(ctx: ProxyContext) -> None:
-    """The pooled client session (and lean pool) through the tunnel, shared by every request."""
-    ctx.session = create_session(ctx.dialer)
+    """The pool of keep-alive tunnel connections to the target, shared by every request."""
     target = ctx.config.target
-    if target.scheme == "http":
-        ctx.pool = Pool(ctx.dialer, target.host, target.port)
+    ctx.pool = Pool(ctx.dialer, target.host, target.port, tls=target.scheme == "https")
 
 
 async def close_clients(ctx: ProxyContext) -> None:
     if ctx.pool is not None:
         ctx.pool.close()
         ctx.pool = None
-    if ctx.session is not None:
-        await ctx.session.close()
-        ctx.session = None

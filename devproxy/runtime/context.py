@@ -1,11 +1,10 @@
-"""What every proxy handler shares: config, dialer, the pooled client session, the log, live sockets."""
+"""What every proxy handler shares: config, dialer, the pool of tunnel connections, the log, live sockets."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-import aiohttp
 from aiohttp import web
 
 from devproxy.runtime.config import RuntimeConfig
@@ -23,8 +22,7 @@ class ProxyContext:
     config: RuntimeConfig
     dialer: Dialer
     log: EventLog
-    session: aiohttp.ClientSession | None = None
-    #: keep-alive tunnel connections of the lean client (bodiless requests to an http:// target).
+    #: keep-alive tunnel connections to the target (the one upstream HTTP client).
     pool: "Pool | None" = None
     #: devproxy's own cookie, removed before the target sees the Cookie header.
     cookie_name: str | None = None

@@ -2,107 +2,26 @@
 
 Bodies are streamed both ways with backpressure (a 1 GiB download never sits in memory);
 status, reason, header order and repeats, the raw path and query, and Content-Encoding pass
-through; redirects are not followed. All requests share one pooled client session whose
-connections go through the SOCKS tunnel (remote DNS, so MagicDNS names work).
+through; redirects are not followed. Every request goes through the one upstream client
+(`upstream_http`) on pooled keep-alive tunnel connections (remote DNS, so MagicDNS names work).
 """
 
 from __future__ import annotations
 
-import asyncio
-import socket
-import ssl as ssl_module
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any
 
-import aiohttp
 from aiohttp import web
-from aiohttp.client_proto import ResponseHandler
-from aiohttp_socks import ProxyConnector
-from yarl import URL
 
-from devproxy.errors import ProxyError, TargetUnreachableError, UpstreamTimeoutError
+from devproxy.errors import ProxyError, TargetUnreachableError
 from devproxy.runtime import headers as hdr
 from devproxy.runtime import upstream_http
 from devproxy.runtime.context import ProxyContext, raw_headers
-from devproxy.runtime.dial import Dialer
 
-#: aiohttp must not invent headers the browser did not send.
-SKIP_AUTO_HEADERS = frozenset({"User-Agent", "Accept", "Accept-Encoding", "Content-Type"})
+#: methods that may be sent once more on a fresh connection when a reused one was dead.
 RETRYABLE = frozenset({"GET", "HEAD", "OPTIONS"})
-#: bodiless methods the lean client sends exactly as aiohttp's would (no Content-Length: 0 added);
-#: HEAD stays on aiohttp's client, whose parser knows a HEAD answer has no body.
-LEAN_METHODS = frozenset({"GET", "OPTIONS"})
-READ_BUFFER = 256 * 1024
-
-
-class TunnelConnector(ProxyConnector):
-    """aiohttp-socks' connector, dialing through devproxy's Dialer (every SOCKS address, mapped errors)."""
-
-    def __init__(self, dialer: Dialer, **kwargs: Any) -> None:
-        socks = dialer.socks
-        super().__init__(
-            host=socks.host if socks else "127.0.0.1",
-            port=socks.port if socks else 1,
-            rdns=True,
-            **kwargs,
-        )
-        self._dialer = dialer
-
-    async def _connect_via_proxy(
-        self,
-        host: str,
-        port: int,
-        ssl: ssl_module.SSLContext | None = None,
-        timeout: float | None = None,
-    ) -> tuple[asyncio.Transport, ResponseHandler]:
-        sock: socket.socket = await self._dialer.open(host, port)
-        loop = asyncio.get_running_loop()
-        tls: dict[str, Any] = {}
-        if ssl:
-            tls = {"ssl": ssl, "server_hostname": host}
-        transport, protocol = await loop.create_connection(
-            lambda: ResponseHandler(loop), sock=sock, **tls
-        )
-        return transport, protocol
-
-
-def create_session(dialer: Dialer) -> aiohttp.ClientSession:
-    """The one long-lived client session: pooled keep-alive connections through the tunnel."""
-    connector = TunnelConnector(dialer, limit=0, keepalive_timeout=60, enable_cleanup_closed=False)
-    return aiohttp.ClientSession(
-        connector=connector,
-        auto_decompress=False,
-        trust_env=False,  # never pick up proxy settings from the environment
-        timeout=aiohttp.ClientTimeout(total=None),
-        skip_auto_headers=SKIP_AUTO_HEADERS,
-        cookie_jar=aiohttp.DummyCookieJar(),
-        raise_for_status=False,
-        read_bufsize=READ_BUFFER,
-    )
-
-
-def map_client_error(exc: BaseException, ctx: ProxyContext) -> ProxyError:
-    """The one place aiohttp client errors become devproxy errors."""
-    seen: BaseException | None = exc
-    while seen is not None:  # our own dial errors arrive wrapped by aiohttp
-        if isinstance(seen, ProxyError):
-            return seen
-        seen = seen.__cause__
-    target = ctx.config.target
-    if isinstance(exc, TimeoutError):
-        return UpstreamTimeoutError(
-            f"the target {target} did not answer within {ctx.config.timeouts.response:g} s"
-        )
-    if isinstance(exc, aiohttp.ServerDisconnectedError):
-        return TargetUnreachableError(
-            f"the target {target} closed the connection before answering",
-            hint="did the dev server restart or crash?",
-        )
-    detail = str(exc)
-    if len(detail) > 200:
-        detail = detail[:200] + "..."
-    return TargetUnreachableError(f"request to the target {target} failed: {detail}")
+#: statuses whose answers never have a body, whatever their headers say.
+BODILESS = frozenset({204, 304})
 
 
 def error_response(err: ProxyError) -> web.Response:
@@ -111,39 +30,8 @@ def error_response(err: ProxyError) -> web.Response:
     return web.Response(status=err.http_status, text=body, headers={"Cache-Control": "no-store"})
 
 
-async def _send(
-    ctx: ProxyContext, request: web.Request, url: URL, out_headers: list[tuple[str, str]]
-) -> aiohttp.ClientResponse:
-    assert ctx.session is not None
-    has_body = request.body_exists
-    attempts = 1 if has_body or request.method not in RETRYABLE else 2
-    for attempt in range(attempts):
-        try:
-            async with asyncio.timeout(ctx.config.timeouts.response):
-                return await ctx.session.request(
-                    request.method,
-                    url,
-                    headers=out_headers,
-                    data=request.content if has_body else None,
-                    allow_redirects=False,
-                    compress=None,
-                )
-        except (aiohttp.ServerDisconnectedError, aiohttp.ClientOSError):
-            # A pooled keep-alive connection the target had already closed: retry once, fresh.
-            if attempt + 1 == attempts:
-                raise
-    raise AssertionError("unreachable")
-
-
-class _OneWrite(web.StreamResponse):
-    """A response whose head goes out with its body in one write (the whole body is in hand)."""
-
-    _send_headers_immediately = False
-
-
-def _failed(ctx: ProxyContext, request: web.Request, exc: BaseException, started: float) -> web.Response:
+def _failed(ctx: ProxyContext, request: web.Request, err: ProxyError, started: float) -> web.Response:
     """The 502/504 page for a request the target never answered, with its log lines."""
-    err = map_client_error(exc, ctx)
     ctx.log.error(
         err.event,
         str(err),
@@ -161,77 +49,66 @@ async def forward_http(request: web.Request, ctx: ProxyContext) -> web.StreamRes
     """Forward one HTTP request to the target and stream the answer back."""
     started = time.perf_counter()
     target = ctx.config.target
+    assert ctx.pool is not None
     incoming = raw_headers(request)
-    cookie = ctx.cookie_for_target(incoming)
     out_headers = hdr.request_headers(
-        incoming, target_host=target.host_header, fwd=ctx.forwarding(request, incoming), cookie=cookie
+        incoming, target_host=target.host_header, fwd=ctx.forwarding(request, incoming),
+        cookie=ctx.cookie_for_target(incoming),
     )
-    if ctx.pool is not None and request.method in LEAN_METHODS and not request.body_exists:
-        return await _forward_lean(request, ctx, ctx.pool, out_headers, started)
-    url = URL(f"{target.origin}{target.base_path}{request.raw_path}", encoded=True)
+    has_body = request.body_exists
+    chunked = has_body and request.content_length is None
+    if chunked:  # the browser's chunks were undone by the server: frame the body anew
+        out_headers.append(("Transfer-Encoding", "chunked"))
+    method = request.method
     try:
-        upstream = await _send(ctx, request, url, out_headers)
-    except (aiohttp.ClientError, OSError, TimeoutError, ProxyError) as exc:
-        return _failed(ctx, request, exc, started)
-
+        head = upstream_http.request_head(method, f"{target.base_path}{request.raw_path}", out_headers)
+    except ValueError as exc:
+        return _failed(ctx, request, TargetUnreachableError(f"cannot forward this request: {exc}"), started)
     try:
-        response = web.StreamResponse(status=upstream.status, reason=upstream.reason)
-        for name, value in hdr.response_headers(
-            (hdr.header_text(k), hdr.header_text(v)) for k, v in upstream.raw_headers
-        ):
-            response.headers.add(name, value)
-        if await _prepare(ctx, request, response, upstream.close, started):
-            await _pump_body(ctx, request, response, upstream.content.readany, upstream.close, started)
-    finally:
-        upstream.release()
-    return response
-
-
-async def _forward_lean(
-    request: web.Request,
-    ctx: ProxyContext,
-    pool: upstream_http.Pool,
-    out_headers: list[tuple[str, str]],
-    started: float,
-) -> web.StreamResponse:
-    """A bodiless request on a pooled connection of the lean client (same answers as aiohttp's path)."""
-    target = ctx.config.target
-    head = upstream_http.request_head(request.method, f"{target.base_path}{request.raw_path}", out_headers)
-    try:
-        conn = await pool.exchange(
+        conn = await ctx.pool.exchange(
             head,
+            target=str(target),
             timeout=ctx.config.timeouts.response,
-            attempts=2 if request.method in RETRYABLE else 1,
+            retry=method in RETRYABLE and not has_body,
+            body=request.content.readany if has_body else None,
+            chunked=chunked,
+            no_body=method == "HEAD",
         )
-    except (aiohttp.ClientError, OSError, TimeoutError, ProxyError) as exc:
-        return _failed(ctx, request, exc, started)
+    except ProxyError as err:
+        return _failed(ctx, request, err, started)
 
     status = conn.status
     try:
-        # A small answer usually arrives whole with its head: send head and body in one write.
-        # Otherwise the head goes out at once (a slow or endless body must not hold it back).
-        factory = _OneWrite if conn.complete else web.StreamResponse
-        response = factory(status=status, reason=conn.reason.decode("utf-8", "surrogateescape"))
-        for name, value in hdr.response_headers(
-            (hdr.header_text(k), hdr.header_text(v)) for k, v in conn.headers
-        ):
-            response.headers.add(name, value)
-        if conn.complete:
+        headers = hdr.response_headers((hdr.header_text(k), hdr.header_text(v)) for k, v in conn.headers)
+        reason = conn.reason.decode("utf-8", "surrogateescape")
+        if conn.complete and method != "HEAD" and status not in BODILESS and _has(headers, "content-type"):
+            # A small answer usually arrives whole with its head: send head and body in one write.
             body = conn.buffered_body()
+            whole = web.Response(status=status, reason=reason, body=body)
+            for name, value in headers:
+                whole.headers.add(name, value)
             try:
-                await response.prepare(request)
-                await response.write_eof(body)
+                await whole.prepare(request)
+                await whole.write_eof()
             except ConnectionResetError:
                 conn.close()  # the browser left before the answer came
                 _access(ctx, request, status, started, 0)
-                return response
+                return whole
             _access(ctx, request, status, started, len(body))
-            return response
+            return whole
+        # Otherwise the head goes out at once (a slow or endless body must not hold it back).
+        response = web.StreamResponse(status=status, reason=reason)
+        for name, value in headers:
+            response.headers.add(name, value)
         if await _prepare(ctx, request, response, conn.close, started):
             await _pump_body(ctx, request, response, conn.read, conn.close, started)
     finally:
         conn.release()
     return response
+
+
+def _has(headers: list[tuple[str, str]], lname: str) -> bool:
+    return any(n.lower() == lname for n, _ in headers)
 
 
 async def _prepare(ctx: ProxyContext, request: web.Request, response: web.StreamResponse,
@@ -253,7 +130,7 @@ async def _pump_body(ctx: ProxyContext, request: web.Request, response: web.Stre
     while True:
         try:
             chunk = await read()
-        except (aiohttp.ClientError, OSError, TimeoutError) as exc:
+        except ProxyError as exc:
             ctx.log.error(
                 "upstream.body_failed",
                 f"the target's response body broke off after {sent} bytes: {exc}",

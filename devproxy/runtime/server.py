@@ -211,8 +211,7 @@ async def _close_websockets(ctx: ProxyContext) -> None:
         if not task.cancelled() and task.exception() is not None:
             ctx.log.warning("runtime.websocket_close_failed", f"closing a WebSocket failed: {task.exception()}")
     for bridge in bridges:
-        if bridge.upstream is not None and bridge.upstream.transport is not None:
-            if bridge.upstream.state.name != "CLOSED":
-                bridge.upstream.transport.abort()
+        if not bridge.done.done():
+            bridge.abort()  # neither side answered in time: drop both connections
     ctx.log.info("runtime.websockets_closed", f"closed {len(done)} of {len(bridges)} WebSockets with 1001",
                  closed=len(done), open=len(bridges))

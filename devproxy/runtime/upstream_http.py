@@ -1,43 +1,58 @@
-"""A lean HTTP/1.1 client for bodiless requests on pooled keep-alive tunnel connections.
+"""The one HTTP/1.1 client to the target: pooled keep-alive tunnel connections, bodies streamed both ways.
 
-The proxy's hot path is small GETs (code-server's assets, VS Code's JSON calls). aiohttp's
-client builds a request object, a response object, a stream reader and a timer per request;
-here a request is one `bytes` write of the already-filtered head, the response is parsed by
-llhttp (httptools' C parser), and body chunks go from the socket to the browser with no
-reader in between. Anything this client does not handle (request bodies, HEAD, TLS targets)
-stays on the aiohttp client path in `http_forward`.
+A request is one write of the already-filtered head, then its body (streamed from the browser
+with backpressure, re-chunked when the browser sent it chunked); the answer is parsed by llhttp
+(httptools' C parser) and its body goes from the socket to the browser with no reader in between.
+HEAD, 1xx answers, bodiless statuses, close-delimited bodies and https targets are handled here.
+The response timeout starts once the whole request has been sent, so a slow upload is not a slow
+target; a target that answers before taking the whole body (413 on a big upload) is answered to
+the browser, not turned into a 502.
 
-Errors are aiohttp's own types (`ServerDisconnectedError`, `ClientOSError`,
-`ClientPayloadError`, `TimeoutError`) so that `http_forward.map_client_error` stays the one
-seam that turns them into devproxy errors with the same words as before.
+This module is the seam for the target's errors: everything that goes wrong in an exchange
+leaves `Pool.exchange` and `Connection.read` as a devproxy `ProxyError`, chained `from exc`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import re
+import socket
+import ssl
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import cast
 
-import aiohttp
 import httptools
 
+from devproxy.errors import ProxyError, TargetUnreachableError, UpstreamTimeoutError
 from devproxy.runtime.dial import Dialer
 
 #: body bytes buffered from the target before reading from it pauses (the browser is slower).
 HIGH_WATER = 1024 * 1024
 LOW_WATER = 256 * 1024
-#: idle pooled connections are closed after this long, like aiohttp's keepalive_timeout.
+#: idle pooled connections are closed after this long.
 IDLE_SECONDS = 60.0
 
-
-#: control characters that must never reach a header (injection); the same set aiohttp's client refuses.
+#: control characters that must never reach a header (injection).
 _FORBIDDEN = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
+
+Read = Callable[[], Awaitable[bytes]]
+
+
+class Disconnected(ConnectionError):
+    """The target closed the connection before any byte of an answer (a reused one may be retried)."""
+
+
+class InvalidAnswer(ConnectionError):
+    """The target's bytes are not an HTTP/1.1 answer."""
+
+
+class BodyBroken(ConnectionError):
+    """The answer's body ended before its framing said it would."""
 
 
 def request_head(method: str, target: str, headers: Sequence[tuple[str, str]]) -> bytes:
-    """The request line and headers as given (order, repeats, raw target), UTF-8 like aiohttp's client.
+    """The request line and headers as given (order, repeats, raw target), as UTF-8.
 
     Raises: ValueError for a control character in the line or a header (header injection).
     """
@@ -53,23 +68,58 @@ def request_head(method: str, target: str, headers: Sequence[tuple[str, str]]) -
     return "".join(lines).encode("utf-8", "surrogateescape")
 
 
-class Connection(asyncio.Protocol):
+def map_error(exc: BaseException, target: str, timeout: float) -> ProxyError:
+    """The one place where the target's failures become devproxy errors, in words a user can act on."""
+    if isinstance(exc, ProxyError):
+        return exc
+    if isinstance(exc, TimeoutError):
+        return UpstreamTimeoutError(f"the target {target} did not answer within {timeout:g} s")
+    if isinstance(exc, Disconnected):
+        return TargetUnreachableError(
+            f"the target {target} closed the connection before answering", hint="did the dev server restart or crash?"
+        )
+    detail = str(exc) or type(exc).__name__
+    if len(detail) > 200:
+        detail = detail[:200] + "..."
+    return TargetUnreachableError(f"request to the target {target} failed: {detail}")
+
+
+class AnswerHead:
+    """httptools callbacks that collect an answer's reason phrase and headers (both clients of the target)."""
+
+    __slots__ = ()
+    reason: bytearray
+    headers: list[tuple[bytes, bytes]]
+
+    def on_status(self, status: bytes) -> None:
+        self.reason.extend(status)
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self.headers.append((name, value))
+
+
+class Connection(AnswerHead, asyncio.Protocol):
     """One keep-alive connection to the target; carries one exchange at a time."""
 
     def __init__(self, pool: Pool) -> None:
         self._pool = pool
         self._loop = pool.loop
         self.transport: asyncio.Transport | None = None
-        self._parser = httptools.HttpResponseParser(self)
+        #: the plain TCP socket under the transport, for `_salvage` (None for TLS).
+        self.sock: socket.socket | None = None
         self.closed = False
+        self.reused = False
         self.idle_since = 0.0
         self._head_timer: asyncio.TimerHandle | None = None
+        self._writable: asyncio.Future[None] | None = None
         self._reset_exchange()
 
     def _reset_exchange(self) -> None:
+        self._parser: httptools.HttpResponseParser | None = None
         self.busy = False
+        self.no_body = False  # the answer to HEAD: framing headers, no body
         self.status = 0
-        self.reason = b""
+        self.reason = bytearray()
         self.headers: list[tuple[bytes, bytes]] = []
         self._head: asyncio.Future[None] | None = None
         self.head_done = False
@@ -81,6 +131,7 @@ class Connection(asyncio.Protocol):
         self._waiter: asyncio.Future[None] | None = None
         self._error: BaseException | None = None
         self._paused = False
+        self._got_bytes = False
 
     # -- asyncio.Protocol -------------------------------------------------------------------
 
@@ -88,36 +139,63 @@ class Connection(asyncio.Protocol):
         self.transport = cast(asyncio.Transport, transport)  # uvloop's transports are not subclasses
 
     def data_received(self, data: bytes) -> None:
-        if not self.busy or self.complete:
+        if not self.busy or self.complete or self._parser is None:
             self.close()  # bytes nobody asked for: this connection's framing cannot be trusted
             return
+        self._got_bytes = True
         try:
             self._parser.feed_data(data)
         except (httptools.HttpParserError, httptools.HttpParserUpgrade) as exc:
             if not self.complete:  # after a whole answer, extra bytes only cost the connection
                 words = f"invalid response from the target: {exc}"
-                self._fail(aiohttp.ClientPayloadError(words) if self.head_done else aiohttp.ClientConnectionError(words))
+                self._fail(BodyBroken(words) if self.head_done else InvalidAnswer(words))
             self.close()
 
     def connection_lost(self, exc: Exception | None) -> None:
+        if exc is not None and self.busy and not self.complete and self.sock is not None:
+            self._salvage(self.sock)
         self.closed = True
         self._pool.forget(self)
+        writable = self._writable
+        if writable is not None and not writable.done():
+            writable.set_result(None)
         if not self.busy or self.complete:
             return
         if self.head_done and self.close_delimited and exc is None:
             self.complete = True  # the body ends where the connection does
             self._wake()
             return
+        error: BaseException
         if not self.head_done:
-            error: BaseException = (
-                aiohttp.ServerDisconnectedError() if exc is None
-                else aiohttp.ClientOSError(getattr(exc, "errno", None) or 0, str(exc))
+            error = Disconnected() if exc is None and not self._got_bytes else InvalidAnswer(
+                f"the connection broke before a whole answer{f': {exc}' if exc else ''}"
             )
         else:
-            error = aiohttp.ClientPayloadError(
-                "Response payload is not completed" + (f": {exc!r}" if exc else "")
-            )
+            error = BodyBroken("Response payload is not completed" + (f": {exc!r}" if exc else ""))
         self._fail(error)
+
+    def _salvage(self, sock: socket.socket) -> None:
+        """Read what the target sent before a reset (a 413 before it closes on an upload).
+
+        A failed write ends the transport at once, unread answer bytes included; the socket is
+        still open here and its queue is small (bounded by the receive buffer), so drain it.
+        """
+        for _ in range(64):
+            try:
+                data = sock.recv(65536)
+            except OSError:
+                return
+            if not data or self.complete:
+                return
+            self.data_received(data)
+
+    def pause_writing(self) -> None:
+        self._writable = self._loop.create_future()
+
+    def resume_writing(self) -> None:
+        writable, self._writable = self._writable, None
+        if writable is not None and not writable.done():
+            writable.set_result(None)
 
     # -- httptools callbacks ------------------------------------------------------------------
 
@@ -125,22 +203,17 @@ class Connection(asyncio.Protocol):
         if self.head_done:
             raise ValueError("a second response to one request")
         self.status = 0
-        self.reason = b""
+        self.reason = bytearray()
         self.headers = []
 
-    def on_status(self, status: bytes) -> None:
-        self.reason += status
-
-    def on_header(self, name: bytes, value: bytes) -> None:
-        self.headers.append((name, value))
-
     def on_headers_complete(self) -> None:
+        assert self._parser is not None
         status = self._parser.get_status_code()
         if 100 <= status < 200:
-            return  # informational (103 Early Hints...): not forwarded, like aiohttp's client
+            return  # informational (100 Continue, 103 Early Hints...): not forwarded
         self.status = status
         self.keep_alive = self._parser.should_keep_alive()
-        framed = status in (204, 304)
+        framed = status in (204, 304) or self.no_body
         for name, value in self.headers:
             lname = name.lower()
             if lname == b"content-length" or (lname == b"transfer-encoding" and b"chunked" in value.lower()):
@@ -150,6 +223,9 @@ class Connection(asyncio.Protocol):
         if self._head_timer is not None:
             self._head_timer.cancel()
             self._head_timer = None
+        if self.no_body:
+            self.complete = True  # llhttp cannot be told about HEAD; this parser is not fed again
+            self._parser = None
         self._wake_head()
 
     def on_body(self, body: bytes) -> None:
@@ -192,14 +268,54 @@ class Connection(asyncio.Protocol):
         self._fail(TimeoutError())
         self.close()
 
-    async def send(self, head: bytes, timeout: float) -> None:
-        """Write the request head; return once the final response head has arrived."""
+    def _write(self, data: bytes) -> bool:
+        if self.closed or self.transport is None or self.transport.is_closing():
+            return False
+        self.transport.write(data)
+        return True
+
+    async def _upload(self, read: Read, chunked: bool) -> None:
+        """Stream the request body; stops early when the target has answered or gone."""
+        while True:
+            chunk = await read()
+            if self.head_done or self._error is not None or self.closed:
+                return
+            if not chunk:
+                break
+            if not self._write(b"%x\r\n%b\r\n" % (len(chunk), chunk) if chunked else chunk):
+                return
+            writable = self._writable
+            if writable is not None:
+                await writable
+        if chunked:
+            self._write(b"0\r\n\r\n")
+
+    async def send(self, head: bytes, timeout: float, *, body: Read | None = None, chunked: bool = False,
+                   no_body: bool = False) -> None:
+        """Write the request; return once the final response head has arrived.
+
+        The timeout runs from the moment the whole request has been written.
+        Raises: Disconnected, InvalidAnswer, TimeoutError, OSError; the browser's own read errors.
+        """
         assert self.transport is not None
         self.busy = True
-        self._head = self._loop.create_future()
-        self._head_timer = self._loop.call_at(self._loop.time() + timeout, self._head_timed_out)
-        self.transport.write(head)
-        await self._head
+        self.no_body = no_body
+        self._parser = httptools.HttpResponseParser(self)
+        self._head = head_ready = self._loop.create_future()
+        self._write(head)
+        if body is not None:
+            upload = self._loop.create_task(self._upload(body, chunked))
+            await asyncio.wait((upload, head_ready), return_when=asyncio.FIRST_COMPLETED)
+            if not upload.done():  # the target answered before taking the whole body: no reuse
+                self.keep_alive = False
+                upload.cancel()
+                await asyncio.wait((upload,))
+            elif upload.exception() is not None and not self.head_done:
+                self.close()
+                raise cast(BaseException, upload.exception())
+        if not head_ready.done() and self._error is None:
+            self._head_timer = self._loop.call_at(self._loop.time() + timeout, self._head_timed_out)
+        await head_ready
         if self._error is not None:
             raise self._error
 
@@ -211,12 +327,12 @@ class Connection(asyncio.Protocol):
         return data
 
     async def read(self) -> bytes:
-        """The next body bytes; b"" at the end. Raises: ClientPayloadError when the body breaks off."""
+        """The next body bytes; b"" at the end. Raises: TargetUnreachableError when the body breaks off."""
         while not self._chunks:
             if self.complete:
                 return b""
             if self._error is not None:
-                raise self._error
+                raise TargetUnreachableError(str(self._error)) from self._error
             self._waiter = self._loop.create_future()
             try:
                 await self._waiter
@@ -240,6 +356,7 @@ class Connection(asyncio.Protocol):
             return
         self._reset_exchange()
         self.idle_since = self._loop.time()
+        self.reused = True
         self._pool.put(self)
 
     def close(self) -> None:
@@ -256,11 +373,13 @@ class Connection(asyncio.Protocol):
 class Pool:
     """Idle keep-alive connections to one target through the tunnel (last used first)."""
 
-    def __init__(self, dialer: Dialer, host: str, port: int) -> None:
+    def __init__(self, dialer: Dialer, host: str, port: int, *, tls: bool = False) -> None:
         self.loop = asyncio.get_running_loop()
         self._dialer = dialer
         self._host = host
         self._port = port
+        #: https targets: verified like any client would (the tailnet's certificates are real ones).
+        self.tls = ssl.create_default_context() if tls else None
         self._idle: list[Connection] = []
         self._sweeper: asyncio.TimerHandle | None = None
 
@@ -285,41 +404,53 @@ class Pool:
             pass
 
     async def _dial(self) -> Connection:
-        """A fresh connection. Raises: devproxy ProxyError (dialing), OSError."""
+        """A fresh connection. Raises: devproxy ProxyError (dialing), OSError, ssl.SSLError."""
         sock = await self._dialer.open(self._host, self._port)
         try:
-            _, conn = await self.loop.create_connection(lambda: Connection(self), sock=sock)
+            if self.tls is not None:
+                _, conn = await self.loop.create_connection(
+                    lambda: Connection(self), sock=sock, ssl=self.tls, server_hostname=self._host
+                )
+            else:
+                _, conn = await self.loop.create_connection(lambda: Connection(self), sock=sock)
+                conn.sock = sock
         except BaseException:
             sock.close()
             raise
         return conn
 
-    async def exchange(self, head: bytes, *, timeout: float, attempts: int) -> Connection:
-        """Send a bodiless request; the connection, with the final response head parsed.
+    async def exchange(self, head: bytes, *, target: str, timeout: float, retry: bool, body: Read | None = None,
+                       chunked: bool = False, no_body: bool = False) -> Connection:
+        """Send a request; the connection, with the final response head parsed.
 
-        A pooled connection the target closed meanwhile fails before any response byte; with
-        `attempts=2` (idempotent methods) the request is sent once more on a fresh connection.
-        Raises: devproxy ProxyError, aiohttp.ServerDisconnectedError/ClientOSError, TimeoutError.
+        A pooled connection the target closed meanwhile fails before any answer byte; with
+        `retry` (idempotent, bodiless requests) the request goes out once more on a fresh one.
+        Raises: devproxy ProxyError only (mapped here).
         """
         deadline = self.loop.time() + timeout
-        for attempt in range(attempts):
-            conn = self._idle.pop() if self._idle and attempt == 0 else None
-            if conn is None:
-                remaining = deadline - self.loop.time()
-                if remaining <= 0:
-                    raise TimeoutError()
-                conn = await asyncio.wait_for(self._dial(), remaining)  # rare: pooled connections are reused
-            try:
-                await conn.send(head, max(0.0, deadline - self.loop.time()))
-                return conn
-            except (aiohttp.ServerDisconnectedError, aiohttp.ClientOSError):
-                conn.close()
-                if attempt + 1 == attempts:
+        fresh = False
+        try:
+            while True:
+                conn = self._idle.pop() if self._idle and not fresh else None
+                if conn is None:
+                    remaining = deadline - self.loop.time()
+                    if remaining <= 0:
+                        raise TimeoutError()
+                    conn = await asyncio.wait_for(self._dial(), remaining)
+                try:
+                    await conn.send(head, max(0.0, deadline - self.loop.time()) if body is None else timeout,
+                                    body=body, chunked=chunked, no_body=no_body)
+                    return conn
+                except Disconnected:
+                    conn.close()
+                    if not (retry and conn.reused):
+                        raise
+                    retry, fresh = False, True  # once, on a fresh connection
+                except BaseException:
+                    conn.close()
                     raise
-            except BaseException:
-                conn.close()
-                raise
-        raise AssertionError("unreachable")
+        except (ProxyError, OSError, TimeoutError, ssl.SSLError) as exc:
+            raise map_error(exc, target, timeout) from exc
 
     def close(self) -> None:
         if self._sweeper is not None:
@@ -328,4 +459,3 @@ class Pool:
         for conn in list(self._idle):
             conn.close()
         self._idle.clear()
-

@@ -1,40 +1,54 @@
-"""WebSocket bridging: the browser's socket (aiohttp) <-> the target's socket (websockets over SOCKS).
+"""WebSocket relaying: the browser's upgrade goes to the target, then frames pass byte for byte.
 
-The upstream handshake happens first, so a refused upgrade reaches the browser as the target's
-own HTTP status instead of a 101 followed by a close. Messages of any size are relayed
-(VS Code's frames exceed every library default), close codes and reasons cross both ways, and
-a target or tunnel that dies becomes 1011 for the browser, never a bare 1006 (DESIGN rule 3).
-Both directions await the other side's writes, so a reader that stalls cannot make the
-proxy's memory grow without limit.
+The browser's handshake is checked first (nothing is dialed for a bad one), then forwarded
+through the tunnel with the usual header rewriting and the Sec-WebSocket-* headers as sent, so
+the two ends negotiate subprotocol and compression with each other. The browser gets the
+target's own 101, or its refusal (status, reason, headers, body). After the 101 the proxy
+tracks frame boundaries only (`wsframes`): payloads are never unmasked, decoded or joined, so a
+message of any size costs the same bounded buffers. Knowing the boundaries is what lets it
+still close the browser's side with 1011 and a reason when the target or tunnel dies between
+frames (mid-frame, only closing the TCP connection is possible), close both sides with 1001
+on SIGTERM, ping the target on an idle tunnel, count messages and bytes, and fail a side that
+breaks the framing rules (RFC 6455 §5.1: an unmasked client frame gets 1002).
+Each direction stops reading while the other side's write buffer is full (backpressure).
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
+import ssl
 import time
-from typing import Any
+from typing import Any, cast
 
-from aiohttp import WSMsgType, web
-from websockets.asyncio.client import ClientConnection, connect
-from websockets.datastructures import Headers
-from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
-from websockets.http11 import Response
-from websockets.typing import Origin, Subprotocol
+import httptools
+from aiohttp import web
 
 from devproxy.errors import ProxyError, TargetUnreachableError, UpgradeRejectedError, UpstreamTimeoutError
-from devproxy.runtime import closecodes
+from devproxy.runtime import closecodes, upstream_http, ws_handshake
 from devproxy.runtime import headers as hdr
 from devproxy.runtime.context import ProxyContext, raw_headers
 from devproxy.runtime.http_forward import error_response
+from devproxy.runtime.wsframes import (
+    OP_CLOSE,
+    OP_PING,
+    OP_PONG,
+    Control,
+    FrameError,
+    FrameTracker,
+    close_payload,
+    encode_frame,
+)
 
-#: keepalive on the tunnel leg: detects a dead tailnet path; VS Code pings the browser leg itself.
+#: keepalive on the tunnel leg: a ping after this long without a byte from the target, and the
+#: path counts as dead when the next tick still has heard nothing. VS Code pings the browser leg.
 PING_INTERVAL = 20.0
-PING_TIMEOUT = 20.0
-#: messages buffered per direction before reading pauses (sizes are unbounded, counts are not).
-MAX_QUEUE = 16
-#: bytes buffered for writing before a send waits for the peer.
-WRITE_LIMIT = 256 * 1024
-
+#: how long a closing handshake (or SIGTERM's) may take before both connections are dropped.
+CLOSE_TIMEOUT = 5.0
+#: a refused upgrade's body is passed on up to this size (the rest is cut off).
+MAX_REFUSAL_BODY = 1024 * 1024
+#: the payload of devproxy's own pings; their pongs are consumed, never passed on.
+PING_TOKEN = b"devproxy" + os.urandom(4)
 
 def likely_cause(status: int) -> str:
     """What a refused upgrade most likely means, in words a user can act on."""
@@ -53,93 +67,154 @@ def likely_cause(status: int) -> str:
     return f"the target refused the WebSocket upgrade with HTTP {status}"
 
 
-class Bridge:
-    """One live browser<->target WebSocket pair, with counters for logs and the status page."""
+class TargetLeg(upstream_http.AnswerHead, asyncio.Protocol):
+    """The tunnel connection to the target: first the answer to the upgrade, then frames."""
 
-    def __init__(self, path: str) -> None:
-        self.path = path
-        self.opened_at = time.time()
-        self.bytes_in = 0  # browser -> target
-        self.bytes_out = 0  # target -> browser
-        self.closed_by: str | None = None
-        self.browser: web.WebSocketResponse | None = None
-        self.upstream: ClientConnection | None = None
-        self.shutdown_code: int | None = None
-        #: the code that ended the browser's side: the one it sent, or the one devproxy sent it.
-        self.close_code: int | None = None
+    __slots__ = ("transport", "bridge", "_parser", "answered", "status", "reason", "headers", "body", "tail")
 
-    def snapshot(self) -> dict[str, Any]:
-        return {
-            "path": self.path,
-            "opened_at": self.opened_at,
-            "bytes_in": self.bytes_in,
-            "bytes_out": self.bytes_out,
-        }
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.transport: asyncio.Transport | None = None
+        self.bridge: Bridge | None = None
+        self._parser: httptools.HttpResponseParser | None = httptools.HttpResponseParser(self)
+        self.answered: asyncio.Future[None] = loop.create_future()
+        self.status = 0
+        self.reason = bytearray()
+        self.headers: list[tuple[bytes, bytes]] = []
+        self.body = bytearray()
+        self.tail = b""  # frames that arrived with the 101
 
-    async def shut(self, code: int, reason: str) -> None:
-        """Close both legs from the proxy's side (e.g. 1001 on SIGTERM so VS Code reconnects at once)."""
-        if self.closed_by is None:
-            self.closed_by = "proxy"
-        self.shutdown_code = code
-        if self.close_code is None:
-            self.close_code = code
-        if self.browser is not None and not self.browser.closed:
-            await self.browser.close(code=code, message=reason.encode())
-        if self.upstream is not None:
-            await self.upstream.close(code, reason)
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = cast(asyncio.Transport, transport)
+
+    def data_received(self, data: bytes) -> None:
+        if self.bridge is not None:
+            self.bridge.from_target(data)
+            return
+        if self._parser is None:  # frames right after the 101, before the relay starts: keep them
+            self.tail += data
+            if len(self.tail) > MAX_REFUSAL_BODY and self.transport is not None:
+                self.transport.pause_reading()
+            return
+        try:
+            self._parser.feed_data(data)
+        except httptools.HttpParserUpgrade as exc:
+            self.tail = data[int(exc.args[0]):]
+            self._answer(None)
+        except httptools.HttpParserError as exc:
+            self._answer(ConnectionError(f"invalid answer to the upgrade: {exc}"))
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self.bridge is not None:
+            self.bridge.target_lost()
+        elif self.status and not self.answered.done() and self.status != 101:
+            self._answer(None)  # a refusal whose body ends with the connection
+        else:
+            self._answer(ConnectionError(f"the target closed the connection during the upgrade{f': {exc}' if exc else ''}"))
+
+    def pause_writing(self) -> None:
+        if self.bridge is not None:
+            self.bridge.browser_protocol.pause_reading()
+
+    def resume_writing(self) -> None:
+        if self.bridge is not None:
+            self.bridge.browser_protocol.resume_reading()
+
+    # httptools callbacks (on_status and on_header come from AnswerHead)
+    def on_headers_complete(self) -> None:
+        assert self._parser is not None
+        status = self._parser.get_status_code()
+        if 100 <= status < 200 and status != 101:
+            self.reason, self.headers = bytearray(), []  # an informational answer: the final one follows
+            return
+        self.status = status
+
+    def on_body(self, body: bytes) -> None:
+        if len(self.body) < MAX_REFUSAL_BODY:
+            self.body += body[: MAX_REFUSAL_BODY - len(self.body)]
+
+    def on_message_complete(self) -> None:
+        if self.status and self.status != 101:
+            self._answer(None)
+
+    def _answer(self, error: BaseException | None) -> None:
+        self._parser = None
+        if self.answered.done():
+            return
+        if error is None:
+            self.answered.set_result(None)
+        else:
+            self.answered.set_exception(error)
+
+    def text_headers(self) -> list[tuple[str, str]]:
+        return [(n.decode("latin-1"), v.decode("utf-8", "surrogateescape")) for n, v in self.headers]
+
+    def abort(self) -> None:
+        if self.transport is not None:
+            self.transport.abort()
+        if not self.answered.done():
+            self.answered.cancel()
 
 
-async def _open_upstream(request: web.Request, ctx: ProxyContext) -> ClientConnection:
-    """Dial through the tunnel and do the target's handshake. Raises: ProxyError subclasses."""
+async def _open_target(request: web.Request, ctx: ProxyContext, incoming: list[tuple[str, str]], key: str) -> TargetLeg:
+    """Dial through the tunnel and forward the upgrade; the leg with the target's 101 read.
+
+    Whatever was opened is closed again on every failure path.
+    Raises: ProxyError subclasses (UpgradeRejectedError for the target's refusal).
+    """
     target = ctx.config.target
-    incoming = raw_headers(request)
-    extra = hdr.ws_request_headers(
-        incoming, fwd=ctx.forwarding(request, incoming), cookie=ctx.cookie_for_target(incoming)
+    out = ws_handshake.upstream_headers(
+        incoming, target_host=target.host_header, fwd=ctx.forwarding(request, incoming),
+        cookie=ctx.cookie_for_target(incoming),
     )
-    origin = request.headers.get("Origin")
-    protocols = [Subprotocol(p) for p in hdr.subprotocols(incoming)]
-    uri = f"{target.ws_scheme}://{target.host_header}{target.base_path}{request.raw_path}"
+    head = upstream_http.request_head("GET", f"{target.base_path}{request.raw_path}", out)
     timeout = ctx.config.timeouts.ws_open
+    loop = asyncio.get_running_loop()
+    leg: TargetLeg | None = None
     try:
         async with asyncio.timeout(timeout):
             sock = await ctx.dialer.open(target.host, target.port)
-            return await connect(
-                uri,
-                sock=sock,
-                proxy=None,
-                origin=Origin(origin) if origin else None,
-                subprotocols=protocols or None,
-                additional_headers=extra,
-                user_agent_header=None,
-                compression=None,
-                max_size=None,
-                max_queue=MAX_QUEUE,
-                write_limit=WRITE_LIMIT,
-                open_timeout=None,
-                ping_interval=PING_INTERVAL,
-                ping_timeout=PING_TIMEOUT,
-                close_timeout=5,
-                server_hostname=target.host if target.scheme == "https" else None,
-            )
+            try:
+                tls_context = ctx.pool.tls if ctx.pool is not None else None
+                tls: dict[str, Any] = {"ssl": tls_context, "server_hostname": target.host} if tls_context else {}
+                _, leg = await loop.create_connection(lambda: TargetLeg(loop), sock=sock, **tls)
+            except BaseException:
+                sock.close()
+                raise
+            assert leg.transport is not None
+            leg.transport.write(head)
+            await leg.answered
     except ProxyError:
+        if leg is not None:
+            leg.abort()
         raise
-    except InvalidStatus as exc:
-        response = exc.response
-        status = response.status_code
-        raise UpgradeRejectedError(
-            f"the target answered the WebSocket upgrade of {request.path} with HTTP {status}",
-            status=status,
-            reason=response.reason_phrase,
-            headers=list(response.headers.raw_items()),
-            body=bytes(response.body or b""),
-            hint=likely_cause(status),
-        ) from exc
     except TimeoutError as exc:
-        raise UpstreamTimeoutError(
-            f"the WebSocket handshake with {target} did not finish within {timeout:g} s"
-        ) from exc
-    except (InvalidHandshake, OSError, EOFError) as exc:
+        if leg is not None:
+            leg.abort()
+        raise UpstreamTimeoutError(f"the WebSocket handshake with {target} did not finish within {timeout:g} s") from exc
+    except (OSError, ssl.SSLError) as exc:
+        if leg is not None:
+            leg.abort()
         raise TargetUnreachableError(f"the WebSocket handshake with {target} failed: {exc}") from exc
+    except BaseException:
+        if leg is not None:
+            leg.abort()
+        raise
+    headers = leg.text_headers()
+    if leg.status != 101:
+        leg.abort()
+        raise UpgradeRejectedError(
+            f"the target answered the WebSocket upgrade of {request.path} with HTTP {leg.status}",
+            status=leg.status,
+            reason=leg.reason.decode("utf-8", "replace"),
+            headers=headers,
+            body=bytes(leg.body),
+            hint=likely_cause(leg.status),
+        )
+    wrong = ws_handshake.check_switch(key, headers)
+    if wrong is not None:
+        leg.abort()
+        raise TargetUnreachableError(f"the WebSocket handshake with {target} failed: {wrong}")
+    return leg
 
 
 def _rejected(err: UpgradeRejectedError) -> web.Response:
@@ -151,144 +226,372 @@ def _rejected(err: UpgradeRejectedError) -> web.Response:
     return response
 
 
+class Bridge:
+    """One relayed WebSocket: both legs, frame trackers each way, counters for logs and status."""
+
+    # slots: a thousand idle WebSockets should cost little more than their sockets
+    __slots__ = (
+        "path", "opened_at", "loop", "browser_transport", "browser_protocol", "_writer", "target", "up", "down",
+        "done", "closed_by", "shutdown_code", "code_from_browser", "code_to_browser", "upstream_code",
+        "upstream_reason", "_close_from_browser", "_close_from_target", "_close_sent_up", "_close_sent_down",
+        "_pending_up", "_pending_down", "_draining", "_drain_task", "_heard", "_ping_sent", "_timer",
+        "_close_timer", "protocol_error", "__weakref__",
+    )
+
+    def __init__(self, path: str, request: web.Request, target: TargetLeg) -> None:
+        self.path = path
+        self.opened_at = time.time()
+        self.loop = asyncio.get_running_loop()
+        self.browser_transport = request.transport
+        self.browser_protocol = request.protocol
+        self._writer = request.writer
+        self.target = target
+        self.up = FrameTracker(masked=True)  # browser -> target
+        self.down = FrameTracker(masked=False)  # target -> browser
+        self.done: asyncio.Future[None] = self.loop.create_future()
+        self.closed_by: str | None = None
+        self.shutdown_code: int | None = None
+        self.code_from_browser: int | None = None
+        self.code_to_browser: int | None = None
+        self.upstream_code: int | None = None
+        self.upstream_reason = ""
+        self._close_from_browser = False
+        self._close_from_target = False
+        self._close_sent_up = False
+        self._close_sent_down = False
+        self._pending_up: list[bytes] = []
+        self._pending_down: list[bytes] = []
+        self._draining = False
+        self._drain_task: asyncio.Task[None] | None = None
+        self._heard = self.loop.time()
+        self._ping_sent: float | None = None
+        self._timer: asyncio.TimerHandle | None = self.loop.call_later(PING_INTERVAL, self._tick)
+        self._close_timer: asyncio.TimerHandle | None = None
+        #: which side broke the framing rules, and how (for the ws.closed line).
+        self.protocol_error: str | None = None
+
+    # -- status and counters -------------------------------------------------------------------
+
+    @property
+    def bytes_in(self) -> int:
+        return self.up.payload_bytes
+
+    @property
+    def bytes_out(self) -> int:
+        return self.down.payload_bytes
+
+    @property
+    def close_code(self) -> int | None:
+        """The code that ended the browser's side: the one it sent, or the one it was sent."""
+        if self.closed_by == "browser" and self._close_from_browser:
+            return self.code_from_browser or closecodes.NO_STATUS
+        if self._close_sent_down:
+            return self.code_to_browser or closecodes.NO_STATUS
+        return None
+
+    def snapshot(self) -> dict[str, Any]:
+        return {"path": self.path, "opened_at": self.opened_at, "bytes_in": self.bytes_in, "bytes_out": self.bytes_out}
+
+    # -- browser -> target (fed by aiohttp's server protocol, like its own WebSocket reader) ---
+
+    def feed_data(self, data: bytes) -> tuple[bool, bytes]:
+        if self.done.done():
+            return False, b""
+        target = self.target.transport
+        assert target is not None
+        for seg in self.up.feed(data):
+            if self._close_sent_up:
+                break
+            if isinstance(seg, bytes):
+                target.write(seg)
+            elif isinstance(seg, Control):
+                self._from_browser_control(seg)
+            else:
+                self._protocol_error("browser", seg)
+                return False, b""
+        if self._pending_up and self.up.at_boundary:
+            self._flush_up()
+        return False, b""
+
+    def feed_eof(self) -> None:
+        """The browser's TCP connection is gone."""
+        if self.done.done():
+            return
+        if self.closed_by is None:
+            self.closed_by = "browser"
+        if not self._close_sent_up and self.up.at_boundary:
+            self._send_up(close_payload(closecodes.GOING_AWAY, "browser went away"), OP_CLOSE)
+        self._finish()
+
+    def _from_browser_control(self, frame: Control) -> None:
+        if frame.opcode == OP_CLOSE:
+            self._close_from_browser = True
+            self.code_from_browser = frame.close_code()
+            if self.closed_by is None:
+                self.closed_by = "browser"
+            self._write_up(frame.raw)
+            self._close_sent_up = True
+            self._closing()
+            return
+        self._write_up(frame.raw)
+
+    # -- target -> browser ------------------------------------------------------------------------
+
+    def from_target(self, data: bytes) -> None:
+        if self.done.done():
+            return
+        self._heard = self.loop.time()
+        for seg in self.down.feed(data):
+            if self._close_sent_down:
+                break
+            if isinstance(seg, bytes):
+                self._write_down(seg)
+            elif isinstance(seg, Control):
+                self._from_target_control(seg)
+            else:
+                self._protocol_error("target", seg)
+                return
+        if self._pending_down and self.down.at_boundary:
+            self._flush_down()
+
+    def _from_target_control(self, frame: Control) -> None:
+        if frame.opcode == OP_PONG and frame.payload == PING_TOKEN:
+            return  # the answer to devproxy's own ping
+        if frame.opcode == OP_CLOSE:
+            self._close_from_target = True
+            self.upstream_code = frame.close_code()
+            self.upstream_reason = frame.close_reason()
+            if self.closed_by is None:
+                self.closed_by = "upstream"
+            if not self._close_sent_down:
+                self.code_to_browser = self.upstream_code
+            self._write_down(frame.raw)
+            self._close_sent_down = True
+            self._closing()
+            return
+        self._write_down(frame.raw)
+
+    def target_lost(self) -> None:
+        """The tunnel connection is gone: 1011 (or the browser's own code echoed) if between frames."""
+        if self.done.done():
+            return
+        if self.closed_by is None:
+            self.closed_by = "upstream"
+        if not self._close_sent_down:
+            if self._close_from_browser:  # the target left instead of answering the close
+                code, reason = self.code_from_browser, ""
+            else:
+                code, reason = closecodes.INTERNAL_ERROR, "upstream connection lost"
+            self._close_down(code, reason)
+        self._finish()
+
+    # -- writing, with backpressure ----------------------------------------------------------
+
+    def _write_up(self, data: bytes) -> None:
+        if not self._close_sent_up and self.target.transport is not None:
+            self.target.transport.write(data)
+
+    def _write_down(self, data: bytes) -> None:
+        transport = self.browser_transport
+        if transport is None or transport.is_closing():
+            return
+        transport.write(data)
+        if self.browser_protocol.writing_paused and not self._draining and self.target.transport is not None:
+            self._draining = True
+            self.target.transport.pause_reading()
+            self._drain_task = self.loop.create_task(self._drain())
+
+    async def _drain(self) -> None:
+        """Resume reading the target once the browser has taken what was written to it."""
+        try:
+            await self._writer.drain()
+        except ConnectionError:
+            pass
+        finally:
+            self._draining = False
+            if not self.done.done() and self.target.transport is not None:
+                self.target.transport.resume_reading()
+
+    def _send_up(self, payload: bytes, opcode: int) -> None:
+        """A frame of devproxy's own toward the target: masked, at the next frame boundary."""
+        frame = encode_frame(opcode, payload, os.urandom(4))
+        if opcode == OP_CLOSE:
+            self._pending_up.append(frame)
+            if self.up.at_boundary:
+                self._flush_up()
+        else:
+            self._write_up(frame)
+
+    def _flush_up(self) -> None:
+        for frame in self._pending_up:
+            self._write_up(frame)
+        self._pending_up.clear()
+        self._close_sent_up = True
+
+    def _close_down(self, code: int | None, reason: str) -> None:
+        """Close the browser's side: a close frame between frames, else only the TCP connection."""
+        if self.down.at_boundary:
+            self.code_to_browser = code
+            self._write_down(encode_frame(OP_CLOSE, close_payload(code, reason), None))
+            self._close_sent_down = True
+        elif self.browser_transport is not None:
+            self.browser_transport.abort()
+
+    def _queue_close_down(self, code: int, reason: str) -> None:
+        if self.down.at_boundary:
+            self._close_down(code, reason)
+        else:
+            self._pending_down.append(close_payload(code, reason))
+            self.code_to_browser = code
+
+    def _flush_down(self) -> None:
+        for payload in self._pending_down:
+            self._write_down(encode_frame(OP_CLOSE, payload, None))
+        self._pending_down.clear()
+        self._close_sent_down = True
+
+    # -- ending ----------------------------------------------------------------------------------
+
+    def _closing(self) -> None:
+        """A close frame passed: done when both sides have sent one, else wait (bounded)."""
+        if self._close_from_browser and self._close_from_target:
+            self._finish()
+        elif self._close_timer is None:
+            self._close_timer = self.loop.call_later(CLOSE_TIMEOUT, self._finish)
+
+    def _protocol_error(self, side: str, exc: FrameError) -> None:
+        """A side broke the framing: it gets 1002 (or 1011 for the browser when the target did it)."""
+        if self.closed_by is None:
+            self.closed_by = "proxy"
+        self.protocol_error = f"{side}: {exc.reason}"
+        if side == "browser":
+            self._close_down(exc.code, exc.reason)
+            up_code, up_reason = closecodes.GOING_AWAY, "browser went away"
+        else:
+            self._close_down(closecodes.INTERNAL_ERROR, f"the target broke the WebSocket protocol: {exc.reason}")
+            up_code, up_reason = exc.code, exc.reason
+        if not self._close_sent_up and self.up.at_boundary:
+            self._write_up(encode_frame(OP_CLOSE, close_payload(up_code, up_reason), os.urandom(4)))
+        self._finish()
+
+    def _tick(self) -> None:
+        """Ping the target on an idle tunnel; a ping unanswered for a whole interval means a dead path."""
+        self._timer = None
+        if self.done.done():
+            return
+        now = self.loop.time()
+        if self._draining:  # the target is not being read: silence proves nothing
+            self._ping_sent = None
+        elif self._ping_sent is not None and self._heard <= self._ping_sent:
+            if self.closed_by is None:
+                self.closed_by = "upstream"
+            self._close_down(closecodes.INTERNAL_ERROR, "the target stopped answering pings (tailnet path lost?)")
+            self._finish()
+            return
+        elif now - self._heard >= PING_INTERVAL * 0.9 and self.up.at_boundary and not self._close_sent_up:
+            self._send_up(PING_TOKEN, OP_PING)
+            self._ping_sent = now
+        else:
+            self._ping_sent = None
+        self._timer = self.loop.call_later(PING_INTERVAL, self._tick)
+
+    async def shut(self, code: int, reason: str) -> None:
+        """Close both sides from the proxy (1001 on SIGTERM, so VS Code reconnects at once)."""
+        if self.done.done():
+            return
+        if self.closed_by is None:
+            self.closed_by = "proxy"
+        self.shutdown_code = code
+        if not self._close_sent_down:
+            self._queue_close_down(code, reason)
+        if not self._close_sent_up:
+            self._send_up(close_payload(code, reason), OP_CLOSE)
+        try:
+            await asyncio.wait_for(asyncio.shield(self.done), CLOSE_TIMEOUT)
+        except TimeoutError:
+            self._finish()
+
+    def _finish(self) -> None:
+        """Both connections closed (buffered bytes still go out first); the handler may return."""
+        if self.done.done():
+            return
+        for timer in (self._timer, self._close_timer):
+            if timer is not None:
+                timer.cancel()
+        self._timer = self._close_timer = None
+        if self.target.transport is not None:
+            self.target.transport.close()
+        if self.browser_transport is not None:
+            self.browser_transport.close()
+        self.done.set_result(None)
+
+    def abort(self) -> None:
+        """Drop both connections at once (the handler is being cancelled)."""
+        if self.target.transport is not None:
+            self.target.transport.abort()
+        if self.browser_transport is not None:
+            self.browser_transport.abort()
+        self._finish()
+
+
 async def bridge_websocket(request: web.Request, ctx: ProxyContext) -> web.StreamResponse:
     """Handle one WebSocket upgrade from the browser."""
     started = time.perf_counter()
+    incoming = raw_headers(request)
+    refusal = ws_handshake.check_browser((request.version.major, request.version.minor), incoming)
+    if refusal is not None:
+        ctx.log.warning("ws.bad_handshake", f"refused the WebSocket upgrade of {request.path}: {refusal.reason}",
+                        path=request.path, status=refusal.status)
+        return web.Response(status=refusal.status, text=f"devproxy: {refusal.reason}\n", headers=dict(refusal.headers))
+    key = next(v for n, v in incoming if n.lower() == "sec-websocket-key")
     try:
-        upstream = await _open_upstream(request, ctx)
+        leg = await _open_target(request, ctx, incoming, key)
     except UpgradeRejectedError as err:
-        ctx.log.warning(
-            err.event,
-            str(err),
-            path=request.path,
-            status=err.status,
-            likely_cause=err.hint,
-        )
+        ctx.log.warning(err.event, str(err), path=request.path, status=err.status, likely_cause=err.hint)
         return _rejected(err)
     except ProxyError as err:
         ctx.log.error(err.event, str(err), path=request.path, status=err.http_status, websocket=True)
         return error_response(err)
 
-    # The handshake's headers are never read again: free them for the connection's life (about
-    # 4 KiB per idle WebSocket). The response stays non-None: the client reads that as "open".
-    handshake = upstream.response
-    upstream.request = None
-    if handshake is not None:
-        upstream.response = Response(handshake.status_code, handshake.reason_phrase, Headers())
-    bridge = Bridge(request.path)
-    bridge.upstream = upstream
-    browser = web.WebSocketResponse(
-        protocols=(upstream.subprotocol,) if upstream.subprotocol else (),
-        max_msg_size=0,
-        compress=False,
-        autoping=True,
-        autoclose=False,
-    )
-    bridge.browser = browser
+    headers = leg.text_headers()
+    response = web.StreamResponse(status=101, reason=leg.reason.decode("utf-8", "replace") or None)
+    for name, value in ws_handshake.browser_switch_headers(headers):
+        response.headers.add(name, value)
+    response.force_close()
     try:
-        await browser.prepare(request)
-    except ConnectionResetError:
-        await upstream.close()
-        return browser
+        await response.prepare(request)
+    except ConnectionError:
+        leg.abort()
+        return response
+    if request.transport is None:
+        leg.abort()
+        return response
+    subprotocol = ws_handshake.subprotocol(headers)
+    del incoming, headers  # held for the connection's life otherwise
+    leg.headers, leg.body, leg.reason = [], bytearray(), bytearray()
+    bridge = Bridge(request.path, request, leg)
+    leg.bridge = bridge
+    request.protocol.set_parser(cast(Any, bridge))
+    if leg.tail:
+        tail, leg.tail = leg.tail, b""
+        bridge.from_target(tail)
+        if leg.transport is not None and not bridge._draining:
+            leg.transport.resume_reading()
     ctx.bridges.add(bridge)
-    ctx.log.info(
-        "ws.open",
-        f"WebSocket {request.path} open",
-        path=request.path,
-        subprotocol=upstream.subprotocol,
-        connect_ms=round((time.perf_counter() - started) * 1000, 2),
-    )
+    ctx.log.info("ws.open", f"WebSocket {request.path} open", path=request.path,
+                 subprotocol=subprotocol,
+                 connect_ms=round((time.perf_counter() - started) * 1000, 2))
     try:
-        await _relay(bridge, browser, upstream)
+        await bridge.done
     finally:
+        if not bridge.done.done():
+            bridge.abort()
         ctx.bridges.discard(bridge)
-        _log_closed(ctx, bridge, browser, upstream, started)
-    return browser
+        _log_closed(ctx, bridge, started)
+    return response
 
 
-async def _browser_to_upstream(bridge: Bridge, browser: web.WebSocketResponse, upstream: ClientConnection) -> None:
-    while True:
-        msg = await browser.receive()
-        if msg.type is WSMsgType.TEXT:
-            bridge.bytes_in += len(msg.data)
-            await upstream.send(msg.data)
-        elif msg.type is WSMsgType.BINARY:
-            bridge.bytes_in += len(msg.data)
-            await upstream.send(msg.data)
-        elif msg.type is WSMsgType.CLOSE:
-            if bridge.closed_by is None:
-                bridge.closed_by = "browser"
-            code, reason = closecodes.relay(msg.data, msg.extra or "")
-            if bridge.close_code is None:
-                bridge.close_code = msg.data
-            await upstream.close(code, reason)
-            if not browser.closed:
-                await browser.close(code=code, message=reason.encode())
-            return
-        else:  # CLOSING, CLOSED, ERROR: the browser's socket is gone
-            if bridge.closed_by is None:
-                bridge.closed_by = "browser"
-            await upstream.close(closecodes.GOING_AWAY, "browser went away")
-            return
-
-
-async def _upstream_to_browser(bridge: Bridge, browser: web.WebSocketResponse, upstream: ClientConnection) -> None:
-    try:
-        async for message in upstream:
-            if isinstance(message, str):
-                bridge.bytes_out += len(message)
-                await browser.send_str(message)
-            else:
-                bridge.bytes_out += len(message)
-                await browser.send_bytes(message)
-    except ConnectionClosed:
-        pass
-    if bridge.closed_by is None:
-        bridge.closed_by = "upstream"
-    if browser.closed:
-        return
-    received = upstream.protocol.close_rcvd
-    if bridge.closed_by == "proxy" and bridge.shutdown_code is not None:
-        code, reason = bridge.shutdown_code, "devproxy is restarting"
-    elif received is None:
-        code, reason = closecodes.relay(None, "")
-    else:
-        code, reason = closecodes.relay(received.code, received.reason)
-    if bridge.close_code is None:
-        bridge.close_code = code
-    await browser.close(code=code, message=reason.encode())
-
-
-async def _relay(bridge: Bridge, browser: web.WebSocketResponse, upstream: ClientConnection) -> None:
-    """Pump both directions; when one side ends, finish the other within a bounded time."""
-    up = asyncio.create_task(_upstream_to_browser(bridge, browser, upstream))
-    down = asyncio.create_task(_browser_to_upstream(bridge, browser, upstream))
-    try:
-        done, pending = await asyncio.wait({up, down}, return_when=asyncio.FIRST_COMPLETED)
-        if pending:
-            await asyncio.wait(pending, timeout=10)
-    finally:
-        for task in (up, down):
-            if not task.done():
-                task.cancel()
-        results = await asyncio.gather(up, down, return_exceptions=True)
-        if not browser.closed:
-            await browser.close(code=closecodes.INTERNAL_ERROR, message=b"devproxy relay error")
-        if upstream.state.name != "CLOSED":
-            upstream.transport.abort()
-    for result in results:
-        if isinstance(result, Exception) and not isinstance(result, (ConnectionError, ConnectionClosed)):
-            raise result
-
-
-def _log_closed(
-    ctx: ProxyContext,
-    bridge: Bridge,
-    browser: web.WebSocketResponse,
-    upstream: ClientConnection,
-    started: float,
-) -> None:
-    received = upstream.protocol.close_rcvd
+def _log_closed(ctx: ProxyContext, bridge: Bridge, started: float) -> None:
     ctx.log.info(
         "ws.closed",
         f"WebSocket {bridge.path} closed by {bridge.closed_by or 'unknown'}",
@@ -296,8 +599,11 @@ def _log_closed(
         duration_s=round(time.perf_counter() - started, 3),
         bytes_in=bridge.bytes_in,
         bytes_out=bridge.bytes_out,
-        close_code=bridge.close_code if bridge.close_code is not None else browser.close_code,
-        upstream_close_code=received.code if received else None,
-        close_reason=received.reason if received and received.reason else None,
+        messages_in=bridge.up.messages,
+        messages_out=bridge.down.messages,
+        close_code=bridge.close_code,
+        upstream_close_code=bridge.upstream_code,
+        close_reason=bridge.upstream_reason or None,
         closed_by=bridge.closed_by,
+        protocol_error=bridge.protocol_error,
     )

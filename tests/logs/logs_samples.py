@@ -202,6 +202,8 @@ SAMPLES: dict[str, tuple[str, ...]] = {
     "ts-key-expired": (
         "backend error: invalid key: API key does not exist",
         "You are logged out. The last login error was: invalid key: API key does not exist",
+        # real: `tailscale up` 1.102.5 against the test tailnet's control server (tests/tailnet)
+        "backend error: invalid authkey",
     ),
     "ts-key-malformed": (
         "TryLogin: invalid key: unable to validate API key",

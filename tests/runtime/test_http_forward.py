@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+import datetime
 import gzip
+import ipaddress
 import json
+import ssl
+from pathlib import Path
 
 import aiohttp
 import pytest
+from aiohttp import web
 
 from conftest import StartProxy, Upstream
 from support.socks import Microsocks
+from support.upstream import create_upstream
 
 
 async def raw_exchange(host: str, port: int, request: bytes, timeout: float = 10) -> bytes:
@@ -353,3 +359,53 @@ async def test_ipv6_target_through_ipv6_socks(socks_v6: Microsocks, start_proxy:
         assert socks_v6.connections() == [f"::1:{port}", f"::1:{port}"]  # pooled HTTP, then the WebSocket
     finally:
         await runner.cleanup()
+
+
+def _certificate(tmp: Path) -> tuple[Path, Path]:
+    """A self-signed certificate for 127.0.0.1 (its own CA): (cert file, key file)."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "devproxy test target")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(minutes=5))
+            .not_valid_after(now + datetime.timedelta(hours=1))
+            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+                           critical=False)
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .sign(key, hashes.SHA256()))
+    cert_path, key_path = tmp / "target.pem", tmp / "target.key"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    return cert_path, key_path
+
+
+async def test_https_target_for_http_and_websocket(tmp_path: Path, socks_v4: Microsocks, start_proxy: StartProxy,
+                                                   client: aiohttp.ClientSession,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """An https:// target: requests and WebSockets go over verified TLS through the tunnel."""
+    cert, key = _certificate(tmp_path)
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+    monkeypatch.setenv("SSL_CERT_FILE", str(cert))  # the proxy's client trusts this one CA
+    runner = web.AppRunner(create_upstream(), access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0, ssl_context=context)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    try:
+        proxy = await start_proxy(target=f"https://127.0.0.1:{port}", socks=socks_v4.url)
+        async with client.post(proxy.url + "/echo", data=b"over tls") as resp:
+            assert resp.status == 200
+            assert (await resp.json())["body_head"] == "over tls"
+        async with client.ws_connect(proxy.ws_url + "/ws/echo") as ws:
+            await ws.send_str("wss")
+            assert (await ws.receive(timeout=5)).data == "wss"
+    finally:
+        await runner.cleanup()
+    assert socks_v4.connections() == [f"127.0.0.1:{port}"] * 2

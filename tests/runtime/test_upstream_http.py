@@ -1,15 +1,16 @@
-"""The lean upstream client through the runtime, against a scripted target that writes exact bytes."""
+"""The upstream HTTP client through the runtime, against a scripted target that writes exact bytes."""
 
 from __future__ import annotations
 
 import asyncio
+import io
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 
 import aiohttp
 import pytest
 
-from conftest import StartProxy
+from conftest import StartProxy, Upstream
 
 Script = Callable[[asyncio.StreamWriter], Awaitable[bool]]  # returns False to close the connection
 
@@ -182,8 +183,8 @@ async def test_garbage_answer_is_502(scripted: Scripted, start_proxy: StartProxy
     assert proxy.events("http.access")[-1]["status"] == 502
 
 
-async def test_head_and_bodies_still_work_beside_the_pool(scripted: Scripted, start_proxy: StartProxy) -> None:
-    """HEAD (no body despite Content-Length) and POST take the general client; both answer right."""
+async def test_head_and_bodies_share_the_pool(scripted: Scripted, start_proxy: StartProxy) -> None:
+    """HEAD (no body despite Content-Length) and POST answer right on the same client."""
     scripted.scripts["/doc"] = answer(b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n")
 
     async def post(writer: asyncio.StreamWriter) -> bool:
@@ -245,8 +246,8 @@ async def test_bytes_beyond_the_length_are_dropped_with_the_connection(scripted:
     assert scripted.connections == 2
 
 
-async def test_lean_and_general_clients_write_the_same_head(scripted: Scripted, start_proxy: StartProxy) -> None:
-    """GET (lean client) and HEAD (aiohttp's client) reach the target with identical bytes but the method."""
+async def test_get_and_head_write_the_same_head(scripted: Scripted, start_proxy: StartProxy) -> None:
+    """GET and HEAD reach the target with identical bytes but the method."""
     path = "/caf%C3%A9/%2F/./x?q=%E4%B8%AD&x=%20&y"
     scripted.scripts[path] = answer(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")  # fits HEAD too
     proxy = await start_proxy(target=scripted.url)
@@ -260,3 +261,40 @@ async def test_lean_and_general_clients_write_the_same_head(scripted: Scripted, 
     get, head = scripted.heads
     assert get.startswith(b"GET " + path.encode("latin-1") + b" HTTP/1.1\r\n")
     assert get.removeprefix(b"GET ") == head.removeprefix(b"HEAD ")
+
+
+async def test_response_timeout_starts_after_the_upload(upstream: Upstream, start_proxy: StartProxy) -> None:
+    """A 1.5 s upload with a 0.5 s response timeout still gets the target's answer (issue 11, defect 8)."""
+    proxy = await start_proxy(target=upstream.url, env={"DEVPROXY_RESPONSE_TIMEOUT": "0.5"})
+
+    async def slow_body():  # type: ignore[no-untyped-def]
+        for _ in range(6):
+            yield b"s" * 1000
+            await asyncio.sleep(0.25)
+
+    async with aiohttp.ClientSession(trust_env=False) as client:
+        async with client.post(proxy.url + "/upload", data=slow_body(),
+                               timeout=aiohttp.ClientTimeout(total=10)) as resp:
+            assert resp.status == 200
+            assert (await resp.json())["received"] == 6000
+    assert not proxy.events("upstream.timeout")
+
+
+@pytest.mark.parametrize("attempt", range(3))
+async def test_early_413_during_a_big_upload_reaches_the_browser(attempt: int, scripted: Scripted,
+                                                                 start_proxy: StartProxy) -> None:
+    """The target refuses a 20 MiB upload with 413 before reading it and closes: the browser gets the 413.
+
+    Direct, not through microsocks: microsocks reads the uploading side first and drops the answer
+    when the target resets, so there even a correct client can only report the reset (tailscaled
+    copies both directions independently and passes the answer on).
+    """
+    scripted.scripts["/too-big"] = answer(
+        b"HTTP/1.1 413 Payload Too Large\r\nContent-Length: 9\r\nConnection: close\r\n\r\ntoo large", keep=False)
+    proxy = await start_proxy(target=scripted.url)
+    async with aiohttp.ClientSession(trust_env=False) as client:
+        async with client.post(proxy.url + "/too-big", data=io.BytesIO(b"u" * (20 * 1024 * 1024)),
+                               timeout=aiohttp.ClientTimeout(total=20)) as resp:
+            assert resp.status == 413
+            assert await resp.read() == b"too large"
+    assert [e["status"] for e in proxy.events("http.access")] == [413]

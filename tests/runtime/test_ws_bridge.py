@@ -209,7 +209,7 @@ async def test_stalled_reader_bounds_buffering(upstream: Upstream, socks_v4: Mic
 
 async def test_shutdown_closes_websockets_with_1001(upstream: Upstream, start_proxy: StartProxy,
                                                     client: aiohttp.ClientSession) -> None:
-    """Stopping the runtime (SIGTERM) closes open WebSockets with 1001 so VS Code reconnects at once."""
+    """Stopping the runtime (SIGTERM) closes open WebSockets with 1001 on both sides so VS Code reconnects at once."""
     proxy = await start_proxy(target=upstream.url)
     ws = await client.ws_connect(proxy.ws_url + "/ws/echo")
     await ws.send_str("x")
@@ -222,6 +222,7 @@ async def test_shutdown_closes_websockets_with_1001(upstream: Upstream, start_pr
     assert await asyncio.wait_for(proxy.task, 10) == 0
     [closed] = proxy.events("ws.closed")
     assert closed["close_code"] == 1001 and closed["closed_by"] == "proxy"
+    assert upstream.app[CLOSE_CODES] == [1001]  # the target got 1001 too (a masked client close)
 
 
 async def test_session_log_line_counts_bytes(upstream: Upstream, start_proxy: StartProxy,

@@ -5,8 +5,10 @@ from __future__ import annotations
 import asyncio
 import gzip
 import json
+from collections.abc import Awaitable, Callable
 
 from aiohttp import WSMsgType, web
+from websockets.utils import accept_key
 
 MiB = 1024 * 1024
 
@@ -171,3 +173,49 @@ def create_upstream() -> web.Application:
     app.router.add_get("/ws/drop", ws_drop)
     app.router.add_get("/ws/flood", ws_flood)
     return app
+
+
+class RawTarget:
+    """A bare WebSocket target on a loopback port: answers the upgrade, then runs `session` on the stream.
+
+    For behaviour the aiohttp upstream cannot show: a target that goes silent, dies mid-frame,
+    or only counts what it receives (so the test's own memory stays flat).
+    """
+
+    def __init__(self, session: Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]) -> None:
+        self._session = session
+        self._server: asyncio.Server | None = None
+        self.port = 0
+        self.requests: list[bytes] = []
+        self._writers: list[asyncio.StreamWriter] = []
+
+    async def __aenter__(self) -> "RawTarget":
+        self._server = await asyncio.start_server(self._handle, "127.0.0.1", 0)
+        self.port = int(self._server.sockets[0].getsockname()[1])
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        assert self._server is not None
+        self._server.close()
+        for writer in self._writers:
+            writer.transport.abort()
+        await asyncio.wait_for(self._server.wait_closed(), 5)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self._writers.append(writer)
+        head = await reader.readuntil(b"\r\n\r\n")
+        self.requests.append(head)
+        key = next(line.split(b":", 1)[1].strip() for line in head.split(b"\r\n")
+                   if line.lower().startswith(b"sec-websocket-key:"))
+        writer.write(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                     b"Sec-WebSocket-Accept: " + accept_key(key.decode()).encode() + b"\r\n\r\n")
+        try:
+            await self._session(reader, writer)
+        except (ConnectionError, asyncio.IncompleteReadError):
+            pass
+        finally:
+            writer.close()
