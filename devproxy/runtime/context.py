@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from aiohttp import web
 
@@ -11,6 +11,7 @@ from devproxy.runtime.config import RuntimeConfig
 from devproxy.runtime.dial import Dialer
 from devproxy.runtime.headers import Forwarding, forwarded_scheme, header_text, strip_cookie
 from devproxy.runtime.log import EventLog
+from devproxy.runtime.snapshots import BridgeSnapshot
 
 if TYPE_CHECKING:
     from devproxy.runtime.upstream_http import Pool
@@ -48,9 +49,8 @@ class ProxyContext:
             return True
         return strip_cookie("; ".join(values), self.cookie_name)
 
-    def ws_snapshot(self) -> dict[str, Any]:
-        sessions = [b.snapshot() for b in list(self.bridges)]
-        return {"open": len(sessions), "sessions": sessions}
+    def ws_snapshot(self) -> tuple[BridgeSnapshot, ...]:
+        return tuple(b.snapshot() for b in list(self.bridges))
 
 
 def is_websocket(request: web.BaseRequest) -> bool:

@@ -17,7 +17,7 @@ from devproxy.runtime.context import ProxyContext
 from devproxy.runtime.health import Readiness
 from devproxy.runtime.page_table import Page, protected
 from devproxy.runtime.pages import PAGE_HEADERS, status_page
-from devproxy.runtime.snapshots import BridgeSnapshot, SocksView, StatusSnapshot, problems
+from devproxy.runtime.snapshots import SocksView, StatusSnapshot, problems
 from devproxy.runtime.supervisor import Supervisor
 
 STATUS_PATH = "/_devproxy/status"
@@ -33,7 +33,7 @@ async def snapshot(ctx: ProxyContext, readiness: Readiness, access: AccessPolicy
         tailscale=supervisor.snapshot() if supervisor is not None else None,
         socks=SocksView(url=str(socks) if socks else "none (direct)", answered_by=ctx.dialer.answered_by),
         target=await readiness.target_check(),
-        websockets=tuple(BridgeSnapshot(**b) for b in ctx.ws_snapshot()["sessions"]),
+        websockets=ctx.ws_snapshot(),
         recent_errors=problems(ctx.log.recent_problems),
         client_error_count=ctx.log.client_problem_count,
         client_errors=problems(ctx.log.client_problems),

@@ -29,6 +29,7 @@ from devproxy.runtime import closecodes, upstream_http, ws_handshake
 from devproxy.runtime import headers as hdr
 from devproxy.runtime.context import ProxyContext, raw_headers
 from devproxy.runtime.http_forward import error_response
+from devproxy.runtime.snapshots import BridgeSnapshot
 from devproxy.runtime.wsframes import (
     OP_CLOSE,
     OP_PING,
@@ -289,8 +290,8 @@ class Bridge:
             return self.code_to_browser or closecodes.NO_STATUS
         return None
 
-    def snapshot(self) -> dict[str, Any]:
-        return {"path": self.path, "opened_at": self.opened_at, "bytes_in": self.bytes_in, "bytes_out": self.bytes_out}
+    def snapshot(self) -> BridgeSnapshot:
+        return BridgeSnapshot(path=self.path, opened_at=self.opened_at, bytes_in=self.bytes_in, bytes_out=self.bytes_out)
 
     # -- browser -> target (fed by aiohttp's server protocol, like its own WebSocket reader) ---
 
