@@ -16,9 +16,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from devproxy.contract import AUTH_MODES
 from devproxy.errors import ConfigError
 
-AUTH_MODES = ("token", "iap", "none")
 DEFAULT_TAILSCALE_VERSION = "v1.102.5"
 CONFIG_FILE = "devproxy.toml"
 

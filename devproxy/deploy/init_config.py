@@ -7,7 +7,8 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from devproxy.deploy.config import AUTH_MODES, DEFAULTS, gcloud_layer
+from devproxy.contract import AUTH_MODES
+from devproxy.deploy.config import DEFAULTS, gcloud_layer
 from devproxy.errors import ConfigError
 
 Ask = Callable[[str, str], str]

@@ -10,7 +10,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from devproxy.deploy.config import DeployConfig
-from devproxy.deploy.spec import PROJECT_NUMBER_PLACEHOLDER, READY_PATH, build_service
+from devproxy.contract import READY_PATH, SECRET_ENV
+from devproxy.deploy.spec import PROJECT_NUMBER_PLACEHOLDER, build_service
 from devproxy.errors import CloudError
 
 if TYPE_CHECKING:
@@ -18,7 +19,6 @@ if TYPE_CHECKING:
     from google.cloud import run_v2
 
 _NUMBER = re.compile(r"^/projects/\d+/")
-SECRET_ENV = frozenset({"TS_AUTHKEY", "TAILSCALE_AUTHKEY", "DEVPROXY_ACCESS_TOKEN"})
 Fetch = Callable[[str], tuple[int | None, str]]
 
 

@@ -14,10 +14,10 @@ from google.cloud import run_v2
 from google.protobuf import duration_pb2
 
 from devproxy import __version__
+from devproxy.contract import ACCESS_TOKEN_ENV, AUTHKEY_ENV, READY_PATH
 from devproxy.deploy.config import DeployConfig
 
 PORT = 8080
-READY_PATH = "/_devproxy/ready"
 HEALTH_PATH = "/_devproxy/health"
 REQUEST_TIMEOUT_SECONDS = 3600
 #: startup probe: period * threshold must stay <= 240 s (Cloud Run's limit).
@@ -51,10 +51,10 @@ def env_vars(cfg: DeployConfig, project_number: str | None = None) -> list[run_v
     env = [
         run_v2.EnvVar(name="DEVPROXY_TARGET", value=cfg.target),
         run_v2.EnvVar(name="DEVPROXY_AUTH", value=cfg.auth),
-        _secret_env("TS_AUTHKEY", cfg.authkey_secret),
+        _secret_env(AUTHKEY_ENV, cfg.authkey_secret),
     ]
     if cfg.auth == "token":
-        env.append(_secret_env("DEVPROXY_ACCESS_TOKEN", cfg.token_secret))
+        env.append(_secret_env(ACCESS_TOKEN_ENV, cfg.token_secret))
     if cfg.auth == "iap":
         env.append(run_v2.EnvVar(name="DEVPROXY_IAP_AUDIENCE", value=iap_audience(cfg, project_number)))
     if cfg.tailscale_hostname:

@@ -12,6 +12,7 @@ from typing import cast
 
 from aiohttp import web
 
+from devproxy.contract import HEALTH_PATH, READY_PATH
 from devproxy.runtime.auth import AccessPolicy
 from devproxy.runtime.context import ProxyContext, is_websocket
 from devproxy.runtime.health import Readiness, health, ready_handler
@@ -49,7 +50,7 @@ def proxy_handler(ctx: ProxyContext, access: AccessPolicy | None) -> Handler:
 
 def page_table(readiness: Readiness, access: AccessPolicy | None, extra: list[Page]) -> PageTable:
     """devproxy's pages: health, readiness and the access policy's own pages are public, the rest not."""
-    pages = public([web.get(PREFIX + "health", health), web.get(PREFIX + "ready", ready_handler(readiness))])
+    pages = public([web.get(HEALTH_PATH, health), web.get(READY_PATH, ready_handler(readiness))])
     if access is not None:
         pages += public(access.routes())  # login and logout: reachable before logging in
     return PageTable.of(pages + extra)

@@ -25,6 +25,7 @@ from urllib.parse import quote, unquote, urlsplit
 
 from aiohttp import web
 
+from devproxy.contract import ACCESS_TOKEN_ENV, PAGE_PREFIX, public_scheme
 from devproxy.errors import AuthError
 from devproxy.runtime.context import is_websocket
 from devproxy.runtime.log import EventLog
@@ -32,8 +33,8 @@ from devproxy.runtime.pages import PAGE_HEADERS, login_page
 
 COOKIE_NAME = "devproxy_session"
 TOKEN_PARAM = "devproxy_token"
-LOGIN_PATH = "/_devproxy/login"
-LOGOUT_PATH = "/_devproxy/logout"
+LOGIN_PATH = PAGE_PREFIX + "login"
+LOGOUT_PATH = PAGE_PREFIX + "logout"
 SESSION_VERSION = "v1"
 DEFAULT_SESSION_DAYS = 30.0
 #: a short token can be guessed despite the rate limit; deploy generates 32 random bytes.
@@ -446,7 +447,7 @@ def build_access(
         )
         return NoAccess()
     if mode == "token":
-        token = env.get("DEVPROXY_ACCESS_TOKEN", "").strip()
+        token = env.get(ACCESS_TOKEN_ENV, "").strip()
         if not token:
             raise AuthError(
                 "--auth token needs an access token in DEVPROXY_ACCESS_TOKEN",
@@ -459,9 +460,8 @@ def build_access(
                 f"the access token is shorter than {WEAK_TOKEN_LENGTH} characters; use a long random one",
                 component="auth",
             )
-        public_scheme = env.get("DEVPROXY_PUBLIC_SCHEME") or ("https" if env.get("K_SERVICE") else None)
         return TokenAccess(
-            token, log, session_days=_session_days(env), public_scheme=public_scheme, clock=clock,
+            token, log, session_days=_session_days(env), public_scheme=public_scheme(env), clock=clock,
             trusted_hops=trusted_hops,
         )
     if mode == "iap":

@@ -11,12 +11,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from urllib.parse import unquote, urlsplit
 
+from devproxy.contract import AUTH_MODES, public_scheme
 from devproxy.errors import ConfigError
 
 DEFAULT_SOCKS = "socks5://127.0.0.1:1055"
 DEFAULT_PORT = 8080
 #: auth modes; the first is the default (a public URL in front of VS Code is a remote shell).
-AUTH_MODES = ("token", "iap", "none")
 
 
 @dataclass(frozen=True, slots=True)
@@ -241,9 +241,9 @@ def build_config(
         request_head=_float_env(env, "DEVPROXY_REQUEST_HEAD_TIMEOUT", defaults.request_head),
         keepalive=_float_env(env, "DEVPROXY_KEEPALIVE_TIMEOUT", defaults.keepalive),
     )
-    public_scheme = env.get("DEVPROXY_PUBLIC_SCHEME") or ("https" if env.get("K_SERVICE") else None)
-    if public_scheme not in (None, "http", "https"):
-        raise ConfigError(f"invalid DEVPROXY_PUBLIC_SCHEME={public_scheme!r}: use http or https")
+    scheme = public_scheme(env)
+    if scheme not in (None, "http", "https"):
+        raise ConfigError(f"invalid DEVPROXY_PUBLIC_SCHEME={scheme!r}: use http or https")
     forwarded = env.get("DEVPROXY_TEST_OMIT_FORWARDED", "") not in ("1", "true", "yes")
     socks_endpoint = parse_socks(socks_value)
     return RuntimeConfig(
@@ -254,7 +254,7 @@ def build_config(
         tailscale=not tailscale_off and socks_endpoint is not None,
         auth=parse_auth(auth_value, accepted_auth),
         timeouts=timeouts,
-        public_scheme=public_scheme,
+        public_scheme=scheme,
         forwarded_headers=forwarded,
         trusted_hops=_hops_env(env),
     )

@@ -13,8 +13,9 @@ from typing import cast
 
 from aiohttp import web
 
-#: devproxy's own pages live under this prefix; nothing there is forwarded (DESIGN rule 6).
-PREFIX = "/_devproxy/"
+from devproxy.contract import PAGE_PREFIX
+
+PREFIX = PAGE_PREFIX
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 

@@ -19,6 +19,7 @@ from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 
 from devproxy import __version__
+from devproxy.contract import SECRET_ENV
 from devproxy.errors import ConfigError
 from devproxy.runtime import closecodes
 from devproxy.runtime.app import close_clients, create_handler, open_clients, page_table
@@ -52,7 +53,7 @@ def serve(config: RuntimeConfig, env: Mapping[str, str]) -> int:
 
 
 def _loop_runner() -> Callable[[Coroutine[Any, Any, int]], int]:
-    """uvloop's runner when installed (`pip install devproxy[fast]`), else asyncio's."""
+    """uvloop's runner (a plain dependency of the runtime), else asyncio's where it cannot be imported."""
     try:
         import uvloop
     except ImportError:
@@ -64,7 +65,7 @@ async def run(config: RuntimeConfig, env: Mapping[str, str], *, log: EventLog | 
               started: asyncio.Future[tuple[str, int]] | None = None,
               stop: asyncio.Event | None = None) -> int:
     log = log or EventLog()
-    for name in ("DEVPROXY_ACCESS_TOKEN", "TS_AUTHKEY", "TAILSCALE_AUTHKEY"):
+    for name in SECRET_ENV:
         log.redactor.add(env.get(name, "").strip())
     route_library_logs(log)
     dialer = Dialer(config.socks, connect_timeout=config.timeouts.connect, log=log)

@@ -20,6 +20,7 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
+from devproxy.contract import SECRET_ENV
 from devproxy.errors import TailscaleError
 from devproxy.runtime.children import Child, spawn
 from devproxy.runtime.log import EventLog
@@ -39,8 +40,6 @@ from devproxy.runtime.tailscale import (
 )
 
 STATES = ("starting", "logging-in", "running", "backoff", "stopped")
-#: environment variables never handed to child processes.
-SECRET_ENV = ("TS_AUTHKEY", "TAILSCALE_AUTHKEY", "DEVPROXY_ACCESS_TOKEN")
 _SOCKET_POLL_S = 0.05
 
 

@@ -18,6 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
+from devproxy.contract import AUTHKEY_ENV, AUTHKEY_ENV_ALIAS
 from devproxy.errors import ConfigError, TailscaleError
 from devproxy.runtime.config import SocksEndpoint, Target
 from devproxy.runtime.watchdog import DEFAULT_BOUND_S
@@ -346,7 +347,7 @@ def tailscale_settings(
                 "tailscaled's SOCKS server takes no credentials",
                 hint="drop the user and password from the SOCKS URL",
             )
-    raw_key = env.get("TS_AUTHKEY") or env.get("TAILSCALE_AUTHKEY")
+    raw_key = env.get(AUTHKEY_ENV) or env.get(AUTHKEY_ENV_ALIAS)
     if not raw_key:
         raise ConfigError(
             "no Tailscale auth key: set TS_AUTHKEY (or TAILSCALE_AUTHKEY)",
