@@ -17,7 +17,7 @@ from devproxy.logs.query import DEFAULT_SERVICE
 if TYPE_CHECKING:  # imported lazily at run time so `devproxy --help` stays fast
     from rich.console import Console
 
-    from devproxy.logs.correlate import Finding
+    from devproxy.logs.findings import Finding
     from devproxy.logs.model import LogEntry
     from devproxy.logs.query import CloudQuery
 

@@ -11,111 +11,20 @@ explains under it, in the causes' order), then noise, which never counts as a ca
 from __future__ import annotations
 
 import bisect
-import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
-from devproxy.logs.match import Hit, Matcher
-from devproxy.logs.model import SEVERITY_RANK, LogEntry
 from devproxy.logs.catalog import CATALOG
+from devproxy.logs.findings import ERROR_LEVELS, SEVERITY_ORDER, Diagnosis, Finding, unrecognised_finding
+from devproxy.logs.match import Hit, Matcher
+from devproxy.logs.model import LogEntry
 from devproxy.logs.rules import CAUSES, RULES, SAME_EVENT, Cause, Rule
-from devproxy.logs.signatures import Signature, reference_link
+from devproxy.logs.signatures import Signature
+from devproxy.logs.timeline import build_timeline
 from devproxy.logs.unknown import UnknownGroup, group_unknown
 
-SEVERITY_ORDER = {"critical": 0, "error": 1, "warning": 2, "info": 3}
-ERROR_LEVELS = frozenset({"critical", "error"})
 MAX_EXAMPLES = 2
-
-
-@dataclass(frozen=True, slots=True)
-class Finding:
-    """One diagnosed cause, symptom or noise, with its evidence."""
-
-    id: str
-    title: str
-    severity: str
-    cause: str
-    fix: str
-    reference: str
-    layer: str
-    role: str  # root | symptom | noise | correlated | unrecognised
-    count: int
-    first_seen: datetime | None
-    last_seen: datetime | None
-    examples: tuple[str, ...]
-    explained_by: str = ""
-    evidence: tuple[str, ...] = ()
-    #: the masked text shared by the lines of an unrecognised finding ("" otherwise).
-    template: str = ""
-
-    @property
-    def noise(self) -> bool:
-        return self.role == "noise"
-
-    @property
-    def link(self) -> str:
-        return reference_link(self.reference)
-
-
-_UNKNOWN_SEVERITY = {"WARNING": "warning", "ERROR": "error"}
-
-
-def unrecognised_finding(group: UnknownGroup) -> Finding:
-    """An "unrecognised error" finding quoting lines no signature explains."""
-    severity = _UNKNOWN_SEVERITY.get(group.severity, "critical")
-    digest = hashlib.sha1(f"{group.layer}|{group.template}".encode()).hexdigest()[:10]
-    kind = "warning" if severity == "warning" else "error"
-    return Finding(
-        id=f"unrecognised-{digest}",
-        title=f"Unrecognised {kind}: {group.template[:120]}",
-        severity=severity,
-        cause=f"{group.count} {group.severity} line{'s' if group.count != 1 else ''} that no known signature "
-        "explains, all of this template: " + group.template,
-        fix="Read the examples and the entries around them; if it is a known failure of another name, "
-        "report the line so the catalog learns it.",
-        reference="",
-        layer=group.layer,
-        role="unrecognised",
-        count=group.count,
-        first_seen=group.first_seen,
-        last_seen=group.last_seen,
-        examples=group.examples,
-        template=group.template,
-    )
-
-
-@dataclass(frozen=True, slots=True)
-class TimelineRow:
-    """One layer's activity per time bucket: 0 none, 1 activity, 2 warning, 3 error."""
-
-    layer: str
-    levels: tuple[int, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class Timeline:
-    """Events by layer over the input's time span."""
-
-    start: datetime | None
-    end: datetime | None
-    rows: tuple[TimelineRow, ...] = ()
-    #: entries without a timestamp (pasted browser console lines, for example), not shown.
-    untimed: int = 0
-
-
-@dataclass(frozen=True, slots=True)
-class Diagnosis:
-    """Findings ordered most important first, plus a timeline."""
-
-    findings: tuple[Finding, ...]
-    timeline: Timeline
-    entries: int
-    matched: int
-
-    @property
-    def has_errors(self) -> bool:
-        return any(f.severity in ERROR_LEVELS and not f.noise for f in self.findings)
 
 
 @dataclass(slots=True)
@@ -347,40 +256,6 @@ def _order(findings: list[Finding]) -> tuple[Finding, ...]:
         rest.sort(key=_rank)
     unrecognised = [f for f in top if _tier(f) == 1]
     return tuple(causes + unrecognised + rest + [f for f in top if _tier(f) == 3])
-
-
-def _level(entry: LogEntry, sig: Signature | None) -> int:
-    if sig is not None:
-        if sig.noise:
-            return 1
-        return 3 if sig.severity in ERROR_LEVELS else 2 if sig.severity == "warning" else 1
-    rank = SEVERITY_RANK.get(entry.severity, 0)
-    return 3 if rank >= SEVERITY_RANK["ERROR"] else 2 if rank == SEVERITY_RANK["WARNING"] else 1
-
-
-def build_timeline(
-    entries: Sequence[LogEntry], hits: Sequence[Hit], buckets: int = 48
-) -> Timeline:
-    """Bucket entries by time and layer, keeping the worst level per bucket."""
-    timed = [e for e in entries if e.time is not None]
-    if not timed:
-        return Timeline(None, None, (), len(entries))
-    start = min(e.time for e in timed if e.time is not None)
-    end = max(e.time for e in timed if e.time is not None)
-    span = max((end - start).total_seconds(), 1e-6)
-    by_entry = {id(h.entry): h.signature for h in hits}
-    rows: dict[str, list[int]] = {}
-    for entry in timed:
-        assert entry.time is not None
-        sig = by_entry.get(id(entry))
-        layer = entry.layer or (sig.layer if sig else "") or "other"
-        row = rows.setdefault(layer, [0] * buckets)
-        index = min(buckets - 1, int((entry.time - start).total_seconds() / span * buckets))
-        row[index] = max(row[index], _level(entry, sig))
-    order = ("browser", "cloudrun", "proxy", "auth", "nginx", "code-server", "tailscale", "other")
-    layers = sorted(rows, key=lambda name: order.index(name) if name in order else len(order))
-    rows_out = tuple(TimelineRow(name, tuple(rows[name])) for name in layers)
-    return Timeline(start, end, rows_out, len(entries) - len(timed))
 
 
 def diagnose(

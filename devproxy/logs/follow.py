@@ -10,7 +10,9 @@ from dataclasses import dataclass, field
 from typing import IO
 
 from devproxy.errors import LogInputError
-from devproxy.logs.correlate import Diagnosis, Finding, build_timeline, rank_findings
+from devproxy.logs.correlate import rank_findings
+from devproxy.logs.findings import Diagnosis, Finding
+from devproxy.logs.timeline import build_timeline
 from devproxy.logs.match import Hit, Matcher
 from devproxy.logs.model import SEVERITY_RANK, LogEntry
 from devproxy.logs.source import parse_line

@@ -10,7 +10,7 @@ from typing import Any
 from rich.console import Console
 from rich.text import Text
 
-from devproxy.logs.correlate import Diagnosis, Finding, Timeline
+from devproxy.logs.findings import Diagnosis, Finding, Timeline
 from devproxy.logs.model import SEVERITY_RANK, LogEntry
 
 _FINDING_STYLE = {"critical": "bold white on red", "error": "bold red", "warning": "yellow", "info": "dim"}

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from devproxy.logs.correlate import Finding
+from devproxy.logs.findings import Finding
 
 MAX_TIMEOUT_S = 3600.0
 _REF_RUN = "field-notes §2; cloud.google.com/run/docs/triggering/websockets"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from logs_samples import SAMPLES
 
-from devproxy.logs.correlate import ERROR_LEVELS
+from devproxy.logs.findings import ERROR_LEVELS
 from devproxy.logs.match import Matcher, needle
 from devproxy.logs.catalog import CATALOG
 from devproxy.logs.signatures import FINDING_SEVERITIES, ROLES

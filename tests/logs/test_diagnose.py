@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 from logs_samples import SAMPLES
 
-from devproxy.logs.correlate import ERROR_LEVELS, Diagnosis, diagnose
+from devproxy.logs.correlate import diagnose
+from devproxy.logs.findings import ERROR_LEVELS, Diagnosis
 from devproxy.logs.match import Matcher
 from devproxy.logs.model import LogEntry
 from devproxy.logs.source import parse_line, parse_text

@@ -12,7 +12,8 @@ from __future__ import annotations
 import pytest
 from logs_samples import REAL
 
-from devproxy.logs.correlate import ERROR_LEVELS, diagnose
+from devproxy.logs.correlate import diagnose
+from devproxy.logs.findings import ERROR_LEVELS
 from devproxy.logs.match import Matcher
 from devproxy.logs.model import SEVERITY_RANK
 from devproxy.logs.source import parse_line

@@ -7,7 +7,8 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from logs_samples import SAMPLES
 
-from devproxy.logs.correlate import ERROR_LEVELS, Diagnosis, diagnose
+from devproxy.logs.correlate import diagnose
+from devproxy.logs.findings import ERROR_LEVELS, Diagnosis
 from devproxy.logs.model import LogEntry
 from devproxy.logs.source import parse_line, parse_text
 

@@ -10,7 +10,8 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from logs_samples import SAMPLES
 
-from devproxy.logs.correlate import ERROR_LEVELS, diagnose
+from devproxy.logs.correlate import diagnose
+from devproxy.logs.findings import ERROR_LEVELS
 from devproxy.logs.model import LogEntry
 from devproxy.logs.source import parse_line, parse_text
 from devproxy.logs.unknown import group_unknown, level, template
