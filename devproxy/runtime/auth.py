@@ -5,41 +5,46 @@ Modes: `token` (an access token, a login page and an HMAC-signed session cookie)
 The app calls `policy.check(request)` before proxying anything (HTTP and WebSocket alike);
 `None` means go ahead, anything else is the response to send instead.
 
-The pure helpers at the top (session values, cookie stripping, redirect targets, rate limiting)
-hold the logic; the classes only read requests and build responses. The token and the cookie
+The pure rules live apart (sessions.py: session values, cookies, redirect targets; ratelimit.py:
+the client address and failed-login limit); the classes here only read requests and build
+responses. The token and the cookie
 value never appear in a log record.
 """
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import hmac
 import math
 import secrets
 import time
-from collections import deque
 from collections.abc import Callable, Mapping
 from typing import Protocol
-from urllib.parse import quote, unquote, urlsplit
+from urllib.parse import quote
 
 from aiohttp import web
 
-from devproxy.contract import ACCESS_TOKEN_ENV, PAGE_PREFIX, public_scheme
+from devproxy.contract import ACCESS_TOKEN_ENV, public_scheme
 from devproxy.errors import AuthError
 from devproxy.runtime.context import is_websocket
 from devproxy.runtime.log import EventLog
 from devproxy.runtime.pages import PAGE_HEADERS, login_page
+from devproxy.runtime.ratelimit import RateLimiter, client_ip
+from devproxy.runtime.sessions import (
+    COOKIE_NAME,
+    DEFAULT_SESSION_DAYS,
+    LOGIN_PATH,
+    LOGOUT_PATH,
+    TOKEN_PARAM,
+    cookie_values,
+    make_session,
+    safe_next,
+    session_key,
+    session_problem,
+    without_param,
+)
 
-COOKIE_NAME = "devproxy_session"
-TOKEN_PARAM = "devproxy_token"
-LOGIN_PATH = PAGE_PREFIX + "login"
-LOGOUT_PATH = PAGE_PREFIX + "logout"
-SESSION_VERSION = "v1"
-DEFAULT_SESSION_DAYS = 30.0
 #: a short token can be guessed despite the rate limit; deploy generates 32 random bytes.
 WEAK_TOKEN_LENGTH = 16
-_KEY_LABEL = b"devproxy session cookie v1"
 
 
 class AccessPolicy(Protocol):
@@ -52,163 +57,6 @@ class AccessPolicy(Protocol):
     def routes(self) -> list[web.RouteDef]: ...
 
     async def check(self, request: web.Request) -> web.StreamResponse | None: ...
-
-
-# -- pure helpers ---------------------------------------------------------------------------
-
-
-def session_key(token: str) -> bytes:
-    """The cookie-signing key, derived from the token: a new token invalidates every old cookie."""
-    return hmac.new(_KEY_LABEL, token.encode(), hashlib.sha256).digest()
-
-
-def _sign(key: bytes, payload: str) -> str:
-    digest = hmac.new(key, payload.encode(), hashlib.sha256).digest()
-    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
-
-
-def make_session(key: bytes, now: float, lifetime_s: float, nonce: str) -> str:
-    """A cookie value `v1.<expiry>.<nonce>.<signature>`."""
-    payload = f"{SESSION_VERSION}.{int(now + lifetime_s)}.{nonce}"
-    return f"{payload}.{_sign(key, payload)}"
-
-
-def session_problem(key: bytes, value: str, now: float, lifetime_s: float) -> str | None:
-    """Why a cookie value is not a valid session (None when it is)."""
-    parts = value.split(".")
-    if len(parts) != 4 or parts[0] != SESSION_VERSION or not parts[1].isdigit():
-        return "malformed session cookie"
-    payload = ".".join(parts[:3])
-    if not hmac.compare_digest(_sign(key, payload).encode(), parts[3].encode()):
-        return "session cookie signature does not match"
-    expiry = int(parts[1])
-    if expiry <= now:
-        return "session cookie expired"
-    if expiry > now + lifetime_s + 60:
-        # Signed under a longer DEVPROXY_SESSION_DAYS: honour the current, shorter limit.
-        return "session cookie outlives the session limit"
-    return None
-
-
-def cookie_values(headers: list[str], name: str) -> list[str]:
-    """Every value of cookie `name` in the given Cookie headers (tolerant of odd neighbours)."""
-    values = []
-    for header in headers:
-        for part in header.split(";"):
-            key, sep, value = part.strip().partition("=")
-            if sep and key.strip() == name:
-                values.append(value.strip().strip('"'))
-    return values
-
-
-def safe_next(value: str | None) -> str:
-    """A local path to return to after login; anything that could leave this site becomes "/"."""
-    if not value or not value.startswith("/") or value.startswith("//"):
-        return "/"
-    # Browsers drop tabs/newlines and read "\" as "/" in URLs: "/\t/evil" and "/\evil" are off-site.
-    if any(ord(ch) < 0x20 or ord(ch) == 0x7F or ch == "\\" for ch in value):
-        return "/"
-    parts = urlsplit(value)
-    if parts.scheme or parts.netloc:
-        return "/"
-    if parts.path in (LOGIN_PATH, LOGOUT_PATH):
-        return "/"
-    return value
-
-
-def without_param(raw_path_qs: str, param: str) -> str:
-    """The same local URL without `param` in its query; other parameters keep their order and bytes."""
-    path, sep, query = raw_path_qs.partition("?")
-    # "//host/..." in a Location header would send the browser to another site.
-    path = "/" + path.lstrip("/")
-    if not sep:
-        return path
-    kept = [item for item in query.split("&") if unquote(item.split("=", 1)[0]) != param]
-    rest = "&".join(item for item in kept if item)
-    return f"{path}?{rest}" if rest else path
-
-
-def redact_query(raw_path_qs: str) -> str:
-    """The path for an access log: a one-time login token in the query is masked."""
-    path, sep, query = raw_path_qs.partition("?")
-    if not sep or TOKEN_PARAM not in unquote(query):
-        return raw_path_qs
-    items = [
-        f"{TOKEN_PARAM}=REDACTED" if unquote(item.split("=", 1)[0]) == TOKEN_PARAM else item
-        for item in query.split("&")
-    ]
-    return f"{path}?{'&'.join(items)}"
-
-
-def client_ip(forwarded_for: str | None, peer: str | None, trusted_hops: int = 0) -> str:
-    """The client address for rate limiting and logs.
-
-    Each trusted proxy in front appends the address it saw to X-Forwarded-For, so with N trusted
-    hops the client is the N-th entry from the end (Cloud Run's front end: the last one). Entries
-    before it are whatever the client sent; with no trusted hop (the port reached directly) the
-    header is ignored, or anyone could pick a fresh bucket per guess or lock another address out.
-    """
-    if trusted_hops > 0 and forwarded_for:
-        hops = [hop.strip() for hop in forwarded_for.split(",")]
-        if len(hops) >= trusted_hops and hops[-trusted_hops]:
-            return hops[-trusted_hops]
-    return peer or "unknown"
-
-
-class RateLimiter:
-    """Failed logins per client in a sliding window, optionally with a ceiling across all clients.
-
-    The runtime uses no global ceiling: anyone could reach it on purpose and lock the owner out
-    of their own editor, while the per-client limit already makes guessing a random token hopeless.
-    """
-
-    def __init__(
-        self,
-        *,
-        max_failures: int = 5,
-        window_s: float = 60.0,
-        global_max_failures: int | None = None,
-        clock: Callable[[], float] = time.monotonic,
-        max_clients: int = 10_000,
-    ) -> None:
-        self.max_failures = max_failures
-        self.window_s = window_s
-        self.global_max_failures = global_max_failures
-        self._clock = clock
-        self._max_clients = max_clients
-        self._failures: dict[str, deque[float]] = {}
-        self._all: deque[float] = deque()
-
-    def _prune(self, times: deque[float], now: float) -> None:
-        while times and times[0] <= now - self.window_s:
-            times.popleft()
-
-    def retry_after(self, client: str) -> float | None:
-        """Seconds until `client` may try again, or None when it may try now."""
-        now = self._clock()
-        self._prune(self._all, now)
-        waits = []
-        if self.global_max_failures is not None and len(self._all) >= self.global_max_failures:
-            waits.append(self._all[0] + self.window_s - now)
-        times = self._failures.get(client)
-        if times is not None:
-            self._prune(times, now)
-            if len(times) >= self.max_failures:
-                waits.append(times[0] + self.window_s - now)
-            elif not times:
-                del self._failures[client]
-        return max(waits) if waits else None
-
-    def record_failure(self, client: str) -> None:
-        now = self._clock()
-        if client not in self._failures and len(self._failures) >= self._max_clients:
-            # Bounded memory: forget the client whose window started first.
-            self._failures.pop(next(iter(self._failures)))
-        self._failures.setdefault(client, deque()).append(now)
-        self._all.append(now)
-
-    def forget(self, client: str) -> None:
-        self._failures.pop(client, None)
 
 
 def _html(text: str, status: int = 200, headers: Mapping[str, str] | None = None) -> web.Response:

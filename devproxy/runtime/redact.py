@@ -19,7 +19,7 @@ MASK = "REDACTED"
 _NAMED = re.compile(
     r"(devproxy(?:_|%5[fF])(?:session|token))(\s*(?:=|%3[dD])\s*)([^\s;&,'\"<>\\]*)",
 )
-#: a session value without its name: v1.<expiry>.<nonce>.<signature> (see auth.make_session).
+#: a session value without its name: v1.<expiry>.<nonce>.<signature> (see sessions.make_session).
 _SESSION_VALUE = re.compile(r"v1\.\d{6,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{8,}")
 #: secrets shorter than this are not masked by value (they would mask ordinary words).
 MIN_SECRET = 8

@@ -16,13 +16,10 @@ from aiohttp import web
 from yarl import URL
 
 from devproxy.errors import AuthError
-from devproxy.runtime.auth import (
+from devproxy.runtime.auth import NoAccess, TokenAccess, build_access
+from devproxy.runtime.ratelimit import RateLimiter, client_ip
+from devproxy.runtime.sessions import (
     COOKIE_NAME,
-    NoAccess,
-    RateLimiter,
-    TokenAccess,
-    build_access,
-    client_ip,
     cookie_values,
     make_session,
     redact_query,

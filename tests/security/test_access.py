@@ -11,7 +11,7 @@ import aiohttp
 import pytest
 
 from conftest import TOKEN, Recorded, StartProxy, browser, login, raw_exchange, statuses
-from devproxy.runtime.auth import make_session, session_key
+from devproxy.runtime.sessions import make_session, session_key
 
 TIMEOUT = aiohttp.ClientTimeout(total=10)
 NOW = 1_900_000_000

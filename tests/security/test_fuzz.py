@@ -8,10 +8,10 @@ from urllib.parse import urlsplit
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from devproxy.runtime.auth import (
+from devproxy.runtime.ratelimit import client_ip
+from devproxy.runtime.sessions import (
     COOKIE_NAME,
     TOKEN_PARAM,
-    client_ip,
     cookie_values,
     make_session,
     safe_next,
