@@ -6,7 +6,7 @@ exited, or login failed; capped exponential pause) -> starting ... ; stop() -> s
 
 Every child is watched by the event loop with bounded waits: a blocked event loop is what broke the
 original proxy (DESIGN rule 1). tailscaled's output is re-emitted line by line as structured
-records (component "tailscaled") with the auth key masked.
+records (component "tailscaled") with the auth key masked (tailscale_io.py runs the children).
 """
 
 from __future__ import annotations
@@ -20,20 +20,17 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from devproxy.contract import SECRET_ENV
 from devproxy.errors import TailscaleError
-from devproxy.runtime.children import Child, spawn
+from devproxy.runtime.children import Child
 from devproxy.runtime.log import EventLog
 from devproxy.runtime.snapshots import TailscaleCheck, WatchdogView
+from devproxy.runtime.tailscale_io import TailscaleIO
 from devproxy.runtime.watchdog import Watchdog, probe_interval, socks_probe
 from devproxy.runtime.tailscale import (
-    AUTH_KINDS,
     TailscaleSettings,
     TailscaleStatus,
     backoff_delay,
-    classify_line,
     parse_status,
-    redact,
     status_argv,
     tailscaled_argv,
     up_argv,
@@ -68,15 +65,11 @@ class Supervisor:
         self.detail = "not started"
         self.restarts = 0
         self.backend_state = ""
-        self._env = env
+        self._io = TailscaleIO(settings, log, env)
         self._task: asyncio.Task[None] | None = None
         self._proc: Child | None = None
-        self._helpers: set[Child] = set()
-        #: exits of children killed before anyone held them; stop() waits for their reaping.
-        self._pending: set[asyncio.Future[Any]] = set()
         self._stopping = False
         self._wake = asyncio.Event()
-        self._auth_failure: str | None = None
         self._running_since: float | None = None
         self.watchdog = Watchdog(settings.watchdog_s or 0.0)
 
@@ -104,7 +97,7 @@ class Supervisor:
             )
             with contextlib.suppress(ProcessLookupError):
                 proc.send_signal(signal.SIGTERM)
-        helpers = list(self._helpers)
+        helpers = list(self._io.helpers)
         for helper in helpers:
             helper.kill_group()
         if proc is not None and proc.returncode is None:
@@ -132,8 +125,8 @@ class Supervisor:
         # Children killed while their spawn was cancelled must be reaped before the loop ends.
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(2.0):
-                while self._pending:
-                    await asyncio.wait(set(self._pending))
+                while self._io.pending:
+                    await asyncio.wait(set(self._io.pending))
         self._set_state("stopped", "stopped")
 
     def snapshot(self) -> TailscaleCheck:
@@ -191,7 +184,7 @@ class Supervisor:
 
     async def _generation(self) -> tuple[float, str, bool]:
         """Run one tailscaled process to its end: (seconds it was Running, why it ended, key rejected)."""
-        self._auth_failure = None
+        self._io.auth_failure = None
         self._running_since = None
         self.backend_state = ""
         argv = tailscaled_argv(self.settings)
@@ -200,7 +193,7 @@ class Supervisor:
             # A stale socket from a killed predecessor would look like readiness.
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(self.settings.socket)
-            proc = await spawn(argv, self._child_env(), self._pending)
+            proc = await self._io.spawn(argv)
         except OSError as exc:
             reason = f"could not start tailscaled ({argv[0]}): {exc.strerror or exc}"
             self.log.error(
@@ -211,12 +204,12 @@ class Supervisor:
         self._proc = proc
         if self._stopping:
             # stop() ran while the process was being spawned and could not signal it.
-            await self._terminate(proc)
+            await self._io.terminate(proc)
         self.log.info(
             "tailscaled.started", f"tailscaled started (pid {proc.pid})", component="supervisor",
             pid=proc.pid, argv=argv,
         )
-        pump = asyncio.create_task(self._pump(proc.output, "tailscaled.line"), name="tailscaled-output")
+        pump = asyncio.create_task(self._io.pump(proc.output, "tailscaled.line"), name="tailscaled-output")
         login = asyncio.create_task(self._login_and_watch(proc), name="tailscaled-login")
         exited = asyncio.create_task(proc.wait(), name="tailscaled-wait")
         reason = ""
@@ -227,7 +220,7 @@ class Supervisor:
                 failure = login.exception()
                 if isinstance(failure, _Restart) and not self._stopping:
                     reason, auth = failure.reason, failure.auth
-                    await self._terminate(proc)
+                    await self._io.terminate(proc)
                 elif failure is not None:
                     raise failure
             if proc.returncode is None:
@@ -255,7 +248,7 @@ class Supervisor:
         )
         if not reason:
             reason = f"tailscaled exited with code {code}"
-        if self._auth_failure is not None:
+        if self._io.auth_failure is not None:
             auth = True
         ran_s = 0.0 if self._running_since is None else time.monotonic() - self._running_since
         return ran_s, reason, auth
@@ -327,7 +320,7 @@ class Supervisor:
         try:
             # `up` has its own --timeout; ours only catches a CLI that ignores it.
             bound = s.up_timeout_s + min(5.0, max(1.0, s.up_timeout_s))
-            code, output = await self._run_cli(up_argv(s, key_path), bound, "tailscale.up_line")
+            code, output = await self._io.run_cli(up_argv(s, key_path), bound, "tailscale.up_line")
         finally:
             if key_path is not None:
                 with contextlib.suppress(FileNotFoundError):
@@ -344,7 +337,7 @@ class Supervisor:
         raise _Restart(f"tailscale up failed (exit {code}): {last}")
 
     async def _status(self) -> TailscaleStatus | None:
-        code, output = await self._run_cli(status_argv(self.settings), self.settings.status_timeout_s, None)
+        code, output = await self._io.run_cli(status_argv(self.settings), self.settings.status_timeout_s, None)
         try:
             status = parse_status(output)
         except TailscaleError:
@@ -358,95 +351,11 @@ class Supervisor:
         self.backend_state = status.backend_state
         return status
 
-    async def _run_cli(self, argv: list[str], timeout_s: float, line_event: str | None) -> tuple[int | None, str]:
-        """Run the tailscale CLI with a bound; return (exit code or None when killed, masked output)."""
-        try:
-            proc = await spawn(argv, self._child_env(), self._pending)
-        except OSError as exc:
-            message = f"could not run {argv[0]}: {exc.strerror or exc}"
-            self.log.error(
-                "tailscale.cli_failed", message, component="supervisor",
-                hint="install tailscale or set DEVPROXY_TAILSCALE",
-            )
-            return None, message
-        self._helpers.add(proc)
-
-        async def collect() -> bytes:
-            data = await proc.output.read()
-            await proc.wait()
-            return data
-
-        try:
-            out = await asyncio.wait_for(collect(), timeout=timeout_s)
-        except TimeoutError:
-            proc.kill_group()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(proc.wait(), timeout=2.0)
-            return None, f"{argv[0]} {argv[2]} did not finish within {timeout_s:g} s"
-        finally:
-            self._helpers.discard(proc)
-            if proc.returncode is None:
-                # Cancelled mid-call: the CLI must not outlive its caller, and must be reaped.
-                proc.kill_group()
-                with contextlib.suppress(TimeoutError, asyncio.CancelledError):
-                    await asyncio.wait_for(proc.wait(), timeout=2.0)
-        text = redact(out.decode("utf-8", "replace"), self.settings.authkey)
-        if line_event is not None:
-            for line in text.splitlines():
-                if line.strip():
-                    self._emit_line(line_event, line)
-        return proc.returncode, text
-
-    async def _pump(self, reader: asyncio.StreamReader, event: str) -> None:
-        """Re-emit each output line as a structured record; over-long lines are cut, not fatal."""
-        while True:
-            try:
-                raw = await reader.readuntil(b"\n")
-            except asyncio.IncompleteReadError as exc:
-                if exc.partial:
-                    self._emit_line(event, exc.partial.decode("utf-8", "replace"))
-                return
-            except asyncio.LimitOverrunError as exc:
-                raw = await reader.readexactly(exc.consumed)
-                self._emit_line(event, raw.decode("utf-8", "replace") + " [line truncated]")
-                continue
-            line = raw.decode("utf-8", "replace").rstrip("\r\n")
-            if line:
-                self._emit_line(event, line)
-
-    def _emit_line(self, event: str, line: str) -> None:
-        line = redact(line, self.settings.authkey)
-        signature = classify_line(line)
-        severity = "INFO"
-        fields: dict[str, Any] = {}
-        if signature is not None:
-            severity = "WARNING"
-            fields["signature"] = signature.kind
-        self.log.emit(severity, event, line, component="tailscaled", **fields)
-        if signature is not None and signature.kind in AUTH_KINDS and self._auth_failure is None:
-            self._auth_failure = signature.kind
-            self.log.error(
-                "tailscale.auth_failed", f"{signature.cause}: {signature.fix}", component="supervisor",
-                kind=signature.kind, hint=signature.fix,
-            )
-
     def _check_auth(self) -> None:
-        if self._auth_failure is not None:
+        if self._io.auth_failure is not None:
             raise _Restart("the control plane rejected the Tailscale auth key; mint a new key", auth=True)
 
     # -- helpers --------------------------------------------------------------------------
-
-    async def _terminate(self, proc: Child) -> None:
-        if proc.returncode is not None:
-            return
-        with contextlib.suppress(ProcessLookupError):
-            proc.send_signal(signal.SIGTERM)
-        try:
-            await asyncio.wait_for(proc.wait(), timeout=5.0)
-        except TimeoutError:
-            proc.kill_group()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(proc.wait(), timeout=2.0)
 
     async def _sleep(self, delay: float) -> None:
         """Sleep, but wake at once when stop() is called."""
@@ -455,10 +364,6 @@ class Supervisor:
             return
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._wake.wait(), timeout=delay)
-
-    def _child_env(self) -> dict[str, str]:
-        base = os.environ if self._env is None else self._env
-        return {k: v for k, v in base.items() if k not in SECRET_ENV}
 
     def _set_state(self, state: str, detail: str) -> None:
         changed = state != self.state
