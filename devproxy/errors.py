@@ -20,6 +20,8 @@ this tree at exactly one seam per adapter, chained with ``from exc``. The CLI tu
 
 from __future__ import annotations
 
+from devproxy import events
+
 
 class DevproxyError(Exception):
     """Root of every error devproxy reports to a user."""
@@ -49,19 +51,19 @@ class ProxyError(DevproxyError):
     #: HTTP status the runtime answers with when this error ends a request.
     http_status: int = 502
     #: stable structured-log event name.
-    event: str = "proxy.failed"
+    event: str = events.PROXY_FAILED
 
 
 class SocksUnreachableError(ProxyError, ConnectionError):
     """No SOCKS server answered on any address of the configured SOCKS endpoint."""
 
-    event = "socks.connect_failed"
+    event = events.SOCKS_CONNECT_FAILED
 
 
 class SocksReplyError(ProxyError):
     """The SOCKS server accepted us but could not open the connection to the target."""
 
-    event = "socks.reply_failed"
+    event = events.SOCKS_REPLY_FAILED
 
     def __init__(self, message: str, *, code: int | None = None, hint: str | None = None) -> None:
         super().__init__(message, hint=hint)
@@ -71,20 +73,20 @@ class SocksReplyError(ProxyError):
 class TargetUnreachableError(ProxyError, ConnectionError):
     """A direct dial (no SOCKS) to the target was refused or had no route."""
 
-    event = "target.connect_failed"
+    event = events.TARGET_CONNECT_FAILED
 
 
 class UpstreamTimeoutError(ProxyError, TimeoutError):
     """Dialing, the handshake or the target's answer took longer than allowed."""
 
     http_status = 504
-    event = "upstream.timeout"
+    event = events.UPSTREAM_TIMEOUT
 
 
 class UpgradeRejectedError(ProxyError):
     """The target answered a WebSocket upgrade with a plain HTTP response."""
 
-    event = "ws.upgrade_rejected"
+    event = events.WS_UPGRADE_REJECTED
 
     def __init__(
         self,

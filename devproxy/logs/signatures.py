@@ -10,6 +10,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from devproxy import events as ev
+
 FINDING_SEVERITIES = ("critical", "error", "warning", "info")
 ROLES = ("root", "symptom", "noise")
 
@@ -742,7 +744,7 @@ CATALOG: tuple[Signature, ...] = (
         "No address of the SOCKS endpoint accepted a connection: tailscaled is not running or listens elsewhere.",
         "Check the supervisor events for tailscaled exits; keep --socks at socks5://127.0.0.1:1055.",
         "DESIGN rule 2; field-notes §1.3",
-        events=("socks.connect_failed",),
+        events=(ev.SOCKS_CONNECT_FAILED,),
     ),
     _sig(
         "dp-socks-reply", "proxy", "error", "symptom",
@@ -750,7 +752,7 @@ CATALOG: tuple[Signature, ...] = (
         "tailscaled answered the SOCKS CONNECT with a failure (it replies 'general failure' for any dial error).",
         "Check the target is online in 'tailscale status' and the ACLs allow this node.",
         "field-notes §0.3 / §1.4",
-        events=("socks.reply_failed",),
+        events=(ev.SOCKS_REPLY_FAILED,),
     ),
     _sig(
         "dp-target-refused", "proxy", "error", "root",
@@ -758,7 +760,7 @@ CATALOG: tuple[Signature, ...] = (
         "The dev server is not listening on the target address.",
         "Start the dev server, or fix --target.",
         "DESIGN (devproxy runtime)",
-        events=("target.connect_failed",),
+        events=(ev.TARGET_CONNECT_FAILED,),
     ),
     _sig(
         "dp-upstream-timeout", "proxy", "error", "symptom",
@@ -766,7 +768,7 @@ CATALOG: tuple[Signature, ...] = (
         "Dialing, the handshake or the target's answer took too long (cold tailnet path, stalled target).",
         "Check tailscaled's state and the target's health.",
         "DESIGN (devproxy runtime)",
-        events=("upstream.timeout",),
+        events=(ev.UPSTREAM_TIMEOUT,),
     ),
     _sig(
         "dp-upgrade-403", "proxy", "error", "root",
@@ -774,7 +776,7 @@ CATALOG: tuple[Signature, ...] = (
         "code-server's origin check refused the upgrade (Origin host ≠ forwarded host).",
         _FIX_HEADERS,
         "field-notes §3.1",
-        events=("ws.upgrade_rejected",),
+        events=(ev.WS_UPGRADE_REJECTED,),
         where=(("status", "403"),),
     ),
     _sig(
@@ -783,7 +785,7 @@ CATALOG: tuple[Signature, ...] = (
         "The target's session cookie did not reach it.",
         "Make sure the Cookie header is forwarded and the user is logged in to the target.",
         "field-notes §8 CS5",
-        events=("ws.upgrade_rejected",),
+        events=(ev.WS_UPGRADE_REJECTED,),
         where=(("status", "401"),),
     ),
     _sig(
@@ -792,7 +794,7 @@ CATALOG: tuple[Signature, ...] = (
         "The target did not switch protocols (wrong path, auth layer, or an error page).",
         "See the status and likely_cause fields of the example.",
         "DESIGN (devproxy runtime)",
-        events=("ws.upgrade_rejected",),
+        events=(ev.WS_UPGRADE_REJECTED,),
         where=(("status", r"(?!40[13]$)\d+"),),
     ),
     _sig(
@@ -801,7 +803,7 @@ CATALOG: tuple[Signature, ...] = (
         "A frame exceeded a size limit on one leg of the relay.",
         "Relay with max_size=None / max_msg_size=0.",
         "field-notes §0.10",
-        events=("ws.closed",),
+        events=(ev.WS_CLOSED,),
         where=(("close_code", "1009"),),
     ),
     _sig(
@@ -810,7 +812,7 @@ CATALOG: tuple[Signature, ...] = (
         "A leg of the relay dropped without a clean close.",
         "See closed_by in the example and the findings of that side.",
         "DESIGN (devproxy runtime)",
-        events=("ws.closed",),
+        events=(ev.WS_CLOSED,),
         where=(("close_code", "1006|1011"),),
     ),
     _sig(
@@ -819,7 +821,7 @@ CATALOG: tuple[Signature, ...] = (
         "code-server does not ship Microsoft's vsda modules.",
         "Nothing to do.",
         "field-notes §3.5",
-        events=("http.access",),
+        events=(ev.HTTP_ACCESS,),
         where=(("path", ".*vsda.*"),),
     ),
     _sig(
@@ -828,7 +830,7 @@ CATALOG: tuple[Signature, ...] = (
         "The proxy could not carry requests to the target.",
         "See the proxy findings at the same time for the reason.",
         "DESIGN (devproxy runtime)",
-        events=("http.access",),
+        events=(ev.HTTP_ACCESS,),
         where=(("status", "5\\d\\d"),),
     ),
     _sig(
@@ -837,7 +839,7 @@ CATALOG: tuple[Signature, ...] = (
         "Anyone with the URL reaches the dev server, which is a remote shell.",
         "Deploy with --auth token (default) or --auth iap.",
         "DESIGN (access control)",
-        events=("runtime.auth_disabled",),
+        events=(ev.RUNTIME_AUTH_DISABLED,),
     ),
     _sig(
         "dp-tailscale-auth-failed", "tailscale", "critical", "root",
@@ -845,7 +847,7 @@ CATALOG: tuple[Signature, ...] = (
         "tailscaled rejected the auth key from the secret (expired, revoked, reused or malformed).",
         _FIX_KEY,
         "field-notes §0.12 / §8 T7",
-        events=("tailscale.auth_failed",),
+        events=(ev.TAILSCALE_AUTH_FAILED,),
     ),
     _sig(
         "dp-tailscaled-exited", "tailscale", "error", "root",
@@ -853,7 +855,7 @@ CATALOG: tuple[Signature, ...] = (
         "The tailscaled child process died; proxying fails until it is back.",
         "See the tailscaled lines just before the exit for its reason.",
         "field-notes §1.6",
-        events=("tailscaled.exited",),
+        events=(ev.TAILSCALED_EXITED,),
         min_severity="WARNING",  # INFO when the runtime itself stopped it on SIGTERM
     ),
     _sig(
@@ -862,7 +864,7 @@ CATALOG: tuple[Signature, ...] = (
         "The supervisor restarts tailscaled with backoff after it exited.",
         "See why it exited.",
         "field-notes §1.6",
-        events=("tailscaled.restart",),
+        events=(ev.TAILSCALED_RESTART,),
     ),
     _sig(
         "dp-tailscaled-backoff", "tailscale", "warning", "symptom",
@@ -870,7 +872,7 @@ CATALOG: tuple[Signature, ...] = (
         "tailscaled keeps failing to start or log in.",
         "See the tailscaled errors before the backoff.",
         "field-notes §1.6",
-        events=("tailscaled.state",),
+        events=(ev.TAILSCALED_STATE,),
         where=(("state", "backoff"),),
     ),
     _sig(
@@ -880,7 +882,7 @@ CATALOG: tuple[Signature, ...] = (
         "Install tailscaled in the image (devproxy deploy's Dockerfile does) or set DEVPROXY_TAILSCALED; "
         "pass --no-tailscale if it runs elsewhere.",
         "DESIGN (devproxy runtime supervisor)",
-        events=("tailscaled.start_failed",),
+        events=(ev.TAILSCALED_START_FAILED,),
     ),
     _sig(
         "dp-tailscale-cli-failed", "tailscale", "error", "root",
@@ -888,7 +890,7 @@ CATALOG: tuple[Signature, ...] = (
         "The tailscale binary is missing or not executable, so the runtime cannot log in or read the state.",
         "Install tailscale next to tailscaled or set DEVPROXY_TAILSCALE.",
         "DESIGN (devproxy runtime supervisor)",
-        events=("tailscale.cli_failed",),
+        events=(ev.TAILSCALE_CLI_FAILED,),
     ),
     _sig(
         "dp-tailscale-up-failed", "tailscale", "error", "root",
@@ -896,7 +898,7 @@ CATALOG: tuple[Signature, ...] = (
         "Logging in to the tailnet failed; the message carries tailscale's last line.",
         "Read the last line in the example; a key problem shows up as its own finding.",
         "field-notes §1.6 / §8 T7–T10",
-        events=("tailscale.up_failed",),
+        events=(ev.TAILSCALE_UP_FAILED,),
     ),
     _sig(
         "dp-needs-login", "tailscale", "warning", "root",
@@ -904,7 +906,7 @@ CATALOG: tuple[Signature, ...] = (
         "BackendState NeedsLogin (no usable key) or NeedsMachineAuth (device approval is on in the tailnet).",
         "Provide a valid auth key; with device approval, use a pre-authorized key or approve the node.",
         "https://tailscale.com/kb/1085/auth-keys",
-        events=("tailscale.backend_state",),
+        events=(ev.TAILSCALE_BACKEND_STATE,),
         where=(("backend_state", "NeedsLogin|NeedsMachineAuth"),),
     ),
     _sig(
@@ -913,7 +915,7 @@ CATALOG: tuple[Signature, ...] = (
         "tailscaled did not exit within its grace time, so the ephemeral node may not have logged out.",
         "Nothing urgent; if nodes linger in the admin console, remove them through the API.",
         "field-notes §0.11; tailscale/tailscale#14805",
-        events=("tailscaled.killed",),
+        events=(ev.TAILSCALED_KILLED,),
     ),
     _sig(
         "dp-supervisor-crashed", "tailscale", "error", "root",
@@ -921,7 +923,58 @@ CATALOG: tuple[Signature, ...] = (
         "The supervision loop itself failed; tailscaled is no longer restarted.",
         "Report the example line as a devproxy bug; restart the revision.",
         "DESIGN (devproxy runtime supervisor)",
-        events=("supervisor.crashed",),
+        events=(ev.SUPERVISOR_CRASHED,),
+    ),
+    _sig(
+        "dp-tailscaled-watchdog", "tailscale", "warning", "root",
+        "tailscaled said Running but the target did not answer through it; devproxy restarted tailscaled",
+        "Every dial through tailscaled's SOCKS server failed for longer than the watchdog's bound while "
+        "BackendState stayed Running (a wedged userspace netstack, or the dev box is off the tailnet).",
+        "If it repeats, check that the dev box is online in the tailnet and that ACLs let this node reach "
+        "its port; DEVPROXY_WATCHDOG_S tunes the bound.",
+        "DESIGN rule 5; devproxy runtime watchdog",
+        events=(ev.TAILSCALED_WATCHDOG,),
+    ),
+    _sig(
+        "dp-iap-keys-failed", "auth", "error", "root",
+        "devproxy cannot fetch Google's IAP public keys",
+        "IAP assertions cannot be verified without the keys, so every request is answered 503.",
+        "Check the container's egress to www.gstatic.com (or the URL in DEVPROXY_IAP_KEYS_URL).",
+        "DESIGN (access control: iap); cloud.google.com/iap/docs/signed-headers-howto",
+        events=(ev.AUTH_IAP_KEYS_FAILED,),
+    ),
+    _sig(
+        "dp-weak-token", "auth", "warning", "root",
+        "the access token is short enough to guess",
+        "DEVPROXY_ACCESS_TOKEN is shorter than 16 characters; the login rate limit only slows guessing down.",
+        "Rotate it to a long random token (devproxy deploy generates 32 random bytes).",
+        "DESIGN (access control: token)",
+        events=(ev.AUTH_WEAK_TOKEN,),
+    ),
+    _sig(
+        "dp-proxy-failed", "proxy", "error", "root",
+        "devproxy could not forward a request to the target",
+        "A failure of the proxy path that no more specific signature names.",
+        "Read the example's message; the tailscaled and target findings at the same time usually name the cause.",
+        "DESIGN (devproxy runtime)",
+        events=(ev.PROXY_FAILED,),
+    ),
+    _sig(
+        "dp-ws-close-failed", "proxy", "warning", "symptom",
+        "closing a WebSocket with 1001 at shutdown failed",
+        "On SIGTERM devproxy closes every WebSocket with 1001; this one failed, so its ends were dropped.",
+        "Nothing to do for one line: the browser reconnects to the next instance.",
+        "DESIGN rule 6 (SIGTERM then 10 s)",
+        events=(ev.RUNTIME_WEBSOCKET_CLOSE_FAILED,),
+    ),
+    _sig(
+        "dp-ws-bad-handshake", "proxy", "warning", "symptom",
+        "devproxy refused a malformed WebSocket upgrade",
+        "A client sent an upgrade request that breaks RFC 6455 (no key, a wrong version, a body); the "
+        "target never saw it.",
+        "If it is your own client, fix its request; scanners send these too.",
+        "RFC 6455 §4.2.1",
+        events=(ev.WS_BAD_HANDSHAKE,),
     ),
     _sig(
         "dp-upstream-body-failed", "proxy", "warning", "symptom",
@@ -929,7 +982,7 @@ CATALOG: tuple[Signature, ...] = (
         "The target or the tunnel dropped the connection while a response was streaming.",
         "See the tailscaled and target findings at the same time.",
         "DESIGN (devproxy runtime)",
-        events=("upstream.body_failed",),
+        events=(ev.UPSTREAM_BODY_FAILED,),
     ),
     _sig(
         "dp-login-failed", "auth", "warning", "root",
@@ -937,7 +990,7 @@ CATALOG: tuple[Signature, ...] = (
         "Someone entered a wrong access token.",
         "If it was you, copy the token again (devproxy deploy prints where it lives).",
         "DESIGN (access control)",
-        events=("auth.login_failed",),
+        events=(ev.AUTH_LOGIN_FAILED,),
     ),
     _sig(
         "dp-rate-limited", "auth", "warning", "symptom",
@@ -945,7 +998,7 @@ CATALOG: tuple[Signature, ...] = (
         "Too many failed logins from one client.",
         "Wait, or check who is guessing the token.",
         "DESIGN (access control)",
-        events=("auth.rate_limited",),
+        events=(ev.AUTH_RATE_LIMITED,),
     ),
     _sig(
         "dp-auth-denied", "auth", "info", "noise",
@@ -953,7 +1006,7 @@ CATALOG: tuple[Signature, ...] = (
         "Normal for visitors without a session.",
         "Nothing to do.",
         "DESIGN (access control)",
-        events=("auth.denied",),
+        events=(ev.AUTH_DENIED,),
     ),
     _sig(
         "dp-runtime-stopping", "proxy", "info", "noise",
@@ -961,6 +1014,6 @@ CATALOG: tuple[Signature, ...] = (
         "Cloud Run stops instances; clients reconnect.",
         "Nothing to do.",
         "field-notes §2.3",
-        events=("runtime.stopping",),
+        events=(ev.RUNTIME_STOPPING,),
     ),
 )

@@ -18,11 +18,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from devproxy import events as ev
 from devproxy.logs.model import SEVERITY_RANK, LogEntry
 
 #: events whose severity is the relay's, not a judgement of the line (devproxy re-emits tailscaled's
 #: output at INFO, or WARNING when it recognises the line): their text decides.
-RELAYED_EVENTS = frozenset({"tailscaled.line"})
+RELAYED_EVENTS = frozenset({ev.TAILSCALED_LINE})
 
 #: how many occurrences make a WARNING recurring (an ERROR counts from one).
 RECURRING_WARNINGS = 2

@@ -23,6 +23,7 @@ from urllib.parse import quote
 
 from aiohttp import web
 
+from devproxy import events
 from devproxy.contract import ACCESS_TOKEN_ENV, public_scheme
 from devproxy.errors import AuthError
 from devproxy.runtime.context import is_websocket
@@ -178,18 +179,18 @@ class TokenAccess:
             response = web.Response(status=303, headers={"Location": location, **PAGE_HEADERS})
             self._set_session(response, request)
             self._limiter.forget(client)
-            self.log.info("auth.login", f"logged in ({method})", component="auth", client=client, method=method)
+            self.log.info(events.AUTH_LOGIN, f"logged in ({method})", component="auth", client=client, method=method)
             return response
         self._limiter.record_failure(client)
         self.log.warning(
-            "auth.login_failed", f"wrong access token ({method})", component="auth",
+            events.AUTH_LOGIN_FAILED, f"wrong access token ({method})", component="auth",
             client=client, method=method, path=request.path,
         )
         return None
 
     def _deny(self, request: web.Request, problem: str, *, websocket: bool) -> web.StreamResponse:
         self.log.info(
-            "auth.denied", f"not logged in: {problem}", component="auth",
+            events.AUTH_DENIED, f"not logged in: {problem}", component="auth",
             client=self._client(request), method=request.method, path=request.path,
             websocket=websocket or None,
         )
@@ -204,7 +205,7 @@ class TokenAccess:
     def _rate_limited(self, request: web.Request, client: str, wait: float) -> web.Response:
         seconds = max(1, math.ceil(wait))
         self.log.warning(
-            "auth.rate_limited", f"too many failed logins; next attempt allowed in {seconds} s",
+            events.AUTH_RATE_LIMITED, f"too many failed logins; next attempt allowed in {seconds} s",
             component="auth", client=client, retry_after_s=seconds,
         )
         headers = {"Retry-After": str(seconds)}
@@ -258,7 +259,7 @@ class TokenAccess:
             COOKIE_NAME, "", max_age=0, expires="Thu, 01 Jan 1970 00:00:00 GMT", path="/",
             httponly=True, secure=self._secure(request), samesite="Lax",
         )
-        self.log.info("auth.logout", "logged out", component="auth", client=self._client(request))
+        self.log.info(events.AUTH_LOGOUT, "logged out", component="auth", client=self._client(request))
         return response
 
 
@@ -289,7 +290,7 @@ def build_access(
     """The access policy for `--auth MODE`. Raises: AuthError (exit 2) when it cannot work."""
     if mode == "none":
         log.warning(
-            "runtime.auth_disabled",
+            events.RUNTIME_AUTH_DISABLED,
             "access control is OFF (--auth none): anyone who can reach this URL can use the target",
             component="auth",
         )
@@ -304,7 +305,7 @@ def build_access(
             )
         if len(token) < WEAK_TOKEN_LENGTH:
             log.warning(
-                "auth.weak_token",
+                events.AUTH_WEAK_TOKEN,
                 f"the access token is shorter than {WEAK_TOKEN_LENGTH} characters; use a long random one",
                 component="auth",
             )

@@ -15,6 +15,7 @@ from typing import Any
 from aiohttp import web
 from aiohttp.web_protocol import RequestHandler
 
+from devproxy import events
 from devproxy.runtime.log import EventLog
 
 ServerHandler = Callable[[web.BaseRequest], Awaitable[web.StreamResponse]]
@@ -55,7 +56,7 @@ class DeadlineServer(web.Server):
         self.reaped += 1
         peer = handler.peername
         self._log.info(
-            "http.head_timeout",
+            events.HTTP_HEAD_TIMEOUT,
             f"closed a connection that sent no complete request within {self._head_timeout:g} s",
             client=str(peer[0]) if isinstance(peer, tuple) else None,
             reaped=self.reaped,

@@ -19,6 +19,7 @@ import time
 from python_socks import ProxyConnectionError, ProxyError, ProxyTimeoutError, ProxyType
 from python_socks.async_.asyncio import Proxy
 
+from devproxy import events
 from devproxy.errors import (
     SocksReplyError,
     SocksUnreachableError,
@@ -150,7 +151,7 @@ class Dialer:
             if self.answered_by != address:
                 previous, self.answered_by = self.answered_by, address
                 self._log.info(
-                    "socks.connected",
+                    events.SOCKS_CONNECTED,
                     f"SOCKS server answered at {_fmt(address, socks.port)}",
                     socks=str(socks),
                     address=address,

@@ -15,6 +15,7 @@ from typing import Any
 
 from aiohttp import web
 
+from devproxy import events
 from devproxy.runtime.context import ProxyContext
 from devproxy.runtime.dial import probe
 from devproxy.runtime.snapshots import TargetCheck
@@ -77,7 +78,7 @@ class Readiness:
                    for name, c in checks.items() if not c.get("ok")]
         self._ctx.log.emit(
             "INFO" if ok else "WARNING",
-            "ready.changed",
+            events.READY_CHANGED,
             "ready" if ok else "not ready: " + "; ".join(failing),
             ready=ok,
         )

@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
+from devproxy import events
 from devproxy.errors import ProxyError, TargetUnreachableError
 from devproxy.runtime import headers as hdr
 from devproxy.runtime import upstream_http
@@ -132,7 +133,7 @@ async def _pump_body(ctx: ProxyContext, request: web.Request, response: web.Stre
             chunk = await read()
         except ProxyError as exc:
             ctx.log.error(
-                "upstream.body_failed",
+                events.UPSTREAM_BODY_FAILED,
                 f"the target's response body broke off after {sent} bytes: {exc}",
                 method=request.method,
                 path=request.path,
@@ -156,7 +157,7 @@ async def _pump_body(ctx: ProxyContext, request: web.Request, response: web.Stre
 def _access(ctx: ProxyContext, request: web.Request, status: int, started: float, sent: int) -> None:
     ctx.log.emit(
         "INFO" if status < 500 else "WARNING",
-        "http.access",
+        events.HTTP_ACCESS,
         f"{request.method} {request.path} {status}",
         method=request.method,
         path=request.path,

@@ -26,6 +26,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 
+from devproxy import events
 from devproxy.errors import AuthError
 from devproxy.runtime.log import EventLog
 
@@ -243,7 +244,7 @@ class IapAccess:
             return self._deny(request, str(exc))
         except KeysUnavailable as exc:
             self.log.error(
-                "auth.iap_keys_failed", f"cannot verify IAP assertions: {exc}", component="auth",
+                events.AUTH_IAP_KEYS_FAILED, f"cannot verify IAP assertions: {exc}", component="auth",
                 hint="check egress to www.gstatic.com or DEVPROXY_IAP_KEYS_URL",
             )
             return web.Response(
@@ -257,7 +258,7 @@ class IapAccess:
 
     def _deny(self, request: web.Request, reason: str) -> web.StreamResponse:
         self.log.info(
-            "auth.denied", f"IAP assertion rejected: {reason}", component="auth",
+            events.AUTH_DENIED, f"IAP assertion rejected: {reason}", component="auth",
             method=request.method, path=request.path,
         )
         return web.Response(

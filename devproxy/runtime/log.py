@@ -18,12 +18,13 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any, TextIO
 
+from devproxy import events
 from devproxy.runtime.redact import Redactor
 
 SEVERITIES = ("DEBUG", "INFO", "NOTICE", "WARNING", "ERROR", "CRITICAL")
 PROBLEMS = frozenset({"WARNING", "ERROR", "CRITICAL"})
 #: problems anyone on the internet can cause at will: counted apart so they cannot push real ones out.
-CLIENT_INPUT_EVENTS = frozenset({"http.bad_request", "auth.login_failed", "auth.rate_limited"})
+CLIENT_INPUT_EVENTS = frozenset({events.HTTP_BAD_REQUEST, events.AUTH_LOGIN_FAILED, events.AUTH_RATE_LIMITED})
 
 
 #: one encoder for every line: `json.dumps` with options builds a new encoder per call.
@@ -98,7 +99,7 @@ class EventLog:
             if value is not None:
                 record[key] = value
         problem = severity in PROBLEMS
-        if problem or event == "library.log":
+        if problem or event == events.LIBRARY_LOG:
             record = self.redactor.value(record)
         self._write(_ENCODER.encode(record) + "\n")
         if problem:

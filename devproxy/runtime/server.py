@@ -18,7 +18,7 @@ from typing import Any
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 
-from devproxy import __version__
+from devproxy import __version__, events
 from devproxy.contract import SECRET_ENV
 from devproxy.errors import ConfigError
 from devproxy.runtime import closecodes
@@ -99,7 +99,7 @@ async def run(config: RuntimeConfig, env: Mapping[str, str], *, log: EventLog | 
         except (NotImplementedError, RuntimeError):  # not the main thread (tests)
             pass
     log.info(
-        "runtime.started",
+        events.RUNTIME_STARTED,
         f"devproxy {__version__} listening on {host}:{port}, target {config.target}",
         version=__version__,
         listen=f"{host}:{port}",
@@ -146,13 +146,13 @@ class _LibraryLogs(logging.Handler):
             # the offending bytes; mask secrets before cutting it short (a cut token escapes masks).
             detail = " ".join(str(exc).split())
             text = self._log.redactor.text(f"{message}: {type(exc).__name__}: {detail}")
-            self._log.warning("http.bad_request", _shorten(text), **fields, status=exc.code)
+            self._log.warning(events.HTTP_BAD_REQUEST, _shorten(text), **fields, status=exc.code)
             return
         if record.exc_info and exc is not None:
             message = f"{message}: {type(exc).__name__}: {exc}"
             fields["exception"] = logging.Formatter().formatException(record.exc_info)
         severity = "ERROR" if record.levelno >= logging.ERROR else "WARNING"
-        self._log.emit(severity, "library.log", _shorten(self._log.redactor.text(message)), **fields)
+        self._log.emit(severity, events.LIBRARY_LOG, _shorten(self._log.redactor.text(message)), **fields)
 
 
 def _shorten(text: str) -> str:
@@ -183,7 +183,7 @@ def _bound_address(runner: web.BaseRunner, config: RuntimeConfig) -> tuple[str, 
 async def shutdown(ctx: ProxyContext, runner: web.BaseRunner, supervisor: Supervisor | None = None) -> None:
     """Stop accepting, close WebSockets with 1001, SIGTERM tailscaled while HTTP drains, exit: all bounded."""
     ctx.stopping = True
-    ctx.log.info("runtime.stopping", "SIGTERM: closing WebSockets with 1001 and shutting down",
+    ctx.log.info(events.RUNTIME_STOPPING, "SIGTERM: closing WebSockets with 1001 and shutting down",
                  websockets=len(ctx.bridges))
     for site in list(runner.sites):
         await site.stop()
@@ -194,7 +194,7 @@ async def shutdown(ctx: ProxyContext, runner: web.BaseRunner, supervisor: Superv
     if tailscale is not None:
         await tailscale
     await close_clients(ctx)
-    ctx.log.info("runtime.stopped", "devproxy stopped")
+    ctx.log.info(events.RUNTIME_STOPPED, "devproxy stopped")
 
 
 async def _close_websockets(ctx: ProxyContext) -> None:
@@ -210,9 +210,9 @@ async def _close_websockets(ctx: ProxyContext) -> None:
         await asyncio.wait(pending, timeout=0.2)
     for task in done:
         if not task.cancelled() and task.exception() is not None:
-            ctx.log.warning("runtime.websocket_close_failed", f"closing a WebSocket failed: {task.exception()}")
+            ctx.log.warning(events.RUNTIME_WEBSOCKET_CLOSE_FAILED, f"closing a WebSocket failed: {task.exception()}")
     for bridge in bridges:
         if not bridge.done.done():
             bridge.abort()  # neither side answered in time: drop both connections
-    ctx.log.info("runtime.websockets_closed", f"closed {len(done)} of {len(bridges)} WebSockets with 1001",
+    ctx.log.info(events.RUNTIME_WEBSOCKETS_CLOSED, f"closed {len(done)} of {len(bridges)} WebSockets with 1001",
                  closed=len(done), open=len(bridges))

@@ -20,6 +20,7 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
+from devproxy import events
 from devproxy.errors import TailscaleError
 from devproxy.runtime.children import Child
 from devproxy.runtime.log import EventLog
@@ -92,7 +93,7 @@ class Supervisor:
         proc = self._proc
         if proc is not None and proc.returncode is None:
             self.log.info(
-                "tailscaled.stopping", "sending SIGTERM to tailscaled", component="supervisor",
+                events.TAILSCALED_STOPPING, "sending SIGTERM to tailscaled", component="supervisor",
                 pid=proc.pid, grace_s=grace_s,
             )
             with contextlib.suppress(ProcessLookupError):
@@ -105,7 +106,7 @@ class Supervisor:
                 await asyncio.wait_for(proc.wait(), timeout=grace_s)
             except TimeoutError:
                 self.log.warning(
-                    "tailscaled.killed", f"tailscaled did not exit within {grace_s:g} s of SIGTERM; "
+                    events.TAILSCALED_KILLED, f"tailscaled did not exit within {grace_s:g} s of SIGTERM; "
                     "sending SIGKILL", component="supervisor", pid=proc.pid,
                 )
                 proc.kill_group()
@@ -153,7 +154,7 @@ class Supervisor:
             # Readiness must not keep saying "running" for a tailnet nobody watches any more.
             self._set_state("stopped", f"supervision failed: {exc!r}")
             self.log.error(
-                "supervisor.crashed", f"tailscaled supervision stopped: {exc!r}", component="supervisor"
+                events.SUPERVISOR_CRASHED, f"tailscaled supervision stopped: {exc!r}", component="supervisor"
             )
             raise
 
@@ -175,7 +176,7 @@ class Supervisor:
             self.restarts += 1
             self._set_state("backoff", f"{reason}; restarting in {delay:g} s")
             self.log.warning(
-                "tailscaled.restart", f"restarting tailscaled in {delay:g} s ({reason})",
+                events.TAILSCALED_RESTART, f"restarting tailscaled in {delay:g} s ({reason})",
                 component="supervisor", delay_s=delay, attempt=attempt,
             )
             await self._sleep(delay)
@@ -197,7 +198,7 @@ class Supervisor:
         except OSError as exc:
             reason = f"could not start tailscaled ({argv[0]}): {exc.strerror or exc}"
             self.log.error(
-                "tailscaled.start_failed", reason, component="supervisor",
+                events.TAILSCALED_START_FAILED, reason, component="supervisor",
                 hint="install tailscaled or set DEVPROXY_TAILSCALED; pass --no-tailscale if it runs elsewhere",
             )
             return 0.0, reason, False
@@ -206,10 +207,10 @@ class Supervisor:
             # stop() ran while the process was being spawned and could not signal it.
             await self._io.terminate(proc)
         self.log.info(
-            "tailscaled.started", f"tailscaled started (pid {proc.pid})", component="supervisor",
+            events.TAILSCALED_STARTED, f"tailscaled started (pid {proc.pid})", component="supervisor",
             pid=proc.pid, argv=argv,
         )
-        pump = asyncio.create_task(self._io.pump(proc.output, "tailscaled.line"), name="tailscaled-output")
+        pump = asyncio.create_task(self._io.pump(proc.output, events.TAILSCALED_LINE), name="tailscaled-output")
         login = asyncio.create_task(self._login_and_watch(proc), name="tailscaled-login")
         exited = asyncio.create_task(proc.wait(), name="tailscaled-wait")
         reason = ""
@@ -243,7 +244,7 @@ class Supervisor:
             self._proc = None
         code = proc.returncode
         self.log.emit(
-            "INFO" if self._stopping else "WARNING", "tailscaled.exited",
+            "INFO" if self._stopping else "WARNING", events.TAILSCALED_EXITED,
             f"tailscaled exited with code {code}", component="supervisor", returncode=code,
         )
         if not reason:
@@ -301,7 +302,7 @@ class Supervisor:
         if reason is None:
             return
         self.log.warning(
-            "tailscaled.watchdog", f"restarting tailscaled: BackendState is Running but {reason}",
+            events.TAILSCALED_WATCHDOG, f"restarting tailscaled: BackendState is Running but {reason}",
             component="supervisor", target=f"{host}:{port}", reason=reason, error=error,
             next_bound_s=self.watchdog.current_bound_s,
         )
@@ -320,18 +321,18 @@ class Supervisor:
         try:
             # `up` has its own --timeout; ours only catches a CLI that ignores it.
             bound = s.up_timeout_s + min(5.0, max(1.0, s.up_timeout_s))
-            code, output = await self._io.run_cli(up_argv(s, key_path), bound, "tailscale.up_line")
+            code, output = await self._io.run_cli(up_argv(s, key_path), bound, events.TAILSCALE_UP_LINE)
         finally:
             if key_path is not None:
                 with contextlib.suppress(FileNotFoundError):
                     os.unlink(key_path)
         if code == 0:
-            self.log.info("tailscale.up", "tailscale up finished", component="supervisor")
+            self.log.info(events.TAILSCALE_UP, "tailscale up finished", component="supervisor")
             return
         self._check_auth()
         last = output.strip().splitlines()[-1] if output.strip() else "no output"
         self.log.warning(
-            "tailscale.up_failed", f"tailscale up failed (exit {code}): {last}", component="supervisor",
+            events.TAILSCALE_UP_FAILED, f"tailscale up failed (exit {code}): {last}", component="supervisor",
             returncode=code,
         )
         raise _Restart(f"tailscale up failed (exit {code}): {last}")
@@ -345,7 +346,7 @@ class Supervisor:
             return None
         if status.backend_state != self.backend_state:
             self.log.info(
-                "tailscale.backend_state", f"BackendState {status.backend_state}", component="supervisor",
+                events.TAILSCALE_BACKEND_STATE, f"BackendState {status.backend_state}", component="supervisor",
                 backend_state=status.backend_state,
             )
         self.backend_state = status.backend_state
@@ -371,6 +372,6 @@ class Supervisor:
         self.detail = detail
         if changed:
             self.log.emit(
-                "WARNING" if state == "backoff" else "INFO", "tailscaled.state",
+                "WARNING" if state == "backoff" else "INFO", events.TAILSCALED_STATE,
                 f"tailscale {state}: {detail}", component="supervisor", state=state, detail=detail,
             )

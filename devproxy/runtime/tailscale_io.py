@@ -14,6 +14,7 @@ import signal
 from collections.abc import Mapping
 from typing import Any
 
+from devproxy import events
 from devproxy.contract import SECRET_ENV
 from devproxy.runtime.children import Child, spawn
 from devproxy.runtime.log import EventLog
@@ -45,7 +46,7 @@ class TailscaleIO:
         except OSError as exc:
             message = f"could not run {argv[0]}: {exc.strerror or exc}"
             self.log.error(
-                "tailscale.cli_failed", message, component="supervisor",
+                events.TAILSCALE_CLI_FAILED, message, component="supervisor",
                 hint="install tailscale or set DEVPROXY_TAILSCALE",
             )
             return None, message
@@ -107,7 +108,7 @@ class TailscaleIO:
         if signature is not None and signature.kind in AUTH_KINDS and self.auth_failure is None:
             self.auth_failure = signature.kind
             self.log.error(
-                "tailscale.auth_failed", f"{signature.cause}: {signature.fix}", component="supervisor",
+                events.TAILSCALE_AUTH_FAILED, f"{signature.cause}: {signature.fix}", component="supervisor",
                 kind=signature.kind, hint=signature.fix,
             )
 

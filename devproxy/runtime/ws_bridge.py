@@ -24,6 +24,7 @@ from typing import Any, cast
 import httptools
 from aiohttp import web
 
+from devproxy import events
 from devproxy.errors import ProxyError, TargetUnreachableError, UpgradeRejectedError, UpstreamTimeoutError
 from devproxy.runtime import closecodes, upstream_http, ws_handshake
 from devproxy.runtime import headers as hdr
@@ -541,7 +542,7 @@ async def bridge_websocket(request: web.Request, ctx: ProxyContext) -> web.Strea
     incoming = raw_headers(request)
     refusal = ws_handshake.check_browser((request.version.major, request.version.minor), incoming)
     if refusal is not None:
-        ctx.log.warning("ws.bad_handshake", f"refused the WebSocket upgrade of {request.path}: {refusal.reason}",
+        ctx.log.warning(events.WS_BAD_HANDSHAKE, f"refused the WebSocket upgrade of {request.path}: {refusal.reason}",
                         path=request.path, status=refusal.status)
         return web.Response(status=refusal.status, text=f"devproxy: {refusal.reason}\n", headers=dict(refusal.headers))
     key = next(v for n, v in incoming if n.lower() == "sec-websocket-key")
@@ -579,7 +580,7 @@ async def bridge_websocket(request: web.Request, ctx: ProxyContext) -> web.Strea
         if leg.transport is not None and not bridge._draining:
             leg.transport.resume_reading()
     ctx.bridges.add(bridge)
-    ctx.log.info("ws.open", f"WebSocket {request.path} open", path=request.path,
+    ctx.log.info(events.WS_OPEN, f"WebSocket {request.path} open", path=request.path,
                  subprotocol=subprotocol,
                  connect_ms=round((time.perf_counter() - started) * 1000, 2))
     try:
@@ -594,7 +595,7 @@ async def bridge_websocket(request: web.Request, ctx: ProxyContext) -> web.Strea
 
 def _log_closed(ctx: ProxyContext, bridge: Bridge, started: float) -> None:
     ctx.log.info(
-        "ws.closed",
+        events.WS_CLOSED,
         f"WebSocket {bridge.path} closed by {bridge.closed_by or 'unknown'}",
         path=bridge.path,
         duration_s=round(time.perf_counter() - started, 3),

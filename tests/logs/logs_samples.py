@@ -319,6 +319,26 @@ SAMPLES: dict[str, tuple[str, ...]] = {
         event("supervisor.crashed", component="supervisor",
               message="supervision loop failed: RuntimeError('boom')"),
     ),
+    "dp-tailscaled-watchdog": (
+        event("tailscaled.watchdog", "WARNING", component="supervisor",
+              message="restarting tailscaled: BackendState is Running but every dial failed for 60 s",
+              target="devbox:8888", reason="every dial failed for 60 s"),
+    ),
+    "dp-iap-keys-failed": (
+        event("auth.iap_keys_failed", component="auth", message="cannot verify IAP assertions: keys unavailable"),
+    ),
+    "dp-weak-token": (
+        event("auth.weak_token", "WARNING", component="auth",
+              message="the access token is shorter than 16 characters; use a long random one"),
+    ),
+    "dp-proxy-failed": (event("proxy.failed", message="the proxy failed", path="/x"),),
+    "dp-ws-close-failed": (
+        event("runtime.websocket_close_failed", "WARNING", message="closing a WebSocket failed: reset"),
+    ),
+    "dp-ws-bad-handshake": (
+        event("ws.bad_handshake", "WARNING", message="refused the WebSocket upgrade of /ws: no Sec-WebSocket-Key",
+              path="/ws", status=400),
+    ),
     "dp-upstream-body-failed": (
         event("upstream.body_failed", "WARNING", message="response body from the target was cut off", method="GET",
               path="/big.js", bytes_out=65536),
