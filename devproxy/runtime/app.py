@@ -2,7 +2,7 @@
 
 aiohttp's low-level server drives this one handler (no Application router or middlewares: the
 proxy path is hot and needs no routing beyond the `/_devproxy/` prefix). The handlers live in
-their own modules; this module only dispatches and owns the client lifecycle.
+their own modules; this module only dispatches (root.py builds what it dispatches to).
 """
 
 from __future__ import annotations
@@ -14,11 +14,12 @@ from aiohttp import web
 
 from devproxy.contract import HEALTH_PATH, READY_PATH
 from devproxy.runtime.auth import AccessPolicy
-from devproxy.runtime.context import ProxyContext, is_websocket
+from devproxy.runtime.bridges import LiveBridges
+from devproxy.runtime.forwarder import Forwarder
 from devproxy.runtime.health import Readiness, health, ready_handler
 from devproxy.runtime.http_forward import forward_http
+from devproxy.runtime.incoming import is_websocket
 from devproxy.runtime.page_table import PREFIX, Handler, Page, PageTable, public
-from devproxy.runtime.upstream_http import Pool
 from devproxy.runtime.vsda import vsda_stub
 from devproxy.runtime.ws_bridge import bridge_websocket
 
@@ -31,8 +32,8 @@ async def _continue(request: web.BaseRequest) -> None:
         await request.writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
 
 
-def proxy_handler(ctx: ProxyContext, access: AccessPolicy | None) -> Handler:
-    async def proxy(request: web.Request) -> web.StreamResponse:
+def proxy_handler(proxy: Forwarder, live: LiveBridges, access: AccessPolicy | None) -> Handler:
+    async def forward(request: web.Request) -> web.StreamResponse:
         stub = vsda_stub(request.path)
         if stub is not None:
             return stub
@@ -41,11 +42,11 @@ def proxy_handler(ctx: ProxyContext, access: AccessPolicy | None) -> Handler:
             if denied is not None:
                 return denied
         if is_websocket(request):
-            return await bridge_websocket(request, ctx)
+            return await bridge_websocket(request, proxy, live)
         await _continue(request)
-        return await forward_http(request, ctx)
+        return await forward_http(request, proxy)
 
-    return proxy
+    return forward
 
 
 def page_table(readiness: Readiness, access: AccessPolicy | None, extra: list[Page]) -> PageTable:
@@ -56,11 +57,10 @@ def page_table(readiness: Readiness, access: AccessPolicy | None, extra: list[Pa
     return PageTable.of(pages + extra)
 
 
-def create_handler(ctx: ProxyContext, pages: PageTable, *, access: AccessPolicy | None = None) -> ServerHandler:
+def create_handler(proxy: Forwarder, live: LiveBridges, pages: PageTable, *,
+                   access: AccessPolicy | None = None) -> ServerHandler:
     """The runtime's one request handler: devproxy pages first, then everything else to the target."""
-    if access is not None:
-        ctx.cookie_name = access.cookie_name
-    proxy = proxy_handler(ctx, access)
+    forward = proxy_handler(proxy, live, access)
 
     async def dispatch(base: web.BaseRequest) -> web.StreamResponse:
         # The low-level server builds BaseRequest; handlers use nothing of Request beyond it.
@@ -69,7 +69,7 @@ def create_handler(ctx: ProxyContext, pages: PageTable, *, access: AccessPolicy 
         if refused is not None:
             return refused
         if not request.path.startswith(PREFIX):
-            return await proxy(request)
+            return await forward(request)
         page = pages.get(request.path)
         if access is not None and (page is None or not page.public):
             # Closed by default: unknown paths too, so a client without a session learns nothing.
@@ -99,15 +99,3 @@ def _refuse_target_form(request: web.BaseRequest) -> web.Response | None:
     if not request.raw_path.startswith("/"):
         return web.Response(status=400, text="devproxy: the request target must be a path (/...)\n")
     return None
-
-
-def open_clients(ctx: ProxyContext) -> None:
-    """The pool of keep-alive tunnel connections to the target, shared by every request."""
-    target = ctx.config.target
-    ctx.pool = Pool(ctx.dialer, target.host, target.port, tls=target.scheme == "https")
-
-
-async def close_clients(ctx: ProxyContext) -> None:
-    if ctx.pool is not None:
-        ctx.pool.close()
-        ctx.pool = None

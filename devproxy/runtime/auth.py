@@ -26,7 +26,7 @@ from aiohttp import web
 from devproxy import events
 from devproxy.contract import ACCESS_TOKEN_ENV, public_scheme
 from devproxy.errors import AuthError
-from devproxy.runtime.context import is_websocket
+from devproxy.runtime.incoming import is_websocket
 from devproxy.runtime.log import EventLog
 from devproxy.runtime.pages import PAGE_HEADERS, login_page
 from devproxy.runtime.ratelimit import RateLimiter, client_ip

@@ -10,14 +10,15 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from aiohttp import web
 
 from devproxy import events
-from devproxy.runtime.context import ProxyContext
-from devproxy.runtime.dial import probe
+from devproxy.runtime.config import RuntimeConfig
+from devproxy.runtime.dial import Dialer, probe
+from devproxy.runtime.log import EventLog
 from devproxy.runtime.snapshots import TargetCheck
 
 #: extra readiness checks (tailscaled state); each returns {"ok": bool, ...}.
@@ -27,17 +28,22 @@ Check = Callable[[], dict[str, Any]]
 class Readiness:
     """Computes and caches the readiness verdict."""
 
-    def __init__(self, ctx: ProxyContext, checks: dict[str, Check] | None = None) -> None:
-        self._ctx = ctx
-        self.checks: dict[str, Check] = dict(checks or {})
+    def __init__(self, config: RuntimeConfig, dialer: Dialer, log: EventLog, *,
+                 checks: Mapping[str, Check] | None = None, stopping: asyncio.Event | None = None) -> None:
+        self._config = config
+        self._dialer = dialer
+        self._log = log
+        self._checks: dict[str, Check] = dict(checks or {})
+        #: set when shutdown begins: readiness turns false at once.
+        self._stopping = stopping or asyncio.Event()
         #: when the target was last probed, and what the probe said.
         self._cached: tuple[float, TargetCheck] | None = None
         self._lock = asyncio.Lock()
         self.last_ok: bool | None = None
 
     async def target_check(self) -> TargetCheck:
-        target = self._ctx.config.target
-        dialer = self._ctx.dialer
+        target = self._config.target
+        dialer = self._dialer
         ok, seconds, error = await probe(dialer, target.host, target.port)
         return TargetCheck(
             ok=ok, target=str(target), via=str(dialer.socks) if dialer.socks else "direct",
@@ -51,10 +57,10 @@ class Readiness:
         hammer the tunnel with SOCKS dials.
         """
         async with self._lock:
-            checks: dict[str, dict[str, Any]] = {name: fn() for name, fn in self.checks.items()}
+            checks: dict[str, dict[str, Any]] = {name: fn() for name, fn in self._checks.items()}
             if all(c.get("ok") for c in checks.values()):
                 now = time.monotonic()
-                if self._cached is None or now - self._cached[0] >= self._ctx.config.timeouts.ready_cache:
+                if self._cached is None or now - self._cached[0] >= self._config.timeouts.ready_cache:
                     self._cached = (now, await self.target_check())
                 checks["target"] = self._cached[1].as_json()
             else:
@@ -62,9 +68,9 @@ class Readiness:
                 checks["target"] = {"ok": False, "skipped": "waiting for the checks above"}
             ok = all(c.get("ok") for c in checks.values())
             body: dict[str, Any] = {"ready": ok, "checks": checks}
-            if self._ctx.config.auth == "none":
+            if self._config.auth == "none":
                 body["warning"] = "access control is off (--auth none): anyone with the URL gets in"
-            if self._ctx.stopping:
+            if self._stopping.is_set():
                 body["ready"] = False
                 body["stopping"] = True
             self._note_change(bool(body["ready"]), checks)
@@ -76,7 +82,7 @@ class Readiness:
         self.last_ok = ok
         failing = [f"{name}: {c.get('error') or c.get('detail') or c.get('skipped') or 'not ok'}"
                    for name, c in checks.items() if not c.get("ok")]
-        self._ctx.log.emit(
+        self._log.emit(
             "INFO" if ok else "WARNING",
             events.READY_CHANGED,
             "ready" if ok else "not ready: " + "; ".join(failing),

@@ -17,7 +17,8 @@ from devproxy import events
 from devproxy.errors import ProxyError, TargetUnreachableError
 from devproxy.runtime import headers as hdr
 from devproxy.runtime import upstream_http
-from devproxy.runtime.context import ProxyContext, raw_headers
+from devproxy.runtime.forwarder import Forwarder
+from devproxy.runtime.incoming import raw_headers
 
 #: methods that may be sent once more on a fresh connection when a reused one was dead.
 RETRYABLE = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -31,30 +32,29 @@ def error_response(err: ProxyError) -> web.Response:
     return web.Response(status=err.http_status, text=body, headers={"Cache-Control": "no-store"})
 
 
-def _failed(ctx: ProxyContext, request: web.Request, err: ProxyError, started: float) -> web.Response:
+def _failed(proxy: Forwarder, request: web.Request, err: ProxyError, started: float) -> web.Response:
     """The 502/504 page for a request the target never answered, with its log lines."""
-    ctx.log.error(
+    proxy.log.error(
         err.event,
         str(err),
         method=request.method,
         path=request.path,
         status=err.http_status,
-        target=str(ctx.config.target),
+        target=str(proxy.config.target),
     )
     failure = error_response(err)
-    _access(ctx, request, failure.status, started, 0)
+    _access(proxy, request, failure.status, started, 0)
     return failure
 
 
-async def forward_http(request: web.Request, ctx: ProxyContext) -> web.StreamResponse:
+async def forward_http(request: web.Request, proxy: Forwarder) -> web.StreamResponse:
     """Forward one HTTP request to the target and stream the answer back."""
     started = time.perf_counter()
-    target = ctx.config.target
-    assert ctx.pool is not None
+    target = proxy.config.target
     incoming = raw_headers(request)
     out_headers = hdr.request_headers(
-        incoming, target_host=target.host_header, fwd=ctx.forwarding(request, incoming),
-        cookie=ctx.cookie_for_target(incoming),
+        incoming, target_host=target.host_header, fwd=proxy.headers.forwarding(request, incoming),
+        cookie=proxy.headers.cookie_for_target(incoming),
     )
     has_body = request.body_exists
     chunked = has_body and request.content_length is None
@@ -64,19 +64,19 @@ async def forward_http(request: web.Request, ctx: ProxyContext) -> web.StreamRes
     try:
         head = upstream_http.request_head(method, f"{target.base_path}{request.raw_path}", out_headers)
     except ValueError as exc:
-        return _failed(ctx, request, TargetUnreachableError(f"cannot forward this request: {exc}"), started)
+        return _failed(proxy, request, TargetUnreachableError(f"cannot forward this request: {exc}"), started)
     try:
-        conn = await ctx.pool.exchange(
+        conn = await proxy.pool.exchange(
             head,
             target=str(target),
-            timeout=ctx.config.timeouts.response,
+            timeout=proxy.config.timeouts.response,
             retry=method in RETRYABLE and not has_body,
             body=request.content.readany if has_body else None,
             chunked=chunked,
             no_body=method == "HEAD",
         )
     except ProxyError as err:
-        return _failed(ctx, request, err, started)
+        return _failed(proxy, request, err, started)
 
     status = conn.status
     try:
@@ -93,16 +93,16 @@ async def forward_http(request: web.Request, ctx: ProxyContext) -> web.StreamRes
                 await whole.write_eof()
             except ConnectionResetError:
                 conn.close()  # the browser left before the answer came
-                _access(ctx, request, status, started, 0)
+                _access(proxy, request, status, started, 0)
                 return whole
-            _access(ctx, request, status, started, len(body))
+            _access(proxy, request, status, started, len(body))
             return whole
         # Otherwise the head goes out at once (a slow or endless body must not hold it back).
         response = web.StreamResponse(status=status, reason=reason)
         for name, value in headers:
             response.headers.add(name, value)
-        if await _prepare(ctx, request, response, conn.close, started):
-            await _pump_body(ctx, request, response, conn.read, conn.close, started)
+        if await _prepare(proxy, request, response, conn.close, started):
+            await _pump_body(proxy, request, response, conn.read, conn.close, started)
     finally:
         conn.release()
     return response
@@ -112,19 +112,19 @@ def _has(headers: list[tuple[str, str]], lname: str) -> bool:
     return any(n.lower() == lname for n, _ in headers)
 
 
-async def _prepare(ctx: ProxyContext, request: web.Request, response: web.StreamResponse,
+async def _prepare(proxy: Forwarder, request: web.Request, response: web.StreamResponse,
                    drop: Callable[[], None], started: float) -> bool:
     """Send the answer's head; False (target connection dropped, access logged) if the browser left."""
     try:
         await response.prepare(request)
     except ConnectionResetError:
         drop()
-        _access(ctx, request, response.status, started, 0)
+        _access(proxy, request, response.status, started, 0)
         return False
     return True
 
 
-async def _pump_body(ctx: ProxyContext, request: web.Request, response: web.StreamResponse,
+async def _pump_body(proxy: Forwarder, request: web.Request, response: web.StreamResponse,
                      read: Callable[[], Awaitable[bytes]], drop: Callable[[], None], started: float) -> None:
     """Stream the target's body to the browser with backpressure; one access line whatever happens."""
     sent = 0
@@ -132,7 +132,7 @@ async def _pump_body(ctx: ProxyContext, request: web.Request, response: web.Stre
         try:
             chunk = await read()
         except ProxyError as exc:
-            ctx.log.error(
+            proxy.log.error(
                 events.UPSTREAM_BODY_FAILED,
                 f"the target's response body broke off after {sent} bytes: {exc}",
                 method=request.method,
@@ -151,11 +151,11 @@ async def _pump_body(ctx: ProxyContext, request: web.Request, response: web.Stre
             drop()  # the browser went away: drop the target connection too
             break
         sent += len(chunk)
-    _access(ctx, request, response.status, started, sent)
+    _access(proxy, request, response.status, started, sent)
 
 
-def _access(ctx: ProxyContext, request: web.Request, status: int, started: float, sent: int) -> None:
-    ctx.log.emit(
+def _access(proxy: Forwarder, request: web.Request, status: int, started: float, sent: int) -> None:
+    proxy.log.emit(
         "INFO" if status < 500 else "WARNING",
         events.HTTP_ACCESS,
         f"{request.method} {request.path} {status}",

@@ -22,18 +22,10 @@ from devproxy import __version__, events
 from devproxy.contract import SECRET_ENV
 from devproxy.errors import ConfigError
 from devproxy.runtime import closecodes
-from devproxy.runtime.app import close_clients, create_handler, open_clients, page_table
 from devproxy.runtime.config import RuntimeConfig
-from devproxy.runtime.context import ProxyContext
 from devproxy.runtime.deadlines import DeadlineServer
-from devproxy.runtime.dial import Dialer
-from devproxy.runtime.health import Readiness
-from devproxy.runtime.auth import AccessPolicy, build_access
 from devproxy.runtime.log import EventLog
-from devproxy.runtime.page_table import PageTable
-from devproxy.runtime.status_report import status_pages
-from devproxy.runtime.supervisor import Supervisor
-from devproxy.runtime.tailscale import tailscale_settings
+from devproxy.runtime.root import Runtime, create_runtime
 
 #: budget for each shutdown phase. The HTTP drain runs alongside tailscaled's logout, so the whole
 #: shutdown takes at most WS_CLOSE_GRACE + max(TAILSCALE_GRACE + its SIGKILL wait, 2 * HTTP_DRAIN_GRACE),
@@ -68,27 +60,20 @@ async def run(config: RuntimeConfig, env: Mapping[str, str], *, log: EventLog | 
     for name in SECRET_ENV:
         log.redactor.add(env.get(name, "").strip())
     route_library_logs(log)
-    dialer = Dialer(config.socks, connect_timeout=config.timeouts.connect, log=log)
-    ctx = ProxyContext(config=config, dialer=dialer, log=log)
-    readiness = Readiness(ctx)
-    supervisor = _supervisor(config, env, log)
-    if supervisor is not None:
-        readiness.checks["tailscale"] = supervisor.check
-    access = build_access(config.auth, env, log, trusted_hops=config.trusted_hops)
-    handler = create_handler(ctx, runtime_pages(ctx, readiness, access, supervisor), access=access)
+    runtime = create_runtime(config, env, log)
+    handler = runtime.handler()
     server = DeadlineServer(
         handler, head_timeout=config.timeouts.request_head, log=log, access_log=None,
         keepalive_timeout=config.timeouts.keepalive, max_field_size=MAX_HEADER, max_line_size=MAX_HEADER,
     )
     runner = web.ServerRunner(server, handle_signals=False, shutdown_timeout=HTTP_DRAIN_GRACE)
-    open_clients(ctx)
     await runner.setup()
     site = web.TCPSite(runner, config.listen.host, config.listen.port, reuse_address=True)
     try:
         await site.start()
     except OSError as exc:
         await runner.cleanup()
-        await close_clients(ctx)
+        runtime.forwarder.close()
         raise ConfigError(f"cannot listen on {config.listen}: {exc.strerror or exc}") from exc
     host, port = _bound_address(runner, config)
     stop = stop or asyncio.Event()
@@ -108,26 +93,13 @@ async def run(config: RuntimeConfig, env: Mapping[str, str], *, log: EventLog | 
         socks=str(config.socks) if config.socks else "none",
         auth=config.auth,
     )
-    if supervisor is not None:
-        await supervisor.start()
+    if runtime.supervisor is not None:
+        await runtime.supervisor.start()
     if started is not None and not started.done():
         started.set_result((host, port))
     await stop.wait()
-    await shutdown(ctx, runner, supervisor)
+    await shutdown(runtime, runner)
     return 0
-
-
-def runtime_pages(ctx: ProxyContext, readiness: Readiness, access: AccessPolicy,
-                  supervisor: Supervisor | None) -> PageTable:
-    """Every page the runtime serves under /_devproxy/ (the table the dispatcher and its tests share)."""
-    return page_table(readiness, access, status_pages(ctx, readiness, access, supervisor))
-
-
-def _supervisor(config: RuntimeConfig, env: Mapping[str, str], log: EventLog) -> Supervisor | None:
-    """tailscaled's supervisor, unless --no-tailscale. Raises: ConfigError for bad settings."""
-    if not config.tailscale:
-        return None
-    return Supervisor(tailscale_settings(env, config.socks, config.target), log, env=env)
 
 
 class _LibraryLogs(logging.Handler):
@@ -180,39 +152,19 @@ def _bound_address(runner: web.BaseRunner, config: RuntimeConfig) -> tuple[str, 
     return config.listen.host, config.listen.port
 
 
-async def shutdown(ctx: ProxyContext, runner: web.BaseRunner, supervisor: Supervisor | None = None) -> None:
+async def shutdown(runtime: Runtime, runner: web.BaseRunner) -> None:
     """Stop accepting, close WebSockets with 1001, SIGTERM tailscaled while HTTP drains, exit: all bounded."""
-    ctx.stopping = True
-    ctx.log.info(events.RUNTIME_STOPPING, "SIGTERM: closing WebSockets with 1001 and shutting down",
-                 websockets=len(ctx.bridges))
+    log, supervisor = runtime.log, runtime.supervisor
+    runtime.stopping.set()
+    log.info(events.RUNTIME_STOPPING, "SIGTERM: closing WebSockets with 1001 and shutting down",
+             websockets=len(runtime.bridges))
     for site in list(runner.sites):
         await site.stop()
-    await _close_websockets(ctx)
+    await runtime.bridges.shut_all(closecodes.GOING_AWAY, "devproxy is restarting", WS_CLOSE_GRACE)
     # tailscaled's logout takes the longest; the HTTP drain need not wait for it.
     tailscale = asyncio.create_task(supervisor.stop(TAILSCALE_GRACE)) if supervisor is not None else None
     await runner.cleanup()
     if tailscale is not None:
         await tailscale
-    await close_clients(ctx)
-    ctx.log.info(events.RUNTIME_STOPPED, "devproxy stopped")
-
-
-async def _close_websockets(ctx: ProxyContext) -> None:
-    """1001 to every WebSocket; the tunnel legs of those whose browser does not answer in time are dropped."""
-    bridges = list(ctx.bridges)
-    if not bridges:
-        return
-    tasks = [asyncio.create_task(b.shut(closecodes.GOING_AWAY, "devproxy is restarting")) for b in bridges]
-    done, pending = await asyncio.wait(tasks, timeout=WS_CLOSE_GRACE)
-    for task in pending:
-        task.cancel()
-    if pending:
-        await asyncio.wait(pending, timeout=0.2)
-    for task in done:
-        if not task.cancelled() and task.exception() is not None:
-            ctx.log.warning(events.RUNTIME_WEBSOCKET_CLOSE_FAILED, f"closing a WebSocket failed: {task.exception()}")
-    for bridge in bridges:
-        if not bridge.done.done():
-            bridge.abort()  # neither side answered in time: drop both connections
-    ctx.log.info(events.RUNTIME_WEBSOCKETS_CLOSED, f"closed {len(done)} of {len(bridges)} WebSockets with 1001",
-                 closed=len(done), open=len(bridges))
+    runtime.forwarder.close()
+    log.info(events.RUNTIME_STOPPED, "devproxy stopped")

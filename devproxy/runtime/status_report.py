@@ -8,13 +8,15 @@ open WebSockets, and the most recent warnings and errors.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 
 from aiohttp import web
 
 from devproxy import __version__
-from devproxy.runtime.auth import AccessPolicy
-from devproxy.runtime.context import ProxyContext
+from devproxy.runtime.bridges import LiveBridges
+from devproxy.runtime.dial import Dialer
 from devproxy.runtime.health import Readiness
+from devproxy.runtime.log import EventLog
 from devproxy.runtime.page_table import Page, protected
 from devproxy.runtime.pages import PAGE_HEADERS, status_page
 from devproxy.runtime.snapshots import SocksView, StatusSnapshot, problems
@@ -23,28 +25,39 @@ from devproxy.runtime.supervisor import Supervisor
 STATUS_PATH = "/_devproxy/status"
 
 
-async def snapshot(ctx: ProxyContext, readiness: Readiness, access: AccessPolicy,
-                   supervisor: Supervisor | None) -> StatusSnapshot:
+@dataclass(frozen=True, slots=True)
+class StatusSources:
+    """Where the status page reads from: the parts of the runtime it reports on."""
+
+    dialer: Dialer
+    log: EventLog
+    bridges: LiveBridges
+    readiness: Readiness
+    auth_mode: str
+    supervisor: Supervisor | None
+
+
+async def snapshot(sources: StatusSources) -> StatusSnapshot:
     """Everything the status page shows, read now."""
-    socks = ctx.dialer.socks
+    socks = sources.dialer.socks
+    log = sources.log
     return StatusSnapshot(
         version=__version__,
-        auth=access.mode,
-        tailscale=supervisor.snapshot() if supervisor is not None else None,
-        socks=SocksView(url=str(socks) if socks else "none (direct)", answered_by=ctx.dialer.answered_by),
-        target=await readiness.target_check(),
-        websockets=ctx.ws_snapshot(),
-        recent_errors=problems(ctx.log.recent_problems),
-        client_error_count=ctx.log.client_problem_count,
-        client_errors=problems(ctx.log.client_problems),
+        auth=sources.auth_mode,
+        tailscale=sources.supervisor.snapshot() if sources.supervisor is not None else None,
+        socks=SocksView(url=str(socks) if socks else "none (direct)", answered_by=sources.dialer.answered_by),
+        target=await sources.readiness.target_check(),
+        websockets=sources.bridges.snapshot(),
+        recent_errors=problems(log.recent_problems),
+        client_error_count=log.client_problem_count,
+        client_errors=problems(log.client_problems),
     )
 
 
-def status_pages(ctx: ProxyContext, readiness: Readiness, access: AccessPolicy,
-                 supervisor: Supervisor | None) -> list[Page]:
+def status_pages(sources: StatusSources) -> list[Page]:
     """The status page, behind the access policy (the dispatcher checks it)."""
     async def status(request: web.Request) -> web.StreamResponse:
-        report = await snapshot(ctx, readiness, access, supervisor)
+        report = await snapshot(sources)
         if "application/json" in request.headers.get("Accept", ""):
             return web.json_response(report.as_json(), headers={"Cache-Control": "no-store"})
         return web.Response(text=status_page(report), content_type="text/html", headers=PAGE_HEADERS)

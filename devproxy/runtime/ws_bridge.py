@@ -28,7 +28,9 @@ from devproxy import events
 from devproxy.errors import ProxyError, TargetUnreachableError, UpgradeRejectedError, UpstreamTimeoutError
 from devproxy.runtime import closecodes, upstream_http, ws_handshake
 from devproxy.runtime import headers as hdr
-from devproxy.runtime.context import ProxyContext, raw_headers
+from devproxy.runtime.bridges import LiveBridges
+from devproxy.runtime.forwarder import Forwarder
+from devproxy.runtime.incoming import raw_headers
 from devproxy.runtime.http_forward import error_response
 from devproxy.runtime.snapshots import BridgeSnapshot
 from devproxy.runtime.wsframes import (
@@ -157,26 +159,26 @@ class TargetLeg(upstream_http.AnswerHead, asyncio.Protocol):
             self.answered.cancel()
 
 
-async def _open_target(request: web.Request, ctx: ProxyContext, incoming: list[tuple[str, str]], key: str) -> TargetLeg:
+async def _open_target(request: web.Request, proxy: Forwarder, incoming: list[tuple[str, str]], key: str) -> TargetLeg:
     """Dial through the tunnel and forward the upgrade; the leg with the target's 101 read.
 
     Whatever was opened is closed again on every failure path.
     Raises: ProxyError subclasses (UpgradeRejectedError for the target's refusal).
     """
-    target = ctx.config.target
+    target = proxy.config.target
     out = ws_handshake.upstream_headers(
-        incoming, target_host=target.host_header, fwd=ctx.forwarding(request, incoming),
-        cookie=ctx.cookie_for_target(incoming),
+        incoming, target_host=target.host_header, fwd=proxy.headers.forwarding(request, incoming),
+        cookie=proxy.headers.cookie_for_target(incoming),
     )
     head = upstream_http.request_head("GET", f"{target.base_path}{request.raw_path}", out)
-    timeout = ctx.config.timeouts.ws_open
+    timeout = proxy.config.timeouts.ws_open
     loop = asyncio.get_running_loop()
     leg: TargetLeg | None = None
     try:
         async with asyncio.timeout(timeout):
-            sock = await ctx.dialer.open(target.host, target.port)
+            sock = await proxy.dialer.open(target.host, target.port)
             try:
-                tls_context = ctx.pool.tls if ctx.pool is not None else None
+                tls_context = proxy.pool.tls
                 tls: dict[str, Any] = {"ssl": tls_context, "server_hostname": target.host} if tls_context else {}
                 _, leg = await loop.create_connection(lambda: TargetLeg(loop), sock=sock, **tls)
             except BaseException:
@@ -536,23 +538,23 @@ class Bridge:
         self._finish()
 
 
-async def bridge_websocket(request: web.Request, ctx: ProxyContext) -> web.StreamResponse:
+async def bridge_websocket(request: web.Request, proxy: Forwarder, live: LiveBridges) -> web.StreamResponse:
     """Handle one WebSocket upgrade from the browser."""
     started = time.perf_counter()
     incoming = raw_headers(request)
     refusal = ws_handshake.check_browser((request.version.major, request.version.minor), incoming)
     if refusal is not None:
-        ctx.log.warning(events.WS_BAD_HANDSHAKE, f"refused the WebSocket upgrade of {request.path}: {refusal.reason}",
+        proxy.log.warning(events.WS_BAD_HANDSHAKE, f"refused the WebSocket upgrade of {request.path}: {refusal.reason}",
                         path=request.path, status=refusal.status)
         return web.Response(status=refusal.status, text=f"devproxy: {refusal.reason}\n", headers=dict(refusal.headers))
     key = next(v for n, v in incoming if n.lower() == "sec-websocket-key")
     try:
-        leg = await _open_target(request, ctx, incoming, key)
+        leg = await _open_target(request, proxy, incoming, key)
     except UpgradeRejectedError as err:
-        ctx.log.warning(err.event, str(err), path=request.path, status=err.status, likely_cause=err.hint)
+        proxy.log.warning(err.event, str(err), path=request.path, status=err.status, likely_cause=err.hint)
         return _rejected(err)
     except ProxyError as err:
-        ctx.log.error(err.event, str(err), path=request.path, status=err.http_status, websocket=True)
+        proxy.log.error(err.event, str(err), path=request.path, status=err.http_status, websocket=True)
         return error_response(err)
 
     headers = leg.text_headers()
@@ -579,8 +581,8 @@ async def bridge_websocket(request: web.Request, ctx: ProxyContext) -> web.Strea
         bridge.from_target(tail)
         if leg.transport is not None and not bridge._draining:
             leg.transport.resume_reading()
-    ctx.bridges.add(bridge)
-    ctx.log.info(events.WS_OPEN, f"WebSocket {request.path} open", path=request.path,
+    live.add(bridge)
+    proxy.log.info(events.WS_OPEN, f"WebSocket {request.path} open", path=request.path,
                  subprotocol=subprotocol,
                  connect_ms=round((time.perf_counter() - started) * 1000, 2))
     try:
@@ -588,13 +590,13 @@ async def bridge_websocket(request: web.Request, ctx: ProxyContext) -> web.Strea
     finally:
         if not bridge.done.done():
             bridge.abort()
-        ctx.bridges.discard(bridge)
-        _log_closed(ctx, bridge, started)
+        live.discard(bridge)
+        _log_closed(proxy, bridge, started)
     return response
 
 
-def _log_closed(ctx: ProxyContext, bridge: Bridge, started: float) -> None:
-    ctx.log.info(
+def _log_closed(proxy: Forwarder, bridge: Bridge, started: float) -> None:
+    proxy.log.info(
         events.WS_CLOSED,
         f"WebSocket {bridge.path} closed by {bridge.closed_by or 'unknown'}",
         path=bridge.path,

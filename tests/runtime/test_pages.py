@@ -9,13 +9,10 @@ from dataclasses import replace
 from html.parser import HTMLParser
 
 from conftest import Upstream
-from devproxy.runtime.auth import build_access
 from devproxy.runtime.config import build_config
-from devproxy.runtime.context import ProxyContext
-from devproxy.runtime.dial import Dialer
-from devproxy.runtime.health import Readiness
 from devproxy.runtime.log import EventLog
 from devproxy.runtime.pages import login_page, status_page
+from devproxy.runtime.root import create_runtime
 from devproxy.runtime.snapshots import (
     BridgeSnapshot,
     Problem,
@@ -186,9 +183,12 @@ async def test_status_page_renders_the_real_snapshot(upstream: Upstream) -> None
     config = build_config(env, target=upstream.url, socks="none", listen="127.0.0.1:0", no_tailscale=True,
                           auth="token")
     log = EventLog(io.StringIO())
-    ctx = ProxyContext(config=config, dialer=Dialer(None, connect_timeout=5.0, log=log), log=log)
+    runtime = create_runtime(config, env, log)
     log.warning("upstream.unreachable", "could not reach the target")
-    report = await asyncio.wait_for(snapshot(ctx, Readiness(ctx), build_access("token", env, log), None), 10)
+    try:
+        report = await asyncio.wait_for(snapshot(runtime.status), 10)
+    finally:
+        runtime.forwarder.close()
     page = status_page(report)
     text = " ".join(_parse(page).text)
     assert f"<dt>target</dt><dd>{upstream.url}</dd>" in page and "direct" in text

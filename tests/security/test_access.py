@@ -128,22 +128,16 @@ async def test_websocket_upgrades_need_the_cookie(recorded: Recorded, secure_pro
 
 def _runtime_page_table() -> list[tuple[str, str, bool]]:
     """(path, method, public) for every page of the runtime's real table in token mode."""
-    from devproxy.runtime.auth import build_access
     from devproxy.runtime.config import build_config
-    from devproxy.runtime.context import ProxyContext
-    from devproxy.runtime.dial import Dialer
-    from devproxy.runtime.health import Readiness
     from devproxy.runtime.log import EventLog
-    from devproxy.runtime.server import runtime_pages
+    from devproxy.runtime.root import create_runtime
 
     env = {"DEVPROXY_ACCESS_TOKEN": TOKEN}
     config = build_config(env, target="http://127.0.0.1:9", socks="none", listen="127.0.0.1:0",
                           no_tailscale=True, auth="token")
-    log = EventLog(io.StringIO())
-    ctx = ProxyContext(config=config, dialer=Dialer(None, connect_timeout=1.0, log=log), log=log)
-    readiness = Readiness(ctx)
-    table = runtime_pages(ctx, readiness, build_access("token", env, log), None)
-    return [(page.path, method, page.public) for page in table.pages.values() for method in page.methods]
+    runtime = create_runtime(config, env, EventLog(io.StringIO()))
+    runtime.forwarder.close()
+    return [(page.path, method, page.public) for page in runtime.pages.pages.values() for method in page.methods]
 
 
 async def test_every_page_not_declared_public_needs_a_session(recorded: Recorded, secure_proxy: StartProxy) -> None:

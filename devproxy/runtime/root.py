@@ -1,0 +1,75 @@
+"""The composition root: every long-lived object of the runtime, built once from the config.
+
+Like aiohttp's `create_app`, this is the one place that wires things: the dialer, the access
+policy, the forwarder (pool, header policy), the set of live bridges, readiness, tailscaled's
+supervisor and the page table. Everything comes out frozen and fully initialised; the handlers
+get exactly the parts they use.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from devproxy.runtime.app import ServerHandler, create_handler, page_table
+from devproxy.runtime.auth import AccessPolicy, build_access
+from devproxy.runtime.bridges import LiveBridges
+from devproxy.runtime.config import RuntimeConfig
+from devproxy.runtime.dial import Dialer
+from devproxy.runtime.forwarder import Forwarder, create_forwarder
+from devproxy.runtime.health import Readiness
+from devproxy.runtime.log import EventLog
+from devproxy.runtime.page_table import PageTable
+from devproxy.runtime.status_report import StatusSources, status_pages
+from devproxy.runtime.supervisor import Supervisor
+from devproxy.runtime.tailscale import tailscale_settings
+
+
+@dataclass(frozen=True, slots=True)
+class Runtime:
+    """The wired runtime: what the server runs, shows and shuts down."""
+
+    config: RuntimeConfig
+    log: EventLog
+    access: AccessPolicy
+    forwarder: Forwarder
+    bridges: LiveBridges
+    readiness: Readiness
+    #: None with --no-tailscale (tailscaled runs elsewhere).
+    supervisor: Supervisor | None
+    pages: PageTable
+    #: what the status page reports on.
+    status: StatusSources
+    #: set when shutdown begins (readiness turns false at once).
+    stopping: asyncio.Event
+
+    def handler(self) -> ServerHandler:
+        """The one request handler for the low-level server."""
+        return create_handler(self.forwarder, self.bridges, self.pages, access=self.access)
+
+
+def create_runtime(config: RuntimeConfig, env: Mapping[str, str], log: EventLog) -> Runtime:
+    """Build the runtime for `config`. Raises: AuthError, ConfigError for settings that cannot work."""
+    dialer = Dialer(config.socks, connect_timeout=config.timeouts.connect, log=log)
+    access = build_access(config.auth, env, log, trusted_hops=config.trusted_hops)
+    supervisor = (Supervisor(tailscale_settings(env, config.socks, config.target), log, env=env)
+                  if config.tailscale else None)
+    stopping = asyncio.Event()
+    readiness = Readiness(config, dialer, log, stopping=stopping,
+                          checks={"tailscale": supervisor.check} if supervisor is not None else None)
+    bridges = LiveBridges(log)
+    sources = StatusSources(dialer=dialer, log=log, bridges=bridges, readiness=readiness,
+                            auth_mode=access.mode, supervisor=supervisor)
+    return Runtime(
+        config=config,
+        log=log,
+        access=access,
+        forwarder=create_forwarder(config, dialer, log, cookie_name=access.cookie_name),
+        bridges=bridges,
+        readiness=readiness,
+        supervisor=supervisor,
+        pages=page_table(readiness, access, status_pages(sources)),
+        status=sources,
+        stopping=stopping,
+    )
