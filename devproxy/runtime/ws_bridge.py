@@ -26,13 +26,25 @@ from aiohttp import web
 
 from devproxy import events
 from devproxy.errors import ProxyError, TargetUnreachableError, UpgradeRejectedError, UpstreamTimeoutError
-from devproxy.runtime import closecodes, upstream_http, ws_handshake
+from devproxy.runtime import upstream_http, ws_handshake
 from devproxy.runtime import headers as hdr
 from devproxy.runtime.bridges import LiveBridges
 from devproxy.runtime.forwarder import Forwarder
 from devproxy.runtime.incoming import raw_headers
 from devproxy.runtime.http_forward import error_response
 from devproxy.runtime.snapshots import BridgeSnapshot
+from devproxy.runtime.ws_close import (
+    AwaitClose,
+    CloseState,
+    Command,
+    DropDown,
+    HoldDown,
+    HoldUp,
+    PassDown,
+    PassUp,
+    WriteDown,
+    WriteUp,
+)
 from devproxy.runtime.wsframes import (
     OP_CLOSE,
     OP_PING,
@@ -231,15 +243,17 @@ def _rejected(err: UpgradeRejectedError) -> web.Response:
 
 
 class Bridge:
-    """One relayed WebSocket: both legs, frame trackers each way, counters for logs and status."""
+    """One relayed WebSocket: both legs, frame trackers each way, counters for logs and status.
+
+    Who closed it and with which code is decided by its `CloseState` (ws_close.py); the bridge
+    carries out the commands it returns.
+    """
 
     # slots: a thousand idle WebSockets should cost little more than their sockets
     __slots__ = (
         "path", "opened_at", "loop", "browser_transport", "browser_protocol", "_writer", "target", "up", "down",
-        "done", "closed_by", "shutdown_code", "code_from_browser", "code_to_browser", "upstream_code",
-        "upstream_reason", "_close_from_browser", "_close_from_target", "_close_sent_up", "_close_sent_down",
-        "_pending_up", "_pending_down", "_draining", "_drain_task", "_heard", "_ping_sent", "_timer",
-        "_close_timer", "protocol_error", "__weakref__",
+        "done", "close", "_pending_up", "_pending_down", "_draining", "_drain_task", "_heard", "_ping_sent",
+        "_timer", "_close_timer", "__weakref__",
     )
 
     def __init__(self, path: str, request: web.Request, target: TargetLeg) -> None:
@@ -253,16 +267,8 @@ class Bridge:
         self.up = FrameTracker(masked=True)  # browser -> target
         self.down = FrameTracker(masked=False)  # target -> browser
         self.done: asyncio.Future[None] = self.loop.create_future()
-        self.closed_by: str | None = None
-        self.shutdown_code: int | None = None
-        self.code_from_browser: int | None = None
-        self.code_to_browser: int | None = None
-        self.upstream_code: int | None = None
-        self.upstream_reason = ""
-        self._close_from_browser = False
-        self._close_from_target = False
-        self._close_sent_up = False
-        self._close_sent_down = False
+        self.close = CloseState()
+        #: close frames held until the stream they go into reaches a frame boundary.
         self._pending_up: list[bytes] = []
         self._pending_down: list[bytes] = []
         self._draining = False
@@ -271,8 +277,6 @@ class Bridge:
         self._ping_sent: float | None = None
         self._timer: asyncio.TimerHandle | None = self.loop.call_later(PING_INTERVAL, self._tick)
         self._close_timer: asyncio.TimerHandle | None = None
-        #: which side broke the framing rules, and how (for the ws.closed line).
-        self.protocol_error: str | None = None
 
     # -- status and counters -------------------------------------------------------------------
 
@@ -283,15 +287,6 @@ class Bridge:
     @property
     def bytes_out(self) -> int:
         return self.down.payload_bytes
-
-    @property
-    def close_code(self) -> int | None:
-        """The code that ended the browser's side: the one it sent, or the one it was sent."""
-        if self.closed_by == "browser" and self._close_from_browser:
-            return self.code_from_browser or closecodes.NO_STATUS
-        if self._close_sent_down:
-            return self.code_to_browser or closecodes.NO_STATUS
-        return None
 
     def snapshot(self) -> BridgeSnapshot:
         return BridgeSnapshot(path=self.path, opened_at=self.opened_at, bytes_in=self.bytes_in, bytes_out=self.bytes_out)
@@ -304,7 +299,7 @@ class Bridge:
         target = self.target.transport
         assert target is not None
         for seg in self.up.feed(data):
-            if self._close_sent_up:
+            if self.close.sent_up:
                 break
             if isinstance(seg, bytes):
                 target.write(seg)
@@ -321,21 +316,11 @@ class Bridge:
         """The browser's TCP connection is gone."""
         if self.done.done():
             return
-        if self.closed_by is None:
-            self.closed_by = "browser"
-        if not self._close_sent_up and self.up.at_boundary:
-            self._send_up(close_payload(closecodes.GOING_AWAY, "browser went away"), OP_CLOSE)
-        self._finish()
+        self._run(self.close.browser_gone(up_at_boundary=self.up.at_boundary))
 
     def _from_browser_control(self, frame: Control) -> None:
         if frame.opcode == OP_CLOSE:
-            self._close_from_browser = True
-            self.code_from_browser = frame.close_code()
-            if self.closed_by is None:
-                self.closed_by = "browser"
-            self._write_up(frame.raw)
-            self._close_sent_up = True
-            self._closing()
+            self._run(self.close.browser_closed(frame.close_code()), frame.raw)
             return
         self._write_up(frame.raw)
 
@@ -346,7 +331,7 @@ class Bridge:
             return
         self._heard = self.loop.time()
         for seg in self.down.feed(data):
-            if self._close_sent_down:
+            if self.close.sent_down:
                 break
             if isinstance(seg, bytes):
                 self._write_down(seg)
@@ -362,16 +347,7 @@ class Bridge:
         if frame.opcode == OP_PONG and frame.payload == PING_TOKEN:
             return  # the answer to devproxy's own ping
         if frame.opcode == OP_CLOSE:
-            self._close_from_target = True
-            self.upstream_code = frame.close_code()
-            self.upstream_reason = frame.close_reason()
-            if self.closed_by is None:
-                self.closed_by = "upstream"
-            if not self._close_sent_down:
-                self.code_to_browser = self.upstream_code
-            self._write_down(frame.raw)
-            self._close_sent_down = True
-            self._closing()
+            self._run(self.close.target_closed(frame.close_code(), frame.close_reason()), frame.raw)
             return
         self._write_down(frame.raw)
 
@@ -379,20 +355,43 @@ class Bridge:
         """The tunnel connection is gone: 1011 (or the browser's own code echoed) if between frames."""
         if self.done.done():
             return
-        if self.closed_by is None:
-            self.closed_by = "upstream"
-        if not self._close_sent_down:
-            if self._close_from_browser:  # the target left instead of answering the close
-                code, reason = self.code_from_browser, ""
+        self._run(self.close.target_gone(down_at_boundary=self.down.at_boundary))
+
+    # -- carrying out close commands -------------------------------------------------------------
+
+    def _run(self, commands: list[Command], received: bytes = b"") -> None:
+        """Do what the close state decided; `received` is the close frame that caused it, if any."""
+        for command in commands:
+            if isinstance(command, PassUp):
+                self._put_up(received)
+            elif isinstance(command, PassDown):
+                self._write_down(received)
+            elif isinstance(command, WriteUp):
+                self._put_up(encode_frame(OP_CLOSE, close_payload(command.code, command.reason), os.urandom(4)))
+            elif isinstance(command, HoldUp):
+                self._pending_up.append(
+                    encode_frame(OP_CLOSE, close_payload(command.code, command.reason), os.urandom(4)))
+            elif isinstance(command, WriteDown):
+                self._write_down(encode_frame(OP_CLOSE, close_payload(command.code, command.reason), None))
+            elif isinstance(command, HoldDown):
+                self._pending_down.append(close_payload(command.code, command.reason))
+            elif isinstance(command, DropDown):
+                if self.browser_transport is not None:
+                    self.browser_transport.abort()
+            elif isinstance(command, AwaitClose):
+                if self._close_timer is None:
+                    self._close_timer = self.loop.call_later(CLOSE_TIMEOUT, self._finish)
             else:
-                code, reason = closecodes.INTERNAL_ERROR, "upstream connection lost"
-            self._close_down(code, reason)
-        self._finish()
+                self._finish()
 
     # -- writing, with backpressure ----------------------------------------------------------
 
     def _write_up(self, data: bytes) -> None:
-        if not self._close_sent_up and self.target.transport is not None:
+        if not self.close.sent_up:
+            self._put_up(data)
+
+    def _put_up(self, data: bytes) -> None:
+        if self.target.transport is not None:
             self.target.transport.write(data)
 
     def _write_down(self, data: bytes) -> None:
@@ -416,67 +415,24 @@ class Bridge:
             if not self.done.done() and self.target.transport is not None:
                 self.target.transport.resume_reading()
 
-    def _send_up(self, payload: bytes, opcode: int) -> None:
-        """A frame of devproxy's own toward the target: masked, at the next frame boundary."""
-        frame = encode_frame(opcode, payload, os.urandom(4))
-        if opcode == OP_CLOSE:
-            self._pending_up.append(frame)
-            if self.up.at_boundary:
-                self._flush_up()
-        else:
-            self._write_up(frame)
-
     def _flush_up(self) -> None:
         for frame in self._pending_up:
-            self._write_up(frame)
+            self._write_up(frame)  # not after a close frame the browser sent meanwhile
         self._pending_up.clear()
-        self._close_sent_up = True
-
-    def _close_down(self, code: int | None, reason: str) -> None:
-        """Close the browser's side: a close frame between frames, else only the TCP connection."""
-        if self.down.at_boundary:
-            self.code_to_browser = code
-            self._write_down(encode_frame(OP_CLOSE, close_payload(code, reason), None))
-            self._close_sent_down = True
-        elif self.browser_transport is not None:
-            self.browser_transport.abort()
-
-    def _queue_close_down(self, code: int, reason: str) -> None:
-        if self.down.at_boundary:
-            self._close_down(code, reason)
-        else:
-            self._pending_down.append(close_payload(code, reason))
-            self.code_to_browser = code
+        self.close.held_up_written()
 
     def _flush_down(self) -> None:
         for payload in self._pending_down:
             self._write_down(encode_frame(OP_CLOSE, payload, None))
         self._pending_down.clear()
-        self._close_sent_down = True
+        self.close.held_down_written()
 
     # -- ending ----------------------------------------------------------------------------------
 
-    def _closing(self) -> None:
-        """A close frame passed: done when both sides have sent one, else wait (bounded)."""
-        if self._close_from_browser and self._close_from_target:
-            self._finish()
-        elif self._close_timer is None:
-            self._close_timer = self.loop.call_later(CLOSE_TIMEOUT, self._finish)
-
     def _protocol_error(self, side: str, exc: FrameError) -> None:
         """A side broke the framing: it gets 1002 (or 1011 for the browser when the target did it)."""
-        if self.closed_by is None:
-            self.closed_by = "proxy"
-        self.protocol_error = f"{side}: {exc.reason}"
-        if side == "browser":
-            self._close_down(exc.code, exc.reason)
-            up_code, up_reason = closecodes.GOING_AWAY, "browser went away"
-        else:
-            self._close_down(closecodes.INTERNAL_ERROR, f"the target broke the WebSocket protocol: {exc.reason}")
-            up_code, up_reason = exc.code, exc.reason
-        if not self._close_sent_up and self.up.at_boundary:
-            self._write_up(encode_frame(OP_CLOSE, close_payload(up_code, up_reason), os.urandom(4)))
-        self._finish()
+        self._run(self.close.broke_framing(side, exc.code, exc.reason, down_at_boundary=self.down.at_boundary,
+                                           up_at_boundary=self.up.at_boundary))
 
     def _tick(self) -> None:
         """Ping the target on an idle tunnel; a ping unanswered for a whole interval means a dead path."""
@@ -487,13 +443,10 @@ class Bridge:
         if self._draining:  # the target is not being read: silence proves nothing
             self._ping_sent = None
         elif self._ping_sent is not None and self._heard <= self._ping_sent:
-            if self.closed_by is None:
-                self.closed_by = "upstream"
-            self._close_down(closecodes.INTERNAL_ERROR, "the target stopped answering pings (tailnet path lost?)")
-            self._finish()
+            self._run(self.close.pings_unanswered(down_at_boundary=self.down.at_boundary))
             return
-        elif now - self._heard >= PING_INTERVAL * 0.9 and self.up.at_boundary and not self._close_sent_up:
-            self._send_up(PING_TOKEN, OP_PING)
+        elif now - self._heard >= PING_INTERVAL * 0.9 and self.up.at_boundary and not self.close.sent_up:
+            self._write_up(encode_frame(OP_PING, PING_TOKEN, os.urandom(4)))
             self._ping_sent = now
         else:
             self._ping_sent = None
@@ -503,13 +456,8 @@ class Bridge:
         """Close both sides from the proxy (1001 on SIGTERM, so VS Code reconnects at once)."""
         if self.done.done():
             return
-        if self.closed_by is None:
-            self.closed_by = "proxy"
-        self.shutdown_code = code
-        if not self._close_sent_down:
-            self._queue_close_down(code, reason)
-        if not self._close_sent_up:
-            self._send_up(close_payload(code, reason), OP_CLOSE)
+        self._run(self.close.shutdown(code, reason, down_at_boundary=self.down.at_boundary,
+                                      up_at_boundary=self.up.at_boundary))
         try:
             await asyncio.wait_for(asyncio.shield(self.done), CLOSE_TIMEOUT)
         except TimeoutError:
@@ -598,16 +546,16 @@ async def bridge_websocket(request: web.Request, proxy: Forwarder, live: LiveBri
 def _log_closed(proxy: Forwarder, bridge: Bridge, started: float) -> None:
     proxy.log.info(
         events.WS_CLOSED,
-        f"WebSocket {bridge.path} closed by {bridge.closed_by or 'unknown'}",
+        f"WebSocket {bridge.path} closed by {bridge.close.closed_by or 'unknown'}",
         path=bridge.path,
         duration_s=round(time.perf_counter() - started, 3),
         bytes_in=bridge.bytes_in,
         bytes_out=bridge.bytes_out,
         messages_in=bridge.up.messages,
         messages_out=bridge.down.messages,
-        close_code=bridge.close_code,
-        upstream_close_code=bridge.upstream_code,
-        close_reason=bridge.upstream_reason or None,
-        closed_by=bridge.closed_by,
-        protocol_error=bridge.protocol_error,
+        close_code=bridge.close.close_code,
+        upstream_close_code=bridge.close.upstream_code,
+        close_reason=bridge.close.upstream_reason or None,
+        closed_by=bridge.close.closed_by,
+        protocol_error=bridge.close.protocol_error,
     )
