@@ -12,14 +12,14 @@ from typing import cast
 
 from aiohttp import web
 
-from devproxy.contract import HEALTH_PATH, READY_PATH
+from devproxy.contract import HEALTH_PATH, PAGE_PREFIX, READY_PATH
 from devproxy.runtime.auth import AccessPolicy
 from devproxy.runtime.bridges import LiveBridges
 from devproxy.runtime.forwarder import Forwarder
 from devproxy.runtime.health import Readiness, health, ready_handler
 from devproxy.runtime.http_forward import forward_http
 from devproxy.runtime.incoming import is_websocket
-from devproxy.runtime.page_table import PREFIX, Handler, Page, PageTable, public
+from devproxy.runtime.page_table import Handler, Page, PageTable, public
 from devproxy.runtime.vsda import vsda_stub
 from devproxy.runtime.ws_bridge import bridge_websocket
 
@@ -68,7 +68,7 @@ def create_handler(proxy: Forwarder, live: LiveBridges, pages: PageTable, *,
         refused = _refuse_target_form(request)
         if refused is not None:
             return refused
-        if not request.path.startswith(PREFIX):
+        if not request.path.startswith(PAGE_PREFIX):
             return await forward(request)
         page = pages.get(request.path)
         if access is not None and (page is None or not page.public):

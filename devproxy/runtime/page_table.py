@@ -15,8 +15,6 @@ from aiohttp import web
 
 from devproxy.contract import PAGE_PREFIX
 
-PREFIX = PAGE_PREFIX
-
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
@@ -32,8 +30,8 @@ class Page:
 def _methods(routes: Iterable[web.RouteDef]) -> dict[str, dict[str, Handler]]:
     by_path: dict[str, dict[str, Handler]] = {}
     for route in routes:
-        if not route.path.startswith(PREFIX):
-            raise ValueError(f"devproxy page {route.path!r} is outside {PREFIX}")
+        if not route.path.startswith(PAGE_PREFIX):
+            raise ValueError(f"devproxy page {route.path!r} is outside {PAGE_PREFIX}")
         methods = by_path.setdefault(route.path, {})
         handler = cast(Handler, route.handler)
         methods[route.method] = handler
