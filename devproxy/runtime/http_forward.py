@@ -16,7 +16,7 @@ from aiohttp import web
 from devproxy import events
 from devproxy.errors import ProxyError, TargetUnreachableError
 from devproxy.runtime import headers as hdr
-from devproxy.runtime import upstream_http
+from devproxy.runtime import http_wire
 from devproxy.runtime.forwarder import Forwarder
 from devproxy.runtime.incoming import raw_headers
 
@@ -62,7 +62,7 @@ async def forward_http(request: web.Request, proxy: Forwarder) -> web.StreamResp
         out_headers.append(("Transfer-Encoding", "chunked"))
     method = request.method
     try:
-        head = upstream_http.request_head(method, f"{target.base_path}{request.raw_path}", out_headers)
+        head = http_wire.request_head(method, f"{target.base_path}{request.raw_path}", out_headers)
     except ValueError as exc:
         return _failed(proxy, request, TargetUnreachableError(f"cannot forward this request: {exc}"), started)
     try:

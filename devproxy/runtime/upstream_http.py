@@ -15,26 +15,23 @@ leaves `Pool.exchange` and `Connection.read` as a devproxy `ProxyError`, chained
 from __future__ import annotations
 
 import asyncio
-import re
 import socket
 import ssl
 from collections import deque
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable
 from typing import cast
 
 import httptools
 
 from devproxy.errors import ProxyError, TargetUnreachableError, UpstreamTimeoutError
 from devproxy.runtime.dial import Dialer
+from devproxy.runtime.http_wire import AnswerHead
 
 #: body bytes buffered from the target before reading from it pauses (the browser is slower).
 HIGH_WATER = 1024 * 1024
 LOW_WATER = 256 * 1024
 #: idle pooled connections are closed after this long.
 IDLE_SECONDS = 60.0
-
-#: control characters that must never reach a header (injection).
-_FORBIDDEN = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 
 Read = Callable[[], Awaitable[bytes]]
 
@@ -51,23 +48,6 @@ class BodyBroken(ConnectionError):
     """The answer's body ended before its framing said it would."""
 
 
-def request_head(method: str, target: str, headers: Sequence[tuple[str, str]]) -> bytes:
-    """The request line and headers as given (order, repeats, raw target), as UTF-8.
-
-    Raises: ValueError for a control character in the line or a header (header injection).
-    """
-    line = f"{method} {target} HTTP/1.1"
-    if _FORBIDDEN.search(line) is not None:
-        raise ValueError("control character in the request line")
-    lines = [line, "\r\n"]
-    for name, value in headers:
-        if _FORBIDDEN.search(name) is not None or _FORBIDDEN.search(value) is not None:
-            raise ValueError(f"control character in the request header {name!r}")
-        lines.append(f"{name}: {value}\r\n")
-    lines.append("\r\n")
-    return "".join(lines).encode("utf-8", "surrogateescape")
-
-
 def map_error(exc: BaseException, target: str, timeout: float) -> ProxyError:
     """The one place where the target's failures become devproxy errors, in words a user can act on."""
     if isinstance(exc, ProxyError):
@@ -82,20 +62,6 @@ def map_error(exc: BaseException, target: str, timeout: float) -> ProxyError:
     if len(detail) > 200:
         detail = detail[:200] + "..."
     return TargetUnreachableError(f"request to the target {target} failed: {detail}")
-
-
-class AnswerHead:
-    """httptools callbacks that collect an answer's reason phrase and headers (both clients of the target)."""
-
-    __slots__ = ()
-    reason: bytearray
-    headers: list[tuple[bytes, bytes]]
-
-    def on_status(self, status: bytes) -> None:
-        self.reason.extend(status)
-
-    def on_header(self, name: bytes, value: bytes) -> None:
-        self.headers.append((name, value))
 
 
 class Connection(AnswerHead, asyncio.Protocol):

@@ -16,7 +16,7 @@ from aiohttp import web
 
 from devproxy.errors import ProxyError, TargetUnreachableError, UpgradeRejectedError, UpstreamTimeoutError
 from devproxy.runtime import headers as hdr
-from devproxy.runtime import upstream_http, ws_handshake
+from devproxy.runtime import http_wire, ws_handshake
 from devproxy.runtime.forwarder import Forwarder
 
 
@@ -52,7 +52,7 @@ def likely_cause(status: int) -> str:
     return f"the target refused the WebSocket upgrade with HTTP {status}"
 
 
-class TargetLeg(upstream_http.AnswerHead, asyncio.Protocol):
+class TargetLeg(http_wire.AnswerHead, asyncio.Protocol):
     """The tunnel connection to the target: first the answer to the upgrade, then frames."""
 
     __slots__ = ("transport", "bridge", "_parser", "answered", "status", "reason", "headers", "body", "tail")
@@ -151,7 +151,7 @@ async def open_target(request: web.Request, proxy: Forwarder, incoming: list[tup
         incoming, target_host=target.host_header, fwd=proxy.headers.forwarding(request, incoming),
         cookie=proxy.headers.cookie_for_target(incoming),
     )
-    head = upstream_http.request_head("GET", f"{target.base_path}{request.raw_path}", out)
+    head = http_wire.request_head("GET", f"{target.base_path}{request.raw_path}", out)
     timeout = proxy.config.timeouts.ws_open
     loop = asyncio.get_running_loop()
     leg: TargetLeg | None = None

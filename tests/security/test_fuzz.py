@@ -31,7 +31,7 @@ from devproxy.runtime.headers import (
     ws_request_headers,
 )
 from devproxy.runtime.redact import MASK, Redactor
-from devproxy.runtime.upstream_http import request_head
+from devproxy.runtime.http_wire import request_head
 
 FUZZ = settings(max_examples=300, deadline=None)
 NASTY = "\r\n\x00\t ;,=:\"\\/%\x7f\u0085\u2028é"
