@@ -25,13 +25,17 @@ def sendable(code: int) -> bool:
     return code in (1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 1012, 1013, 1014)
 
 
+#: the reason the browser reads when the target's side ended without a close frame.
+TARGET_LOST = "the target or the tailnet path to it closed the connection"
+
+
 def relay(code: int | None, reason: str) -> tuple[int, str]:
     """The close (code, reason) to send to one side, given what the other side sent.
 
     `code` None means no close frame arrived at all (the peer or tunnel died).
     """
     if code is None or code in (ABNORMAL, TLS_FAILURE):
-        return INTERNAL_ERROR, reason or "upstream connection lost"
+        return INTERNAL_ERROR, reason or TARGET_LOST
     if code == NO_STATUS:
         return NORMAL, reason
     if not sendable(code):

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from devproxy.runtime import closecodes
 
 BROWSER_WENT_AWAY = "browser went away"
-TARGET_LOST = "upstream connection lost"
+TARGET_LOST = closecodes.TARGET_LOST
 PINGS_UNANSWERED = "the target stopped answering pings (tailnet path lost?)"
 
 

@@ -83,8 +83,8 @@ def test_strip_cookie(header: str, expected: str | None) -> None:
 
 @pytest.mark.parametrize(
     ("code", "reason", "expected"),
-    [(4001, "bye", (4001, "bye")), (1000, "", (1000, "")), (None, "", (1011, "upstream connection lost")),
-     (1006, "", (1011, "upstream connection lost")), (1005, "", (1000, "")), (1015, "", (1011, "upstream connection lost")),
+    [(4001, "bye", (4001, "bye")), (1000, "", (1000, "")), (None, "", (1011, "the target or the tailnet path to it closed the connection")),
+     (1006, "", (1011, "the target or the tailnet path to it closed the connection")), (1005, "", (1000, "")), (1015, "", (1011, "the target or the tailnet path to it closed the connection")),
      (999, "", (1011, "invalid close code 999")), (1001, "é" * 100, (1001, "é" * 61))],
 )
 def test_close_code_relay(code: int | None, reason: str, expected: tuple[int, str]) -> None:

@@ -22,7 +22,7 @@ from devproxy.runtime.ws_close import (
 
 Step = Callable[[CloseState], list[Command]]
 AWAY = "browser went away"
-LOST = "upstream connection lost"
+LOST = "the target or the tailnet path to it closed the connection"
 PINGS = "the target stopped answering pings (tailnet path lost?)"
 
 

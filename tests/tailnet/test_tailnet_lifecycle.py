@@ -126,6 +126,7 @@ async def test_dev_box_offline_gives_502_and_1011_then_traffic_returns(
             assert resp.status == 502, await resp.text()
         msg = await asyncio.wait_for(ws.receive(), 60)
         assert msg.type is aiohttp.WSMsgType.CLOSE and msg.data == 1011, msg
+        assert "tailnet path" in msg.extra, msg  # the browser's reason says where to look
         print(f"dev box down: HTTP 502 {text.strip()!r}; open WebSocket 1011 {msg.extra!r} after "
               f"{time.monotonic() - started:.0f} s")
     finally:
