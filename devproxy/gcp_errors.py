@@ -72,8 +72,11 @@ def _disabled_service(exc: object, message: str, api: str) -> str | None:
 
 
 def translate(exc: BaseException, api: str, doing: str, project: str | None = None,
-              error: type[CloudError] = CloudError) -> CloudError:
-    """The `error` (a `CloudError`) a user should see for `exc` raised while `doing` something."""
+              error: type[CloudError] = CloudError, role: str | None = None) -> CloudError:
+    """The `error` (a `CloudError`) a user should see for `exc` raised while `doing` something.
+
+    `role`: what to grant when a refusal does not name its permission (e.g. roles/logging.viewer).
+    """
     from google.api_core import exceptions as gexc
     from google.auth import exceptions as auth_exc
 
@@ -90,12 +93,15 @@ def translate(exc: BaseException, api: str, doing: str, project: str | None = No
                               hint=f"run `gcloud services enable {service}{where}`, wait a minute, retry")
         if isinstance(exc, gexc.Forbidden):
             permission = _permission(exc, message)
-            role = role_for(permission) if permission else None
-            if permission and role:
+            needed = role_for(permission) if permission else None
+            if permission and needed:
                 return error(f"permission {permission} denied while trying to {doing}",
-                                  hint=f"grant your account {role} on the project (or a role with {permission})")
+                             hint=f"grant your account {needed} on the project (or a role with {permission})")
+            if role:
+                return error(f"permission denied while trying to {doing}",
+                             hint=f"grant your account {role} on the project")
             return error(f"permission denied while trying to {doing}: {message}",
-                              hint="ask a project owner for the roles listed in the README")
+                         hint="ask a project owner for the roles listed in the README")
         return error(f"{APIS.get(api, (api,))[0]} failed to {doing}: {message}")
     if isinstance(exc, auth_exc.GoogleAuthError):
         return error(f"Google credentials problem while trying to {doing}: {exc}", hint=LOGIN_HINT)
@@ -104,7 +110,7 @@ def translate(exc: BaseException, api: str, doing: str, project: str | None = No
 
 @contextmanager
 def cloud_errors(api: str, doing: str, project: str | None = None,
-                 error: type[CloudError] = CloudError) -> Iterator[None]:
+                 error: type[CloudError] = CloudError, role: str | None = None) -> Iterator[None]:
     """Translate any Google client exception raised inside into `error` (a `CloudError`), `from` it."""
     from google.api_core import exceptions as gexc
     from google.auth import exceptions as auth_exc
@@ -113,4 +119,4 @@ def cloud_errors(api: str, doing: str, project: str | None = None,
     try:
         yield
     except (gexc.GoogleAPIError, auth_exc.GoogleAuthError, req_exc.RequestException, OSError) as exc:
-        raise translate(exc, api, doing, project, error) from exc
+        raise translate(exc, api, doing, project, error, role) from exc

@@ -15,6 +15,7 @@ from typing import Any
 
 from devproxy.errors import CloudError
 from devproxy.gcp import client_settings
+from devproxy.gcp_errors import cloud_errors as google_errors
 from devproxy.logs.model import LogEntry
 from devproxy.logs.query import CloudQuery, build_filter
 from devproxy.logs.source import entry_from_log_entry
@@ -22,11 +23,6 @@ from devproxy.logs.source import entry_from_log_entry
 PAGE_SIZE = 1000
 #: insertIds remembered for de-duplication while following.
 SEEN_IDS = 20_000
-
-HINT_LOGIN = "run 'gcloud auth application-default login' (or set GOOGLE_APPLICATION_CREDENTIALS)"
-HINT_ROLE = "grant yourself roles/logging.viewer on the project"
-HINT_API = "run 'gcloud services enable logging.googleapis.com'"
-
 
 class CloudLogsError(CloudError):
     """Cloud Logging could not be read: the input is unreadable, so `devproxy logs` exits 2."""
@@ -36,35 +32,10 @@ class CloudLogsError(CloudError):
 
 @contextmanager
 def cloud_errors(project: str) -> Iterator[None]:
-    """Map google-auth / google-api-core / transport errors to `CloudLogsError` (the one seam)."""
-    from google.api_core import exceptions as api
-    from google.auth import exceptions as auth
-
-    try:
+    """Google's errors as `CloudLogsError`s that say what to do (through the shared seam)."""
+    with google_errors("LOGGING", f"read the logs of project {project}", project,
+                       error=CloudLogsError, role="roles/logging.viewer"):
         yield
-    except auth.DefaultCredentialsError as exc:
-        raise CloudLogsError("no Google Cloud credentials found", hint=HINT_LOGIN) from exc
-    except auth.RefreshError as exc:
-        raise CloudLogsError("Google Cloud credentials could not be refreshed", hint=HINT_LOGIN) from exc
-    except api.Unauthorized as exc:
-        raise CloudLogsError("Cloud Logging rejected the credentials", hint=HINT_LOGIN) from exc
-    except (api.Forbidden, api.PermissionDenied) as exc:
-        text = str(exc)
-        if "has not been used" in text or "is disabled" in text or "SERVICE_DISABLED" in text:
-            raise CloudLogsError(
-                f"the Cloud Logging API is not enabled in project {project}", hint=HINT_API
-            ) from exc
-        raise CloudLogsError(
-            f"permission denied reading logs of project {project}", hint=HINT_ROLE
-        ) from exc
-    except api.NotFound as exc:
-        raise CloudLogsError(f"project {project} not found", hint="check --project") from exc
-    except api.GoogleAPICallError as exc:
-        raise CloudLogsError(f"Cloud Logging call failed: {exc.message or exc}") from exc
-    except OSError as exc:  # requests' ConnectionError is an OSError
-        raise CloudLogsError(
-            f"cannot reach Cloud Logging: {exc}", hint="check the network or DEVPROXY_LOGGING_ENDPOINT"
-        ) from exc
 
 
 def make_client(project: str, env: Mapping[str, str]) -> Any:

@@ -13,6 +13,7 @@ from typing import Any
 
 from devproxy.errors import CloudError
 from devproxy.gcp import client_settings
+from devproxy.gcp_errors import cloud_errors as google_errors
 from devproxy.logs.service import SecretRef, ServiceView
 
 
@@ -22,22 +23,9 @@ class ServiceReadError(CloudError):
 
 @contextmanager
 def _errors(doing: str) -> Iterator[None]:
-    """Map google-auth / google-api-core / transport errors to `ServiceReadError` (the one seam)."""
-    from google.api_core import exceptions as api
-    from google.auth import exceptions as auth
-
-    try:
+    """Google's errors as `ServiceReadError`s that say what to do (through the shared seam)."""
+    with google_errors("RUN", doing, error=ServiceReadError, role="roles/run.viewer"):
         yield
-    except auth.GoogleAuthError as exc:
-        raise ServiceReadError(f"cannot {doing}: no usable Google Cloud credentials") from exc
-    except (api.Forbidden, api.PermissionDenied) as exc:
-        raise ServiceReadError(f"cannot {doing}: permission denied", hint="roles/run.viewer") from exc
-    except api.NotFound as exc:
-        raise ServiceReadError(f"cannot {doing}: not found") from exc
-    except api.GoogleAPICallError as exc:
-        raise ServiceReadError(f"cannot {doing}: {exc.message or exc}") from exc
-    except OSError as exc:
-        raise ServiceReadError(f"cannot {doing}: {exc}") from exc
 
 
 def _has(message: Any, name: str) -> bool:

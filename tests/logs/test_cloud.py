@@ -127,7 +127,7 @@ def test_unreachable_endpoint_is_a_cloud_error() -> None:
         url = fake.url
     with pytest.raises(CloudLogsError) as info:
         read_entries(CloudQuery("p", "devproxy", SINCE), {"DEVPROXY_LOGGING_ENDPOINT": url})
-    assert "cannot reach Cloud Logging" in info.value.message
+    assert "could not reach the Cloud Logging API" in info.value.message
 
 
 def test_follow_polls_with_a_moving_filter_and_no_duplicates() -> None:
@@ -187,8 +187,8 @@ def test_cli_permission_denied_exits_2_with_hint() -> None:
         result = _cli("--diagnose", endpoint=fake.url)
     assert result.returncode == 2
     assert result.stderr.strip().splitlines()[-1] == (
-        "error: permission denied reading logs of project demo-project "
-        "(grant yourself roles/logging.viewer on the project)"
+        "error: permission denied while trying to read the logs of project demo-project "
+        "(grant your account roles/logging.viewer on the project)"
     )
 
 

@@ -121,7 +121,7 @@ def test_bad_service_read_and_checked(google: tuple[FakeGoogle, dict[str, str]])
 def test_missing_service_is_a_read_error(google: tuple[FakeGoogle, dict[str, str]]) -> None:
     """A service that does not exist is one ServiceReadError, in a region or in none."""
     _, env = google
-    with pytest.raises(ServiceReadError, match="cannot read Cloud Run service nope: not found"):
+    with pytest.raises(ServiceReadError, match="failed to read Cloud Run service nope: Resource 'nope' .* does not exist"):
         read_service(PROJECT, "nope", REGION, env)
     with pytest.raises(ServiceReadError, match="not found in any region"):
         read_service(PROJECT, "nope", None, env)
@@ -174,7 +174,8 @@ def test_cli_unreadable_service_warns_and_still_diagnoses(google: tuple[FakeGoog
                       env={**env, "DEVPROXY_LOGGING_ENDPOINT": logging.url})
     assert result.returncode == 0, result.stderr
     assert result.stderr.strip().splitlines() == [
-        "warning: service settings not checked: cannot read Cloud Run service gone: not found"
+        "warning: service settings not checked: Cloud Run Admin API failed to read Cloud Run service gone: "
+        "Resource 'gone' of kind 'SERVICE' in region 'us-central1' in project 'demo-proj' does not exist."
     ]
     assert "No error found." in result.stdout
 
