@@ -71,7 +71,7 @@ def reference_link(reference: str) -> str:
     return ""
 
 
-def _sig(
+def signature(
     id: str,
     layer: str,
     severity: str,
@@ -87,13 +87,11 @@ def _sig(
     check: str = "",
     min_severity: str = "",
 ) -> Signature:
+    """One catalog row: the patterns come positionally, as they read in the catalogs."""
     return Signature(
         id, layer, severity, role, title, cause, fix, reference, patterns, exclude, events, where, check, min_severity
     )
 
-
-#: the public name of the constructor, for the catalogs of other modules.
-signature = _sig
 
 _FIX_HEADERS = (
     "Forward X-Forwarded-Host: <public host> (no :443) and X-Forwarded-Proto: https and keep the browser's "
@@ -116,7 +114,7 @@ _FIX_TIMEOUT = "Set the Cloud Run request timeout to 3600s (devproxy deploy does
 
 CATALOG: tuple[Signature, ...] = (
     # ---- browser / VS Code web client -------------------------------------------------------
-    _sig(
+    signature(
         "browser-ws-1006", "browser", "error", "symptom",
         "Browser WebSocket closed abnormally (1006)",
         "The WebSocket to the server died without a close frame: the upstream upgrade was rejected "
@@ -129,7 +127,7 @@ CATALOG: tuple[Signature, ...] = (
         r"close 1006 \(abnormal closure\)",
         exclude=(r"socketFactory\.connect", r"permanent error"),
     ),
-    _sig(
+    signature(
         "browser-initial-connect-failed", "browser", "error", "symptom",
         "VS Code gave up connecting to the server",
         "Five consecutive WebSocket connection attempts failed, so the workbench treats it as permanent "
@@ -139,7 +137,7 @@ CATALOG: tuple[Signature, ...] = (
         r"An error occurred in (?:the very first connect attempt|initial connection)[^\n]*permanent error",
         r"socketFactory\.connect\(\) failed or timed out",
     ),
-    _sig(
+    signature(
         "browser-connect-retry", "browser", "warning", "symptom",
         "VS Code is retrying its first connection",
         "An initial WebSocket connection attempt failed; the client retries up to five times.",
@@ -147,7 +145,7 @@ CATALOG: tuple[Signature, ...] = (
         "field-notes §3.4; microsoft/vscode:src/vs/platform/remote/common/remoteAgentConnection.ts",
         r"An error occurred in initial connection! Will retry",
     ),
-    _sig(
+    signature(
         "browser-wss-failed", "browser", "error", "symptom",
         "Browser could not open the WebSocket",
         "The browser's WebSocket to the public URL failed; the reason is on another layer.",
@@ -156,7 +154,7 @@ CATALOG: tuple[Signature, ...] = (
         r"can.t establish a connection to the server at wss?://",
         r"WebSocket connection to '[^']*' failed",
     ),
-    _sig(
+    signature(
         "browser-mixed-content", "browser", "error", "root",
         "Page over HTTPS tried an insecure ws:// WebSocket",
         "Something rewrote the scheme to http/ws, typically X-Forwarded-Proto: http sent to the app.",
@@ -164,7 +162,7 @@ CATALOG: tuple[Signature, ...] = (
         "field-notes §8 B5; ngrok/ngrok#66",
         r"attempted to connect to the insecure WebSocket endpoint",
     ),
-    _sig(
+    signature(
         "browser-offline", "browser", "warning", "root",
         "The browser reported itself offline",
         "The client machine lost its network; the server side is not involved.",
@@ -172,7 +170,7 @@ CATALOG: tuple[Signature, ...] = (
         "field-notes §3.4; microsoft/vscode:src/vs/platform/remote/browser/browserSocketFactory.ts",
         r"Browser is offline",
     ),
-    _sig(
+    signature(
         "browser-reconnect-loop", "browser", "warning", "symptom",
         "VS Code is reconnecting an established session",
         "An established WebSocket dropped (Cloud Run request timeout, new instance, tunnel blip).",
@@ -181,7 +179,7 @@ CATALOG: tuple[Signature, ...] = (
         r"\[reconnect\] starting reconnecting loop",
         r"\[reconnect\] resolving connection",
     ),
-    _sig(
+    signature(
         "browser-vsda-404", "browser", "info", "noise",
         "vsda.js / vsda_bg.wasm not found (harmless)",
         "Visual Studio Device Attestation modules are Microsoft-only and not shipped with code-server.",
@@ -190,7 +188,7 @@ CATALOG: tuple[Signature, ...] = (
         r"vsda(?:_bg)?\.(?:js|wasm)",
         exclude=(r"File not found",),
     ),
-    _sig(
+    signature(
         "browser-grace-time", "browser", "info", "noise",
         "Reconnection grace time announced",
         "Informational: the server tells the client how long a dropped session may reconnect.",
@@ -199,7 +197,7 @@ CATALOG: tuple[Signature, ...] = (
         r"Client received grace time from server",
     ),
     # ---- code-server ----------------------------------------------------------------------
-    _sig(
+    signature(
         "cs-origin-mismatch", "code-server", "error", "root",
         "code-server rejected the WebSocket: Origin does not match Host",
         "code-server ≥ 4.10.1 answers a WebSocket upgrade whose Origin host differs from Host / "
@@ -209,7 +207,7 @@ CATALOG: tuple[Signature, ...] = (
         r'host "[^"]*" does not match origin "[^"]*"',
         exclude=(r'host "[^"]*:(?:80|443)" does not match',),
     ),
-    _sig(
+    signature(
         "cs-origin-port", "code-server", "error", "root",
         "code-server origin check fails because the forwarded host carries :443",
         "X-Forwarded-Host (or Host) includes the default port, so it never equals the Origin host.",
@@ -217,7 +215,7 @@ CATALOG: tuple[Signature, ...] = (
         "field-notes §8 CS4; coder/code-server#6161, #6166",
         r'host "[^"]*:(?:80|443)" does not match origin',
     ),
-    _sig(
+    signature(
         "cs-forbidden-origin", "code-server", "error", "root",
         "code-server answered 403 Forbidden from its origin check",
         "Older code-server releases log the origin-check rejection as an error with this stack.",
@@ -226,7 +224,7 @@ CATALOG: tuple[Signature, ...] = (
         r"Forbidden HttpError: Forbidden",
         r"at ensureOrigin \(",
     ),
-    _sig(
+    signature(
         "cs-no-host", "code-server", "error", "root",
         "code-server received no Host header",
         "The reverse proxy stripped Host and X-Forwarded-Host.",
@@ -235,7 +233,7 @@ CATALOG: tuple[Signature, ...] = (
         r"No host headers found",
         r"behind a reverse proxy that does not forward the host",
     ),
-    _sig(
+    signature(
         "cs-unauthorized", "code-server", "error", "root",
         "code-server refused the request as unauthenticated (401)",
         "code-server's password cookie did not reach it (not forwarded or expired).",
@@ -244,7 +242,7 @@ CATALOG: tuple[Signature, ...] = (
         r"HttpError: Unauthorized",
         r"HTTP/1\.1 401 Unauthorized",
     ),
-    _sig(
+    signature(
         "cs-vsda-missing", "code-server", "info", "noise",
         "code-server: vsda file not found (harmless)",
         "code-server does not ship Microsoft's vsda modules.",
@@ -252,7 +250,7 @@ CATALOG: tuple[Signature, ...] = (
         "field-notes §8 CS6; opendatahub-io/notebooks#2527",
         r"File not found: \S*vsda",
     ),
-    _sig(
+    signature(
         "cs-extension-missing", "code-server", "info", "noise",
         "code-server: web extension bundle not found (usually harmless)",
         "Some builds lack browser bundles of built-in extensions.",
@@ -260,7 +258,7 @@ CATALOG: tuple[Signature, ...] = (
         "field-notes §8 CS7; coder/code-server#6014",
         r"File not found: \S*/extensions/\S*/dist/browser/",
     ),
-    _sig(
+    signature(
         "cs-proxy-env", "code-server", "warning", "root",
         "code-server inherited a malformed proxy environment variable",
         "HTTP(S)_PROXY in code-server's environment is not a URL it understands.",
@@ -269,7 +267,7 @@ CATALOG: tuple[Signature, ...] = (
         r"Unsupported protocol for proxy URL",
     ),
     # ---- nginx in front of code-server ------------------------------------------------------
-    _sig(
+    signature(
         "nginx-upstream-refused", "nginx", "error", "root",
         "nginx could not connect to the upstream (connection refused)",
         "Nothing listens on the upstream address nginx proxies to (code-server down or on another port).",
@@ -277,7 +275,7 @@ CATALOG: tuple[Signature, ...] = (
         "nginx error log; coder/code-server#4443",
         r"connect\(\) failed \(111: Connection refused\) while connecting to upstream",
     ),
-    _sig(
+    signature(
         "nginx-upstream-timeout", "nginx", "error", "root",
         "nginx timed out waiting for the upstream",
         "The upstream accepted but did not answer within proxy_read_timeout (or a WebSocket idled past it).",
@@ -285,7 +283,7 @@ CATALOG: tuple[Signature, ...] = (
         "nginx error log; coder/code-server#4763",
         r"upstream timed out \(110: Connection timed out\)",
     ),
-    _sig(
+    signature(
         "nginx-ws-upgrade-403", "nginx", "error", "root",
         "The WebSocket upgrade was answered 403 (code-server origin check)",
         "code-server rejected the upgrade because Origin and Host differ behind the proxy.",
@@ -294,7 +292,7 @@ CATALOG: tuple[Signature, ...] = (
         r'"GET [^"]*reconnectionToken=[^"]*" 403',
     ),
     # ---- Python proxy (the seed app, devproxy's runtime raw texts) ------------------------------
-    _sig(
+    signature(
         "py-extra-headers", "proxy", "error", "root",
         "websockets ≥ 14 rejected the extra_headers argument",
         "The new asyncio implementation renamed extra_headers to additional_headers; unknown keyword "
@@ -304,7 +302,7 @@ CATALOG: tuple[Signature, ...] = (
         "real capture ws-extra-headers, websockets 14.2–17.4",
         r"unexpected keyword argument 'extra_headers'",
     ),
-    _sig(
+    signature(
         "py-additional-headers", "proxy", "error", "root",
         "Legacy websockets rejected the additional_headers argument",
         "additional_headers was passed to websockets < 14 or to websockets.legacy.",
@@ -313,7 +311,7 @@ CATALOG: tuple[Signature, ...] = (
         "real capture ws-legacy-additional-headers, websockets 10.4–17.4",
         r"unexpected keyword argument 'additional_headers'",
     ),
-    _sig(
+    signature(
         "py-socks-failed", "proxy", "error", "root",
         "Could not open a connection through the SOCKS proxy",
         "websockets could not tunnel through the SOCKS server: most often nothing answered on the loopback "
@@ -324,7 +322,7 @@ CATALOG: tuple[Signature, ...] = (
         r"failed to connect to SOCKS proxy",
         exclude=(r"General SOCKS server failure",),
     ),
-    _sig(
+    signature(
         "py-proxy-loopback-mismatch", "proxy", "critical", "root",
         "SOCKS proxy refused on 'localhost': loopback family mismatch",
         "The client resolved 'localhost' and dialed one loopback family while tailscaled listens on the "
@@ -334,7 +332,7 @@ CATALOG: tuple[Signature, ...] = (
         r"Could not connect to proxy localhost:\d+",
         r"Could not connect to proxy \S+ \[[^\]]*'::1'",
     ),
-    _sig(
+    signature(
         "py-proxy-refused", "proxy", "error", "root",
         "Nothing listens on the SOCKS proxy address",
         "tailscaled is not running, crashed, or listens on another address/port.",
@@ -345,7 +343,7 @@ CATALOG: tuple[Signature, ...] = (
         r"Could not connect to proxy",
         exclude=(r"Could not connect to proxy localhost:", r"'::1'"),
     ),
-    _sig(
+    signature(
         "py-socks-general-failure", "proxy", "error", "symptom",
         "tailscaled could not reach the target (General SOCKS server failure)",
         "tailscaled answers 0x01 for every failed dial: node not Running yet, target offline, ACL drop, "
@@ -354,7 +352,7 @@ CATALOG: tuple[Signature, ...] = (
         "field-notes §0.3 / §8 P3; python-socks _protocols/socks5.py; tailscale/tailscale#14956",
         r"General SOCKS server failure",
     ),
-    _sig(
+    signature(
         "py-socks-timeout", "proxy", "error", "symptom",
         "SOCKS handshake timed out",
         "The SOCKS handshake and CONNECT took longer than the client's timeout: tailscaled's dial was stuck or "
@@ -364,7 +362,7 @@ CATALOG: tuple[Signature, ...] = (
         "real capture socks-proxy-timeout, python-socks 2.7.1/3.2.2",
         r"Proxy connection timed out",
     ),
-    _sig(
+    signature(
         "py-socks-reply", "proxy", "error", "root",
         "The SOCKS server could not reach the target",
         "The SOCKS server answered host/network unreachable or connection refused for the target.",
@@ -374,7 +372,7 @@ CATALOG: tuple[Signature, ...] = (
         r"ProxyError: (?:Host unreachable|Network unreachable|Connection refused by destination host"
         r"|Connection not allowed by ruleset)",
     ),
-    _sig(
+    signature(
         "py-socks-missing", "proxy", "error", "root",
         "websockets found a SOCKS proxy but python-socks is not installed",
         "websockets ≥ 15 uses proxies from the environment automatically.",
@@ -382,7 +380,7 @@ CATALOG: tuple[Signature, ...] = (
         "field-notes §0.9 / §8 P7; python-websockets/websockets:src/websockets/asyncio/client.py",
         r"connecting through a SOCKS proxy requires python-socks",
     ),
-    _sig(
+    signature(
         "py-socks5h-scheme", "proxy", "error", "root",
         "python-socks does not accept the socks5h:// scheme",
         "Proxy.from_url accepts socks5, socks4 and http only.",
@@ -390,7 +388,7 @@ CATALOG: tuple[Signature, ...] = (
         "field-notes §8 P8; romis2012/python-socks#21; real capture socks-socks5h-url, python-socks 2.7.1/3.2.2",
         r"Invalid scheme component: socks5h",
     ),
-    _sig(
+    signature(
         "py-ws-403", "proxy", "error", "root",
         "The target rejected the WebSocket upgrade with 403 (origin check)",
         "code-server's origin check (or an auth layer) refused the proxied upgrade.",
@@ -399,7 +397,7 @@ CATALOG: tuple[Signature, ...] = (
         "real capture ws-*-403, websockets 10.4–17.4",
         r"server rejected WebSocket connection: HTTP 403",
     ),
-    _sig(
+    signature(
         "py-ws-401", "proxy", "error", "root",
         "The target rejected the WebSocket upgrade with 401",
         "The target's session cookie was not forwarded (or expired).",
@@ -407,7 +405,7 @@ CATALOG: tuple[Signature, ...] = (
         "field-notes §8 P10; python-websockets/websockets:src/websockets/exceptions.py",
         r"server rejected WebSocket connection: HTTP 401",
     ),
-    _sig(
+    signature(
         "py-ws-404", "proxy", "error", "root",
         "The target answered the WebSocket upgrade with 404",
         "The upstream path or base path is wrong.",
@@ -415,7 +413,7 @@ CATALOG: tuple[Signature, ...] = (
         "field-notes §8 P11; python-websockets/websockets:src/websockets/exceptions.py",
         r"server rejected WebSocket connection: HTTP 404",
     ),
-    _sig(
+    signature(
         "py-ws-open-timeout", "proxy", "error", "symptom",
         "WebSocket opening handshake timed out",
         "open_timeout elapsed: the SOCKS path was slow (cold tailnet path via DERP) or the upstream stalled.",
@@ -425,7 +423,7 @@ CATALOG: tuple[Signature, ...] = (
         r"timed out during opening handshake",
         r"TimeoutError: timed out during handshake",
     ),
-    _sig(
+    signature(
         "py-keepalive-1011", "proxy", "error", "symptom",
         "WebSocket keepalive ping timed out (1011)",
         "No pong arrived within ping_timeout: the event loop was blocked, or the tailnet path stalled.",
@@ -434,7 +432,7 @@ CATALOG: tuple[Signature, ...] = (
         "real capture ws-*-keepalive, websockets 10.4–17.4",
         r"keepalive ping timeout",
     ),
-    _sig(
+    signature(
         "py-ws-too-big", "proxy", "error", "root",
         "WebSocket message exceeded websockets' max_size (1009)",
         "websockets' default max_size is 1 MiB; VS Code frames can be larger.",
@@ -444,7 +442,7 @@ CATALOG: tuple[Signature, ...] = (
         r"1009 \(message too big\)",
         r"exceeds limit of \d+ bytes",
     ),
-    _sig(
+    signature(
         "py-slow-callback", "proxy", "error", "root",
         "A blocking call froze the event loop (slow callback)",
         "asyncio debug saw a callback hold the loop: a sync socket, subprocess.run, time.sleep or sync "
@@ -454,7 +452,7 @@ CATALOG: tuple[Signature, ...] = (
         "real capture asyncio-slow-callback, CPython 3.11.7",
         r"Executing <.*> took \d+(?:\.\d+)? seconds",
     ),
-    _sig(
+    signature(
         "py-time-limit", "proxy", "error", "symptom",
         "Time limit reached: the event loop was blocked",
         "A blocked event loop let a deadline expire (the seed's 'Error: Time limit reached').",
@@ -462,7 +460,7 @@ CATALOG: tuple[Signature, ...] = (
         "DESIGN rule 1; field-notes §1.6; https://docs.python.org/3/library/asyncio-dev.html#debug-mode",
         r"Time limit reached",
     ),
-    _sig(
+    signature(
         "py-no-close-frame", "proxy", "warning", "symptom",
         "WebSocket dropped without a close handshake",
         "The TCP connection went away (upstream restart, tunnel reset, Cloud Run cut).",
@@ -471,7 +469,7 @@ CATALOG: tuple[Signature, ...] = (
         "real capture ws-*-drop, websockets 10.4–17.4",
         r"no close frame received or sent",
     ),
-    _sig(
+    signature(
         "py-direct-tailnet-dial", "proxy", "error", "root",
         "Dialed a tailnet IP directly in userspace networking mode",
         "With --tun=userspace-networking the kernel has no route to 100.64.0.0/10; only the SOCKS proxy does.",
@@ -479,7 +477,7 @@ CATALOG: tuple[Signature, ...] = (
         "field-notes §8 P17; https://tailscale.com/kb/1112/userspace-networking",
         r"Cannot connect to host 100\.(?:6[4-9]|[7-9]\d|1[01]\d|12[0-7])\.\d+\.\d+:\d+",
     ),
-    _sig(
+    signature(
         "py-server-disconnected", "proxy", "warning", "symptom",
         "Upstream closed a pooled connection",
         "A keep-alive connection to the target closed (tunnel reset or upstream restart).",
@@ -488,7 +486,7 @@ CATALOG: tuple[Signature, ...] = (
         "real capture aiohttp-disconnected, aiohttp 3.14.5",
         r"ServerDisconnectedError",
     ),
-    _sig(
+    signature(
         "py-aiohttp-ws-403", "proxy", "error", "root",
         "aiohttp's upstream WebSocket handshake was rejected with 403",
         "The target (code-server origin check or an auth layer) refused the upgrade.",
@@ -496,7 +494,7 @@ CATALOG: tuple[Signature, ...] = (
         "field-notes §8 P19; project-receptor/python-receptor#191; real capture aiohttp-ws-403, aiohttp 3.14.5",
         r"WSServerHandshakeError: 403",
     ),
-    _sig(
+    signature(
         "py-closing-transport", "proxy", "warning", "symptom",
         "Wrote to a connection the peer had already closed",
         "A relay pump kept writing after the other side closed.",
@@ -504,7 +502,7 @@ CATALOG: tuple[Signature, ...] = (
         "field-notes §8 P20; aio-libs/aiohttp#4587",
         r"Cannot write to closing transport",
     ),
-    _sig(
+    signature(
         "py-aiohttp-msg-size", "proxy", "error", "root",
         "WebSocket message exceeded aiohttp's max_msg_size (1009)",
         "aiohttp's WebSocketResponse defaults to a 4 MiB message limit.",
@@ -512,7 +510,7 @@ CATALOG: tuple[Signature, ...] = (
         "field-notes §8 P21; aio-libs/aiohttp:aiohttp/web_ws.py; real capture aiohttp-ws-*-too-big, aiohttp 3.14.5",
         r"Message size \d+ exceeds limit \d+",
     ),
-    _sig(
+    signature(
         "py-redirect-with-sock", "proxy", "error", "root",
         "The upstream redirected a WebSocket opened over a preexisting socket",
         "The target answered 30x to the upgrade while sock= was used.",
@@ -521,7 +519,7 @@ CATALOG: tuple[Signature, ...] = (
         r"cannot follow redirect to .* with a preexisting socket",
     ),
     # ---- tailscaled / tailscale CLI --------------------------------------------------------
-    _sig(
+    signature(
         "ts-packet-header", "tailscale", "warning", "symptom",
         "tailscaled: SOCKS client closed before its handshake",
         "A client connected to the SOCKS port and closed before sending its greeting: a bare port probe, "
@@ -531,7 +529,7 @@ CATALOG: tuple[Signature, ...] = (
         "real capture ts-bare-connect, tailscaled 1.102.5",
         r"client connection failed: could not read packet header",
     ),
-    _sig(
+    signature(
         "ts-dial-timeout", "tailscale", "error", "root",
         "tailscaled: dial to the target timed out (5 s)",
         "tailscaled's SOCKS dial exceeded its hard 5 s limit: node not Running yet, path still via DERP, "
@@ -540,7 +538,7 @@ CATALOG: tuple[Signature, ...] = (
         "field-notes §0.3 / §8 T2; tailscale/tailscale#14956",
         r"client connection failed: context deadline exceeded",
     ),
-    _sig(
+    signature(
         "ts-no-route", "tailscale", "error", "root",
         "tailscaled: no route to the target",
         "The target is not in the netmap: offline, not shared, or a subnet route not accepted.",
@@ -548,7 +546,7 @@ CATALOG: tuple[Signature, ...] = (
         "field-notes §8 T3; tailscale/tailscale#1952",
         r"client connection failed: connect tcp \S+: no route",
     ),
-    _sig(
+    signature(
         "ts-incompatible-version", "tailscale", "error", "root",
         "tailscaled: a non-SOCKS client hit the SOCKS port",
         "Something spoke HTTP (or another protocol) to the SOCKS5 listener.",
@@ -556,7 +554,7 @@ CATALOG: tuple[Signature, ...] = (
         "field-notes §8 T4; tailscale/tailscale#18130; real capture ts-http-at-socks, tailscaled 1.102.5",
         r"incompatible SOCKS version",
     ),
-    _sig(
+    signature(
         "ts-no-auth-methods", "tailscale", "error", "root",
         "tailscaled: SOCKS authentication method mismatch",
         "The client offered no method the SOCKS server accepts.",
@@ -564,7 +562,7 @@ CATALOG: tuple[Signature, ...] = (
         "field-notes §8 T5; tailscale/tailscale:net/socks5/socks5.go",
         r"no acceptable auth methods",
     ),
-    _sig(
+    signature(
         "ts-listener-in-use", "tailscale", "critical", "root",
         "tailscaled could not open the SOCKS listener: address in use",
         "Another tailscaled (a restart race) or another process holds the port.",
@@ -572,7 +570,7 @@ CATALOG: tuple[Signature, ...] = (
         "field-notes §8 T6; tailscale/tailscale:cmd/tailscaled/tailscaled.go",
         r"SOCKS5 listener: listen tcp \S+: bind: address already in use",
     ),
-    _sig(
+    signature(
         "ts-key-expired", "tailscale", "critical", "root",
         "Tailscale auth key expired, revoked or already used",
         "The auth key in the secret no longer exists (keys expire within 90 days; single-use keys work once).",
@@ -583,7 +581,7 @@ CATALOG: tuple[Signature, ...] = (
         r"invalid key: API key does not exist",
         r"backend error: invalid authkey\b",
     ),
-    _sig(
+    signature(
         "ts-key-malformed", "tailscale", "critical", "root",
         "Tailscale auth key is malformed",
         "The key has quotes, a trailing newline, or belongs to another tailnet.",
@@ -592,7 +590,7 @@ CATALOG: tuple[Signature, ...] = (
         r"invalid key: unable to validate API key",
         r"invalid key: API key \S+ not valid",
     ),
-    _sig(
+    signature(
         "ts-tags-denied", "tailscale", "critical", "root",
         "Tailscale rejected the requested tags",
         "The key or OAuth client does not own the tags it asked for.",
@@ -600,7 +598,7 @@ CATALOG: tuple[Signature, ...] = (
         "field-notes §8 T9; tailscale/tailscale#15456",
         r"requested tags \[[^\]]*\] are invalid or not permitted",
     ),
-    _sig(
+    signature(
         "ts-up-timeout", "tailscale", "error", "root",
         "tailscale up never reached Running",
         "Login did not complete: no or bad key, or the control server is unreachable.",
@@ -609,7 +607,7 @@ CATALOG: tuple[Signature, ...] = (
         "real capture ts-control-*-cli, tailscale 1.102.5",
         r"timeout waiting for Tailscale service to enter a Running state",
     ),
-    _sig(
+    signature(
         "ts-no-daemon", "tailscale", "error", "root",
         "tailscale CLI could not reach tailscaled",
         "The CLI ran before tailscaled created its socket, or they use different --socket paths.",
@@ -618,7 +616,7 @@ CATALOG: tuple[Signature, ...] = (
         r"failed to connect to local tailscaled",
         r"tailscaled\.sock: connect: no such file or directory",
     ),
-    _sig(
+    signature(
         "ts-logout-timeout", "tailscale", "warning", "root",
         "Ephemeral node was not logged out on shutdown",
         "The logout on SIGTERM missed its 5 s window; the node lingers in the admin console.",
@@ -626,7 +624,7 @@ CATALOG: tuple[Signature, ...] = (
         "field-notes §8 T12; tailscale/tailscale#14805",
         r"failed to log out ephemeral node on shutdown",
     ),
-    _sig(
+    signature(
         "ts-sigterm", "tailscale", "info", "noise",
         "tailscaled stopped on SIGTERM (normal scale-in or new revision)",
         "Cloud Run stopped the instance; clients reconnect to another one.",
@@ -635,7 +633,7 @@ CATALOG: tuple[Signature, ...] = (
         "real capture ts-sigterm, tailscaled 1.102.5",
         r"tailscaled got signal terminated",
     ),
-    _sig(
+    signature(
         "ts-netlink", "tailscale", "info", "noise",
         "tailscaled polls routes (no netlink in gVisor)",
         "Cloud Run gen1 lacks netlink route groups.",
@@ -643,7 +641,7 @@ CATALOG: tuple[Signature, ...] = (
         "field-notes §8 T14; tailscale/tailscale#1631",
         r"AF_NETLINK RTMGRP failed",
     ),
-    _sig(
+    signature(
         "ts-udp-buffer", "tailscale", "info", "noise",
         "tailscaled could not raise UDP buffer sizes (harmless)",
         "No CAP_NET_ADMIN in the container.",
@@ -651,7 +649,7 @@ CATALOG: tuple[Signature, ...] = (
         "field-notes §8 T15; tailscale/tailscale#7471",
         r"failed to force-set UDP (?:read|write) buffer size",
     ),
-    _sig(
+    signature(
         "ts-logtail", "tailscale", "info", "noise",
         "tailscaled log upload failed (harmless)",
         "Uploading logs to log.tailscale.io is blocked or slow.",
@@ -661,7 +659,7 @@ CATALOG: tuple[Signature, ...] = (
         r"logtail: upload: log upload of",
     ),
     # ---- Cloud Run platform ----------------------------------------------------------------
-    _sig(
+    signature(
         "cr-request-timeout", "cloudrun", "error", "root",
         "Cloud Run ended a request at the request timeout",
         "WebSockets are requests under the service's request timeout (default 300 s).",
@@ -669,7 +667,7 @@ CATALOG: tuple[Signature, ...] = (
         "field-notes §2.1 / §8 CR1; knative/serving#7933",
         r"reached the maximum request timeout",
     ),
-    _sig(
+    signature(
         "cr-ws-cut-at-timeout", "cloudrun", "error", "root",
         "Cloud Run cut WebSockets at a short request timeout",
         "Upgraded (101) requests end with a latency equal to the request timeout (default 300 s), so every "
@@ -678,7 +676,7 @@ CATALOG: tuple[Signature, ...] = (
         "field-notes §2.1 / §7.3; cloud.google.com/run/docs/triggering/websockets",
         check="ws_cut_at_timeout",
     ),
-    _sig(
+    signature(
         "cr-ws-hourly", "cloudrun", "info", "noise",
         "WebSockets end at the 60-minute maximum (expected)",
         "Cloud Run's maximum request timeout is 3600 s; clients reconnect within code-server's grace time.",
@@ -686,7 +684,7 @@ CATALOG: tuple[Signature, ...] = (
         "field-notes §0.4; AdaptiveConsulting/ReactiveTraderCloud#1954",
         check="ws_cut_hourly",
     ),
-    _sig(
+    signature(
         "cr-port-not-listening", "cloudrun", "critical", "root",
         "Container did not listen on $PORT in time",
         "Nothing served 0.0.0.0:$PORT within the startup probe (e.g. waited for tailscale before binding, "
@@ -696,7 +694,7 @@ CATALOG: tuple[Signature, ...] = (
         r"failed to start and then listen on the port defined by the PORT",
         r"failed to start and listen on the port defined provided by the PORT",
     ),
-    _sig(
+    signature(
         "cr-memory", "cloudrun", "critical", "root",
         "Container exceeded its memory limit",
         "tailscaled, Python and the in-memory filesystem (/tmp counts as memory) exceeded the limit.",
@@ -704,7 +702,7 @@ CATALOG: tuple[Signature, ...] = (
         "field-notes §8 CR4; dart-lang/pub-dev#9554",
         r"Memory limit of \d+ MiB exceeded",
     ),
-    _sig(
+    signature(
         "cr-no-instance", "cloudrun", "error", "root",
         "No Cloud Run instance was available",
         "Max instances reached or scale-from-zero lag.",
@@ -712,7 +710,7 @@ CATALOG: tuple[Signature, ...] = (
         "field-notes §8 CR5; hashicorp/terraform-provider-google#13193",
         r"aborted because there was no available instance",
     ),
-    _sig(
+    signature(
         "cr-gvisor-syscall", "cloudrun", "info", "noise",
         "gVisor unsupported syscall (gen1 noise)",
         "The gen1 sandbox does not implement every syscall option.",
@@ -720,7 +718,7 @@ CATALOG: tuple[Signature, ...] = (
         "field-notes §8 CR6; google/gvisor#1739",
         r"Container Sandbox: Unsupported syscall",
     ),
-    _sig(
+    signature(
         "cr-secret-denied", "cloudrun", "critical", "root",
         "Runtime service account cannot read the secret",
         "The revision's service account lacks roles/secretmanager.secretAccessor on the secret.",
@@ -728,7 +726,7 @@ CATALOG: tuple[Signature, ...] = (
         "field-notes §8 CR7; terraform-google-modules/terraform-docs-samples#168",
         r"Permission denied on secret",
     ),
-    _sig(
+    signature(
         "cr-sigabrt", "cloudrun", "error", "root",
         "Container killed with SIGABRT",
         "A background process was starved of CPU under request-based billing.",
@@ -738,7 +736,7 @@ CATALOG: tuple[Signature, ...] = (
         r"signal 6 \(SIGABRT\)",
     ),
     # ---- devproxy's own structured events ------------------------------------------------------
-    _sig(
+    signature(
         "dp-socks-unreachable", "proxy", "critical", "root",
         "devproxy: no SOCKS server answered (tailscaled not listening)",
         "No address of the SOCKS endpoint accepted a connection: tailscaled is not running or listens elsewhere.",
@@ -746,7 +744,7 @@ CATALOG: tuple[Signature, ...] = (
         "DESIGN rule 2; field-notes §1.3",
         events=(ev.SOCKS_CONNECT_FAILED,),
     ),
-    _sig(
+    signature(
         "dp-socks-reply", "proxy", "error", "symptom",
         "devproxy: tailscaled could not reach the target",
         "tailscaled answered the SOCKS CONNECT with a failure (it replies 'general failure' for any dial error).",
@@ -754,7 +752,7 @@ CATALOG: tuple[Signature, ...] = (
         "field-notes §0.3 / §1.4",
         events=(ev.SOCKS_REPLY_FAILED,),
     ),
-    _sig(
+    signature(
         "dp-target-refused", "proxy", "error", "root",
         "devproxy: the target refused or was unreachable",
         "The dev server is not listening on the target address.",
@@ -762,7 +760,7 @@ CATALOG: tuple[Signature, ...] = (
         "DESIGN (devproxy runtime)",
         events=(ev.TARGET_CONNECT_FAILED,),
     ),
-    _sig(
+    signature(
         "dp-upstream-timeout", "proxy", "error", "symptom",
         "devproxy: the upstream timed out",
         "Dialing, the handshake or the target's answer took too long (cold tailnet path, stalled target).",
@@ -770,7 +768,7 @@ CATALOG: tuple[Signature, ...] = (
         "DESIGN (devproxy runtime)",
         events=(ev.UPSTREAM_TIMEOUT,),
     ),
-    _sig(
+    signature(
         "dp-upgrade-403", "proxy", "error", "root",
         "devproxy: the target rejected the WebSocket upgrade with 403",
         "code-server's origin check refused the upgrade (Origin host ≠ forwarded host).",
@@ -779,7 +777,7 @@ CATALOG: tuple[Signature, ...] = (
         events=(ev.WS_UPGRADE_REJECTED,),
         where=(("status", "403"),),
     ),
-    _sig(
+    signature(
         "dp-upgrade-401", "proxy", "error", "root",
         "devproxy: the target rejected the WebSocket upgrade with 401",
         "The target's session cookie did not reach it.",
@@ -788,7 +786,7 @@ CATALOG: tuple[Signature, ...] = (
         events=(ev.WS_UPGRADE_REJECTED,),
         where=(("status", "401"),),
     ),
-    _sig(
+    signature(
         "dp-upgrade-rejected", "proxy", "error", "root",
         "devproxy: the target answered the WebSocket upgrade with an HTTP status",
         "The target did not switch protocols (wrong path, auth layer, or an error page).",
@@ -797,7 +795,7 @@ CATALOG: tuple[Signature, ...] = (
         events=(ev.WS_UPGRADE_REJECTED,),
         where=(("status", r"(?!40[13]$)\d+"),),
     ),
-    _sig(
+    signature(
         "dp-ws-too-big", "proxy", "error", "root",
         "devproxy: a WebSocket closed with 1009 (message too big)",
         "A frame exceeded a size limit on one leg of the relay.",
@@ -806,7 +804,7 @@ CATALOG: tuple[Signature, ...] = (
         events=(ev.WS_CLOSED,),
         where=(("close_code", "1009"),),
     ),
-    _sig(
+    signature(
         "dp-ws-abnormal", "proxy", "warning", "symptom",
         "devproxy: WebSockets closed abnormally (1006/1011)",
         "A leg of the relay dropped without a clean close.",
@@ -815,7 +813,7 @@ CATALOG: tuple[Signature, ...] = (
         events=(ev.WS_CLOSED,),
         where=(("close_code", "1006|1011"),),
     ),
-    _sig(
+    signature(
         "dp-vsda-404", "proxy", "info", "noise",
         "vsda.js / vsda_bg.wasm requests (harmless)",
         "code-server does not ship Microsoft's vsda modules.",
@@ -824,7 +822,7 @@ CATALOG: tuple[Signature, ...] = (
         events=(ev.HTTP_ACCESS,),
         where=(("path", ".*vsda.*"),),
     ),
-    _sig(
+    signature(
         "dp-http-5xx", "proxy", "warning", "symptom",
         "devproxy answered 5xx",
         "The proxy could not carry requests to the target.",
@@ -833,7 +831,7 @@ CATALOG: tuple[Signature, ...] = (
         events=(ev.HTTP_ACCESS,),
         where=(("status", "5\\d\\d"),),
     ),
-    _sig(
+    signature(
         "dp-auth-disabled", "proxy", "warning", "root",
         "devproxy runs without access control (--auth none)",
         "Anyone with the URL reaches the dev server, which is a remote shell.",
@@ -841,7 +839,7 @@ CATALOG: tuple[Signature, ...] = (
         "DESIGN (access control)",
         events=(ev.RUNTIME_AUTH_DISABLED,),
     ),
-    _sig(
+    signature(
         "dp-tailscale-auth-failed", "tailscale", "critical", "root",
         "Tailscale login failed: auth key invalid or expired",
         "tailscaled rejected the auth key from the secret (expired, revoked, reused or malformed).",
@@ -849,7 +847,7 @@ CATALOG: tuple[Signature, ...] = (
         "field-notes §0.12 / §8 T7",
         events=(ev.TAILSCALE_AUTH_FAILED,),
     ),
-    _sig(
+    signature(
         "dp-tailscaled-exited", "tailscale", "error", "root",
         "tailscaled exited unexpectedly",
         "The tailscaled child process died; proxying fails until it is back.",
@@ -858,7 +856,7 @@ CATALOG: tuple[Signature, ...] = (
         events=(ev.TAILSCALED_EXITED,),
         min_severity="WARNING",  # INFO when the runtime itself stopped it on SIGTERM
     ),
-    _sig(
+    signature(
         "dp-tailscaled-restart", "tailscale", "warning", "symptom",
         "tailscaled is being restarted",
         "The supervisor restarts tailscaled with backoff after it exited.",
@@ -866,7 +864,7 @@ CATALOG: tuple[Signature, ...] = (
         "field-notes §1.6",
         events=(ev.TAILSCALED_RESTART,),
     ),
-    _sig(
+    signature(
         "dp-tailscaled-backoff", "tailscale", "warning", "symptom",
         "tailscaled is in backoff",
         "tailscaled keeps failing to start or log in.",
@@ -875,7 +873,7 @@ CATALOG: tuple[Signature, ...] = (
         events=(ev.TAILSCALED_STATE,),
         where=(("state", "backoff"),),
     ),
-    _sig(
+    signature(
         "dp-tailscaled-start-failed", "tailscale", "critical", "root",
         "tailscaled could not be started",
         "The tailscaled binary is missing or not executable in the image.",
@@ -884,7 +882,7 @@ CATALOG: tuple[Signature, ...] = (
         "DESIGN (devproxy runtime supervisor)",
         events=(ev.TAILSCALED_START_FAILED,),
     ),
-    _sig(
+    signature(
         "dp-tailscale-cli-failed", "tailscale", "error", "root",
         "The tailscale CLI could not be run",
         "The tailscale binary is missing or not executable, so the runtime cannot log in or read the state.",
@@ -892,7 +890,7 @@ CATALOG: tuple[Signature, ...] = (
         "DESIGN (devproxy runtime supervisor)",
         events=(ev.TAILSCALE_CLI_FAILED,),
     ),
-    _sig(
+    signature(
         "dp-tailscale-up-failed", "tailscale", "error", "root",
         "tailscale up failed",
         "Logging in to the tailnet failed; the message carries tailscale's last line.",
@@ -900,7 +898,7 @@ CATALOG: tuple[Signature, ...] = (
         "field-notes §1.6 / §8 T7–T10",
         events=(ev.TAILSCALE_UP_FAILED,),
     ),
-    _sig(
+    signature(
         "dp-needs-login", "tailscale", "warning", "root",
         "The tailnet node waits for login or approval",
         "BackendState NeedsLogin (no usable key) or NeedsMachineAuth (device approval is on in the tailnet).",
@@ -909,7 +907,7 @@ CATALOG: tuple[Signature, ...] = (
         events=(ev.TAILSCALE_BACKEND_STATE,),
         where=(("backend_state", "NeedsLogin|NeedsMachineAuth"),),
     ),
-    _sig(
+    signature(
         "dp-tailscaled-killed", "tailscale", "warning", "root",
         "tailscaled ignored SIGTERM and was killed",
         "tailscaled did not exit within its grace time, so the ephemeral node may not have logged out.",
@@ -917,7 +915,7 @@ CATALOG: tuple[Signature, ...] = (
         "field-notes §0.11; tailscale/tailscale#14805",
         events=(ev.TAILSCALED_KILLED,),
     ),
-    _sig(
+    signature(
         "dp-supervisor-crashed", "tailscale", "error", "root",
         "devproxy's tailscaled supervisor crashed",
         "The supervision loop itself failed; tailscaled is no longer restarted.",
@@ -925,7 +923,7 @@ CATALOG: tuple[Signature, ...] = (
         "DESIGN (devproxy runtime supervisor)",
         events=(ev.SUPERVISOR_CRASHED,),
     ),
-    _sig(
+    signature(
         "dp-tailscaled-watchdog", "tailscale", "warning", "root",
         "tailscaled said Running but the target did not answer through it; devproxy restarted tailscaled",
         "Every dial through tailscaled's SOCKS server failed for longer than the watchdog's bound while "
@@ -935,7 +933,7 @@ CATALOG: tuple[Signature, ...] = (
         "DESIGN rule 5; devproxy runtime watchdog",
         events=(ev.TAILSCALED_WATCHDOG,),
     ),
-    _sig(
+    signature(
         "dp-iap-keys-failed", "auth", "error", "root",
         "devproxy cannot fetch Google's IAP public keys",
         "IAP assertions cannot be verified without the keys, so every request is answered 503.",
@@ -943,7 +941,7 @@ CATALOG: tuple[Signature, ...] = (
         "DESIGN (access control: iap); cloud.google.com/iap/docs/signed-headers-howto",
         events=(ev.AUTH_IAP_KEYS_FAILED,),
     ),
-    _sig(
+    signature(
         "dp-weak-token", "auth", "warning", "root",
         "the access token is short enough to guess",
         "DEVPROXY_ACCESS_TOKEN is shorter than 16 characters; the login rate limit only slows guessing down.",
@@ -951,7 +949,7 @@ CATALOG: tuple[Signature, ...] = (
         "DESIGN (access control: token)",
         events=(ev.AUTH_WEAK_TOKEN,),
     ),
-    _sig(
+    signature(
         "dp-proxy-failed", "proxy", "error", "root",
         "devproxy could not forward a request to the target",
         "A failure of the proxy path that no more specific signature names.",
@@ -959,7 +957,7 @@ CATALOG: tuple[Signature, ...] = (
         "DESIGN (devproxy runtime)",
         events=(ev.PROXY_FAILED,),
     ),
-    _sig(
+    signature(
         "dp-ws-close-failed", "proxy", "warning", "symptom",
         "closing a WebSocket with 1001 at shutdown failed",
         "On SIGTERM devproxy closes every WebSocket with 1001; this one failed, so its ends were dropped.",
@@ -967,7 +965,7 @@ CATALOG: tuple[Signature, ...] = (
         "DESIGN rule 6 (SIGTERM then 10 s)",
         events=(ev.RUNTIME_WEBSOCKET_CLOSE_FAILED,),
     ),
-    _sig(
+    signature(
         "dp-ws-bad-handshake", "proxy", "warning", "symptom",
         "devproxy refused a malformed WebSocket upgrade",
         "A client sent an upgrade request that breaks RFC 6455 (no key, a wrong version, a body); the "
@@ -976,7 +974,7 @@ CATALOG: tuple[Signature, ...] = (
         "RFC 6455 §4.2.1",
         events=(ev.WS_BAD_HANDSHAKE,),
     ),
-    _sig(
+    signature(
         "dp-upstream-body-failed", "proxy", "warning", "symptom",
         "devproxy: a response body from the target was cut off",
         "The target or the tunnel dropped the connection while a response was streaming.",
@@ -984,7 +982,7 @@ CATALOG: tuple[Signature, ...] = (
         "DESIGN (devproxy runtime)",
         events=(ev.UPSTREAM_BODY_FAILED,),
     ),
-    _sig(
+    signature(
         "dp-login-failed", "auth", "warning", "root",
         "Failed logins to devproxy",
         "Someone entered a wrong access token.",
@@ -992,7 +990,7 @@ CATALOG: tuple[Signature, ...] = (
         "DESIGN (access control)",
         events=(ev.AUTH_LOGIN_FAILED,),
     ),
-    _sig(
+    signature(
         "dp-rate-limited", "auth", "warning", "symptom",
         "Logins were rate-limited",
         "Too many failed logins from one client.",
@@ -1000,7 +998,7 @@ CATALOG: tuple[Signature, ...] = (
         "DESIGN (access control)",
         events=(ev.AUTH_RATE_LIMITED,),
     ),
-    _sig(
+    signature(
         "dp-auth-denied", "auth", "info", "noise",
         "Unauthenticated requests were sent to the login page",
         "Normal for visitors without a session.",
@@ -1008,7 +1006,7 @@ CATALOG: tuple[Signature, ...] = (
         "DESIGN (access control)",
         events=(ev.AUTH_DENIED,),
     ),
-    _sig(
+    signature(
         "dp-runtime-stopping", "proxy", "info", "noise",
         "devproxy stopped (normal SIGTERM on scale-in or new revision)",
         "Cloud Run stops instances; clients reconnect.",
