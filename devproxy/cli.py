@@ -23,9 +23,10 @@ app = typer.Typer(
     name="devproxy",
     help="A public HTTPS URL on Google Cloud Run for a dev server on your Tailscale tailnet.",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
+    context_settings={"max_content_width": 120},
 )
 
 

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Optional
 import typer
 
 from devproxy.errors import ConfigError
+from devproxy.project import PROJECT_HELP, SERVICE_HELP
 
 if TYPE_CHECKING:  # imported lazily at run time so `devproxy --help` stays fast
     from rich.console import Console
@@ -33,20 +34,20 @@ def logs(
     diagnose: bool = typer.Option(False, "--diagnose", "-d", help="Name the most likely cause and its fix"),
     as_json: bool = typer.Option(False, "--json", help="Print JSON (key 'findings' with --diagnose)"),
     follow: bool = typer.Option(False, "--follow", help="Keep reading new entries until Ctrl-C"),
-    project: Optional[str] = typer.Option(
-        None, "--project", help="Google Cloud project [default: devproxy.toml, GOOGLE_CLOUD_PROJECT, gcloud's]"
-    ),
-    service: Optional[str] = typer.Option(
-        None, "--service", help="Cloud Run service name [default: devproxy.toml's, else devproxy]"
-    ),
+    project: Optional[str] = typer.Option(None, "--project", help=PROJECT_HELP),
+    service: Optional[str] = typer.Option(None, "--service", help=SERVICE_HELP),
     region: Optional[str] = typer.Option(
         None, "--region", help="Cloud Run region [default: devproxy.toml's or gcloud's, else all regions]"
     ),
     since: Optional[str] = typer.Option(
-        None, "--since", help="How far back: 30m, 1h, 2d or a timestamp [default 1h; 1m with --follow]"
+        None, "--since", help="How far back: 30m, 1h, 2d or a timestamp [default: 1h; 1m with --follow]"
     ),
-    limit: int = typer.Option(1000, "--limit", help="Read at most this many (newest) entries"),
-    poll_interval: float = typer.Option(2.0, "--poll-interval", help="Seconds between polls with --follow"),
+    limit: int = typer.Option(
+        1000, "--limit", show_default=False, help="Read at most this many (newest) entries [default: 1000]"
+    ),
+    poll_interval: float = typer.Option(
+        2.0, "--poll-interval", show_default=False, help="Seconds between polls with --follow [default: 2]"
+    ),
     max_polls: Optional[int] = typer.Option(None, "--max-polls", hidden=True),
     no_service: bool = typer.Option(
         False, "--no-service", help="With --diagnose from Cloud Logging: do not read the service's settings"

@@ -152,3 +152,9 @@ def resolve(env: Mapping[str, str], flags: Mapping[str, str | None], *, cwd: Pat
     layers = config_layers(env, cwd=cwd, home=home, keys=PLACE_DEFAULTS)
     layers.append(("flag", {k: v for k, v in flags.items() if k in PLACE_DEFAULTS and v is not None}))
     return merge_place(layers)
+
+
+#: the help texts of --project, --region and --service, one wording for every command.
+PROJECT_HELP = "Google Cloud project id [default: devproxy.toml's, GOOGLE_CLOUD_PROJECT or gcloud's]"
+REGION_HELP = f"Cloud Run region [default: devproxy.toml's or gcloud's, else {DEFAULT_REGION}]"
+SERVICE_HELP = f"Cloud Run service name [default: devproxy.toml's, else {DEFAULT_SERVICE}]"
