@@ -61,6 +61,9 @@ def _register() -> None:
         pass
     else:
         cli_logs.register(app)
+    from devproxy import cli_open
+
+    cli_open.register(app)
 
 
 def render_error(exc: DevproxyError) -> None:
