@@ -61,9 +61,10 @@ def _register() -> None:
         pass
     else:
         cli_logs.register(app)
-    from devproxy import cli_open
+    from devproxy import cli_destroy, cli_open
 
     cli_open.register(app)
+    cli_destroy.register(app)
 
 
 def render_error(exc: DevproxyError) -> None:

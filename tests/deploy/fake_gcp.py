@@ -160,6 +160,7 @@ class FakeGoogle:
         yield "GET", r"/v1/projects/([^/]+)/builds/([^/]+)", self.get_build
         yield "GET", r"/v3/projects/([^/]+)", self.get_project
         yield "GET", r"/_devproxy/ready", self.ready
+        yield from self.removal_routes()
 
     # -- helpers ----------------------------------------------------------------------------------
     @staticmethod
@@ -417,6 +418,53 @@ class FakeGoogle:
     def ready(self, **_: Any) -> Any:
         text = b"ready" if self.ready_status == 200 else b"tailnet not running"
         return self.ready_status, {"Content-Type": "text/plain"}, text
+
+
+    # -- what `devproxy destroy` calls --------------------------------------------------------------------------
+    def removal_routes(self) -> Iterator[tuple[str, str, Any]]:
+        loc = r"projects/([^/]+)/locations/([^/]+)"
+        yield "DELETE", rf"/v2/{loc}/services/([^/:]+)", self.delete_service
+        yield "DELETE", r"/v1/projects/([^/]+)/secrets/([^/:]+)", self.delete_secret
+        yield "GET", rf"/v1/({loc}/repositories/[^/]+/packages/[^/:]+)", self.get_package
+        yield "DELETE", rf"/v1/({loc}/repositories/[^/]+/packages/[^/:]+)", self.delete_package
+        yield "DELETE", r"/v1/projects/([^/]+)/serviceAccounts/([^/]+)", self.delete_account
+
+    def delete_service(self, project: str, region: str, service: str, **_: Any) -> Any:
+        name = f"projects/{project}/locations/{region}/services/{service}"
+        if name not in self.services:
+            raise GoogleError(404, f"Resource '{service}' of kind 'SERVICE' does not exist.")
+        deleted = self.services.pop(name)
+        self.service_policies.pop(service, None)
+        return self.json(self.operation(f"projects/{project}/locations/{region}", deleted,
+                                        "type.googleapis.com/google.cloud.run.v2.Service", polls=1))
+
+    def delete_secret(self, project: str, secret_id: str, **_: Any) -> Any:
+        self._secret(secret_id)
+        del self.secrets[secret_id]
+        return self.json({})
+
+    def _package_tags(self, name: str) -> list[str]:
+        return [tag for tag in self.tags if tag.startswith(f"{name}/tags/")]
+
+    def get_package(self, name: str, *_: Any, **__: Any) -> Any:
+        if not self._package_tags(name):
+            raise GoogleError(404, f"Requested entity was not found. {name}")
+        return self.json({"name": name})
+
+    def delete_package(self, name: str, project: str, region: str, **_: Any) -> Any:
+        tags = self._package_tags(name)
+        if not tags:
+            raise GoogleError(404, f"Requested entity was not found. {name}")
+        for tag in tags:
+            del self.tags[tag]
+        return self.json(self.operation(f"projects/{project}/locations/{region}", {},
+                                        "type.googleapis.com/google.protobuf.Empty"))
+
+    def delete_account(self, project: str, email: str, **_: Any) -> Any:
+        if email not in self.accounts:
+            raise GoogleError(404, f"Unknown service account {email}")
+        del self.accounts[email]
+        return self.json({})
 
 
 class _Handler(BaseHTTPRequestHandler):
