@@ -104,8 +104,18 @@ def init(
     target: Optional[str] = typer.Option(None, "--target", help="Dev server URL on the tailnet [default: asked]"),
     auth: Optional[str] = typer.Option(None, "--auth", help="Access control: token|iap|none [default: asked]"),
     force: bool = typer.Option(False, "--force", help="Overwrite an existing file"),
+    check: bool = typer.Option(False, "--check", help="Only check the project's APIs and your roles; write no file"),
+    enable_apis: bool = typer.Option(
+        False, "--enable-apis", help="Enable the disabled APIs without asking [default: ask on a terminal]"
+    ),
+    no_check: bool = typer.Option(False, "--no-check", help="Only write the file; do not check the project"),
 ) -> None:
-    """Write a commented devproxy.toml (asking for missing values on a terminal; gcloud's values suggested)."""
+    """Write a commented devproxy.toml, then check the project: disabled APIs (enabled with consent), missing roles."""
+    from devproxy.cli_preflight import preflight
+
+    if check:
+        flags = dict(project=project, region=region, service=service, auth=auth)
+        raise typer.Exit(preflight(enable_apis=enable_apis, flags=flags))
     from devproxy.deploy.init_config import answers, write_init
 
     ask = (lambda label, default: str(typer.prompt(label, default=default))) if sys.stdin.isatty() else None
@@ -113,6 +123,8 @@ def init(
                                       auth=auth), ask, home=Path.home())
     write_init(path, values, force=force)
     _out(f"wrote {path}; next: devproxy deploy --dry-run")
+    if not no_check:
+        raise typer.Exit(preflight(enable_apis=enable_apis, config_path=path, required=False))
 
 
 def status(

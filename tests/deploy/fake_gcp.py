@@ -87,6 +87,12 @@ class FakeGoogle:
         self.fail_build: str | None = None
         self.ready_status = 200
         self.url = ""
+        #: APIs the project has on (Service Usage); a fresh fake project has every API deploy uses.
+        self.enabled_apis: set[str] = {f"{api}.googleapis.com" for api in (
+            "run", "secretmanager", "iam", "artifactregistry", "cloudbuild", "storage", "iap",
+            "cloudresourcemanager", "logging", "serviceusage")}
+        #: permissions the caller holds on the project (testIamPermissions); None: all of them.
+        self.granted: set[str] | None = None
 
     # -- test helpers -------------------------------------------------------------------------
     def inject(self, method: str, path_regex: str, status: int, message: str,
@@ -161,6 +167,7 @@ class FakeGoogle:
         yield "GET", r"/v3/projects/([^/]+)", self.get_project
         yield "GET", r"/_devproxy/ready", self.ready
         yield from self.removal_routes()
+        yield from self.setup_routes()
 
     # -- helpers ----------------------------------------------------------------------------------
     @staticmethod
@@ -467,6 +474,35 @@ class FakeGoogle:
         return self.json({})
 
 
+    # -- what `devproxy init`'s set-up check calls: Service Usage, Resource Manager's testIamPermissions --------------
+    def setup_routes(self) -> Iterator[tuple[str, str, Any]]:
+        yield "GET", r"/v1/projects/([^/]+)/services:batchGet", self.batch_get_services
+        yield "POST", r"/v1/projects/([^/]+)/services:batchEnable", self.batch_enable_services
+        yield "POST", r"/v3/projects/([^/:]+):testIamPermissions", self.test_permissions
+
+    def batch_get_services(self, project: str, query: Any, **_: Any) -> Any:
+        names = query.get("names", [])
+        if len(names) > 20:
+            raise GoogleError(400, "at most 20 services in one batchGet")
+        return self.json({"services": [
+            {"name": f"projects/{NUMBER}/services/{api}", "parent": f"projects/{NUMBER}",
+             "state": "ENABLED" if api in self.enabled_apis else "DISABLED"}
+            for api in (name.rsplit("/", 1)[-1] for name in names)]})
+
+    def batch_enable_services(self, project: str, body: Any, **_: Any) -> Any:
+        ids = body["serviceIds"]
+        self.enabled_apis.update(ids)
+        response = {"@type": "type.googleapis.com/google.api.serviceusage.v1.BatchEnableServicesResponse",
+                    "services": [{"name": f"projects/{NUMBER}/services/{api}", "state": "ENABLED"} for api in ids]}
+        return self.json({"name": f"operations/acat.p2-{NUMBER}-{next(self.ids)}", "done": True,
+                          "response": response})
+
+    def test_permissions(self, project: str, body: Any, **_: Any) -> Any:
+        asked = body.get("permissions", [])
+        held = [p for p in asked if self.granted is None or p in self.granted]
+        return self.json({"permissions": held} if held else {})
+
+
 class _Handler(BaseHTTPRequestHandler):
     fake: FakeGoogle
     protocol_version = "HTTP/1.1"
@@ -509,4 +545,5 @@ class FakeServer:
 
     def env(self) -> dict[str, str]:
         return {f"DEVPROXY_{api}_ENDPOINT": self.fake.url for api in
-                ("RUN", "SECRETMANAGER", "STORAGE", "CLOUDBUILD", "ARTIFACTREGISTRY", "IAM", "RESOURCEMANAGER")}
+                ("RUN", "SECRETMANAGER", "STORAGE", "CLOUDBUILD", "ARTIFACTREGISTRY", "IAM", "RESOURCEMANAGER",
+                 "SERVICEUSAGE")}
