@@ -66,11 +66,11 @@ def test_deploy_config_agrees_with_resolve(tmp_path: Path) -> None:
     """deploy's configuration reads the same layers, so it names the same project, region and service."""
     gcloud_config(tmp_path, "gp", "europe-north1")
     (tmp_path / "devproxy.toml").write_text('[deploy]\nservice = "dev"\ntarget = "http://devbox:8888"\n')
-    env = {"CLOUDSDK_CORE_PROJECT": "envp"}
+    env = {"CLOUDSDK_CORE_PROJECT": "env-proj"}
     place = resolve(env, {}, cwd=tmp_path, home=tmp_path)
     cfg = load_config(env, {}, cwd=tmp_path, home=tmp_path)
     assert (cfg.project, cfg.region, cfg.service) == (place.project, place.region, place.service)
-    assert (place.project, place.region, place.service) == ("envp", "europe-north1", "dev")
+    assert (place.project, place.region, place.service) == ("env-proj", "europe-north1", "dev")
 
 
 def test_logs_reads_the_project_region_and_service_of_devproxy_toml(tmp_path: Path) -> None:
