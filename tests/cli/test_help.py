@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 from tests.deploy.clirun import devproxy
@@ -65,3 +68,19 @@ def test_completion_completes_commands_and_options(tmp_path: Path) -> None:
     ran = devproxy([], cwd=tmp_path, env={"_DEVPROXY_COMPLETE": "complete_bash", "COMP_WORDS": "devproxy logs --fo",
                                           "COMP_CWORD": "2"})
     assert (ran.code, ran.out.split()) == (0, ["--follow"])
+
+
+def test_install_completion_writes_the_script_and_sources_it(tmp_path: Path) -> None:
+    """`--install-completion bash` writes the script under HOME and sources it from .bashrc; a real bash completes."""
+    ran = devproxy(["--install-completion", "bash"], cwd=tmp_path)
+    assert ran.code == 0, ran.err
+    script = tmp_path / ".bash_completions" / "devproxy.sh"
+    assert f"source '{script}'" in (tmp_path / ".bashrc").read_text()
+    assert "_DEVPROXY_COMPLETE=complete_bash" in script.read_text()
+    path = f"{Path(sys.executable).parent}:{os.environ['PATH']}"
+    bash = subprocess.run(
+        ["bash", "-c", f"source '{script}'; COMP_WORDS=(devproxy des); COMP_CWORD=1; _devproxy_completion devproxy; "
+                       'echo "${COMPREPLY[@]}"'],
+        env={**os.environ, "PATH": path, "HOME": str(tmp_path)}, capture_output=True, text=True, timeout=60,
+        check=False)
+    assert bash.stdout.split() == ["destroy"], bash.stderr
