@@ -10,6 +10,8 @@ from typing import Any, Optional
 
 import typer
 
+from devproxy.project import PROJECT_HELP, REGION_HELP, SERVICE_HELP
+
 
 def register(app: typer.Typer) -> None:
     app.command("deploy")(deploy)
@@ -35,19 +37,26 @@ def _err(line: str, style: str = "") -> None:
 
 
 def deploy(
-    project: Optional[str] = typer.Option(None, "--project", help="Google Cloud project id"),
-    region: Optional[str] = typer.Option(None, "--region", help="Cloud Run region [default us-central1]"),
-    service: Optional[str] = typer.Option(None, "--service", help="Cloud Run service name [default devproxy]"),
-    target: Optional[str] = typer.Option(None, "--target", help="URL of the dev server on your tailnet"),
-    image: Optional[str] = typer.Option(None, "--image", help="Deploy this image; skips the build"),
-    auth: Optional[str] = typer.Option(None, "--auth", help="Access control: token|iap|none [default token]"),
-    min_instances: Optional[int] = typer.Option(None, "--min-instances", help="[default 1]"),
-    max_instances: Optional[int] = typer.Option(None, "--max-instances", help="[default 1]"),
+    project: Optional[str] = typer.Option(None, "--project", help=PROJECT_HELP),
+    region: Optional[str] = typer.Option(None, "--region", help=REGION_HELP),
+    service: Optional[str] = typer.Option(None, "--service", help=SERVICE_HELP),
+    target: Optional[str] = typer.Option(
+        None, "--target", help="URL of the dev server on your tailnet, e.g. http://devbox:8888 "
+        "[default: devproxy.toml's]"
+    ),
+    image: Optional[str] = typer.Option(
+        None, "--image", help="Deploy this image; skips the build [default: build one]"
+    ),
+    auth: Optional[str] = typer.Option(None, "--auth", help="Access control: token|iap|none [default: token]"),
+    min_instances: Optional[int] = typer.Option(
+        None, "--min-instances", help="Instances kept running; 0 scales to zero (slow first request) [default: 1]"
+    ),
+    max_instances: Optional[int] = typer.Option(None, "--max-instances", help="Most instances at once [default: 1]"),
     login_server: Optional[str] = typer.Option(
-        None, "--login-server", help="Control server URL, e.g. your Headscale [default Tailscale's]"
+        None, "--login-server", help="Control server URL, e.g. your Headscale [default: Tailscale's]"
     ),
     ts_authkey_file: Optional[str] = typer.Option(
-        None, "--ts-authkey-file", help="File holding the Tailscale auth key (else TS_AUTHKEY, else asked)"
+        None, "--ts-authkey-file", help="File holding the Tailscale auth key [default: TS_AUTHKEY, else asked]"
     ),
     rotate_token: bool = typer.Option(False, "--rotate-token", help="Generate a new access token"),
     dry_run: bool = typer.Option(False, "--dry-run", help="Print plan, Dockerfile and service spec; change nothing"),
@@ -86,15 +95,27 @@ def _print(data: Any) -> None:
 
 
 def init(
-    path: Path = typer.Option(Path("devproxy.toml"), "--path", help="Where to write the file"),
-    project: Optional[str] = typer.Option(None, "--project"),
-    region: Optional[str] = typer.Option(None, "--region"),
-    service: Optional[str] = typer.Option(None, "--service"),
-    target: Optional[str] = typer.Option(None, "--target"),
-    auth: Optional[str] = typer.Option(None, "--auth"),
+    path: Path = typer.Option(
+        Path("devproxy.toml"), "--path", show_default=False, help="Where to write the file [default: devproxy.toml]"
+    ),
+    project: Optional[str] = typer.Option(None, "--project", help="Google Cloud project id [default: asked]"),
+    region: Optional[str] = typer.Option(None, "--region", help="Cloud Run region [default: asked]"),
+    service: Optional[str] = typer.Option(None, "--service", help="Cloud Run service name [default: asked]"),
+    target: Optional[str] = typer.Option(None, "--target", help="Dev server URL on the tailnet [default: asked]"),
+    auth: Optional[str] = typer.Option(None, "--auth", help="Access control: token|iap|none [default: asked]"),
     force: bool = typer.Option(False, "--force", help="Overwrite an existing file"),
+    check: bool = typer.Option(False, "--check", help="Only check the project's APIs and your roles; write no file"),
+    enable_apis: bool = typer.Option(
+        False, "--enable-apis", help="Enable the disabled APIs without asking [default: ask on a terminal]"
+    ),
+    no_check: bool = typer.Option(False, "--no-check", help="Only write the file; do not check the project"),
 ) -> None:
-    """Write a commented devproxy.toml (asking for missing values on a terminal)."""
+    """Write a commented devproxy.toml, then check the project: disabled APIs (enabled with consent), missing roles."""
+    from devproxy.cli_preflight import preflight
+
+    if check:
+        flags = dict(project=project, region=region, service=service, auth=auth)
+        raise typer.Exit(preflight(enable_apis=enable_apis, flags=flags))
     from devproxy.deploy.init_config import answers, write_init
 
     ask = (lambda label, default: str(typer.prompt(label, default=default))) if sys.stdin.isatty() else None
@@ -102,13 +123,15 @@ def init(
                                       auth=auth), ask, home=Path.home())
     write_init(path, values, force=force)
     _out(f"wrote {path}; next: devproxy deploy --dry-run")
+    if not no_check:
+        raise typer.Exit(preflight(enable_apis=enable_apis, config_path=path, required=False))
 
 
 def status(
-    project: Optional[str] = typer.Option(None, "--project"),
-    region: Optional[str] = typer.Option(None, "--region"),
-    service: Optional[str] = typer.Option(None, "--service"),
-    auth: Optional[str] = typer.Option(None, "--auth", help="The access mode you deployed with"),
+    project: Optional[str] = typer.Option(None, "--project", help=PROJECT_HELP),
+    region: Optional[str] = typer.Option(None, "--region", help=REGION_HELP),
+    service: Optional[str] = typer.Option(None, "--service", help=SERVICE_HELP),
+    auth: Optional[str] = typer.Option(None, "--auth", help="The access mode you deployed with [default: token]"),
     as_json: bool = typer.Option(False, "--json", help="Print the status as JSON"),
 ) -> None:
     """Show the service URL, ready revision, drift from what devproxy expects, and readiness."""

@@ -87,6 +87,12 @@ class FakeGoogle:
         self.fail_build: str | None = None
         self.ready_status = 200
         self.url = ""
+        #: APIs the project has on (Service Usage); a fresh fake project has every API deploy uses.
+        self.enabled_apis: set[str] = {f"{api}.googleapis.com" for api in (
+            "run", "secretmanager", "iam", "artifactregistry", "cloudbuild", "storage", "iap",
+            "cloudresourcemanager", "logging", "serviceusage")}
+        #: permissions the caller holds on the project (testIamPermissions); None: all of them.
+        self.granted: set[str] | None = None
 
     # -- test helpers -------------------------------------------------------------------------
     def inject(self, method: str, path_regex: str, status: int, message: str,
@@ -160,6 +166,8 @@ class FakeGoogle:
         yield "GET", r"/v1/projects/([^/]+)/builds/([^/]+)", self.get_build
         yield "GET", r"/v3/projects/([^/]+)", self.get_project
         yield "GET", r"/_devproxy/ready", self.ready
+        yield from self.removal_routes()
+        yield from self.setup_routes()
 
     # -- helpers ----------------------------------------------------------------------------------
     @staticmethod
@@ -419,6 +427,82 @@ class FakeGoogle:
         return self.ready_status, {"Content-Type": "text/plain"}, text
 
 
+    # -- what `devproxy destroy` calls --------------------------------------------------------------------------
+    def removal_routes(self) -> Iterator[tuple[str, str, Any]]:
+        loc = r"projects/([^/]+)/locations/([^/]+)"
+        yield "DELETE", rf"/v2/{loc}/services/([^/:]+)", self.delete_service
+        yield "DELETE", r"/v1/projects/([^/]+)/secrets/([^/:]+)", self.delete_secret
+        yield "GET", rf"/v1/({loc}/repositories/[^/]+/packages/[^/:]+)", self.get_package
+        yield "DELETE", rf"/v1/({loc}/repositories/[^/]+/packages/[^/:]+)", self.delete_package
+        yield "DELETE", r"/v1/projects/([^/]+)/serviceAccounts/([^/]+)", self.delete_account
+
+    def delete_service(self, project: str, region: str, service: str, **_: Any) -> Any:
+        name = f"projects/{project}/locations/{region}/services/{service}"
+        if name not in self.services:
+            raise GoogleError(404, f"Resource '{service}' of kind 'SERVICE' does not exist.")
+        deleted = self.services.pop(name)
+        self.service_policies.pop(service, None)
+        return self.json(self.operation(f"projects/{project}/locations/{region}", deleted,
+                                        "type.googleapis.com/google.cloud.run.v2.Service", polls=1))
+
+    def delete_secret(self, project: str, secret_id: str, **_: Any) -> Any:
+        self._secret(secret_id)
+        del self.secrets[secret_id]
+        return self.json({})
+
+    def _package_tags(self, name: str) -> list[str]:
+        return [tag for tag in self.tags if tag.startswith(f"{name}/tags/")]
+
+    def get_package(self, name: str, *_: Any, **__: Any) -> Any:
+        if not self._package_tags(name):
+            raise GoogleError(404, f"Requested entity was not found. {name}")
+        return self.json({"name": name})
+
+    def delete_package(self, name: str, project: str, region: str, **_: Any) -> Any:
+        tags = self._package_tags(name)
+        if not tags:
+            raise GoogleError(404, f"Requested entity was not found. {name}")
+        for tag in tags:
+            del self.tags[tag]
+        return self.json(self.operation(f"projects/{project}/locations/{region}", {},
+                                        "type.googleapis.com/google.protobuf.Empty"))
+
+    def delete_account(self, project: str, email: str, **_: Any) -> Any:
+        if email not in self.accounts:
+            raise GoogleError(404, f"Unknown service account {email}")
+        del self.accounts[email]
+        return self.json({})
+
+
+    # -- what `devproxy init`'s set-up check calls: Service Usage, Resource Manager's testIamPermissions --------------
+    def setup_routes(self) -> Iterator[tuple[str, str, Any]]:
+        yield "GET", r"/v1/projects/([^/]+)/services:batchGet", self.batch_get_services
+        yield "POST", r"/v1/projects/([^/]+)/services:batchEnable", self.batch_enable_services
+        yield "POST", r"/v3/projects/([^/:]+):testIamPermissions", self.test_permissions
+
+    def batch_get_services(self, project: str, query: Any, **_: Any) -> Any:
+        names = query.get("names", [])
+        if len(names) > 20:
+            raise GoogleError(400, "at most 20 services in one batchGet")
+        return self.json({"services": [
+            {"name": f"projects/{NUMBER}/services/{api}", "parent": f"projects/{NUMBER}",
+             "state": "ENABLED" if api in self.enabled_apis else "DISABLED"}
+            for api in (name.rsplit("/", 1)[-1] for name in names)]})
+
+    def batch_enable_services(self, project: str, body: Any, **_: Any) -> Any:
+        ids = body["serviceIds"]
+        self.enabled_apis.update(ids)
+        response = {"@type": "type.googleapis.com/google.api.serviceusage.v1.BatchEnableServicesResponse",
+                    "services": [{"name": f"projects/{NUMBER}/services/{api}", "state": "ENABLED"} for api in ids]}
+        return self.json({"name": f"operations/acat.p2-{NUMBER}-{next(self.ids)}", "done": True,
+                          "response": response})
+
+    def test_permissions(self, project: str, body: Any, **_: Any) -> Any:
+        asked = body.get("permissions", [])
+        held = [p for p in asked if self.granted is None or p in self.granted]
+        return self.json({"permissions": held} if held else {})
+
+
 class _Handler(BaseHTTPRequestHandler):
     fake: FakeGoogle
     protocol_version = "HTTP/1.1"
@@ -461,4 +545,5 @@ class FakeServer:
 
     def env(self) -> dict[str, str]:
         return {f"DEVPROXY_{api}_ENDPOINT": self.fake.url for api in
-                ("RUN", "SECRETMANAGER", "STORAGE", "CLOUDBUILD", "ARTIFACTREGISTRY", "IAM", "RESOURCEMANAGER")}
+                ("RUN", "SECRETMANAGER", "STORAGE", "CLOUDBUILD", "ARTIFACTREGISTRY", "IAM", "RESOURCEMANAGER",
+                 "SERVICEUSAGE")}
