@@ -47,7 +47,7 @@ class Bridge:
     # slots: a thousand idle WebSockets should cost little more than their sockets
     __slots__ = (
         "path", "opened_at", "loop", "browser_transport", "browser_protocol", "_writer", "target", "core",
-        "done", "_draining", "_drain_task", "_timer", "_timer_at", "__weakref__",
+        "_clock", "done", "_draining", "_drain_task", "_timer", "_timer_at", "__weakref__",
     )
 
     def __init__(self, path: str, request: web.Request, target: TargetLeg, *, max_age: float | None) -> None:
@@ -58,7 +58,8 @@ class Bridge:
         self.browser_protocol = request.protocol
         self._writer = request.writer
         self.target = target
-        self.core = RelayCore(now=self.loop.time(), ping_interval=PING_INTERVAL, close_timeout=CLOSE_TIMEOUT,
+        self._clock = self.loop.time
+        self.core = RelayCore(now=self._clock(), ping_interval=PING_INTERVAL, close_timeout=CLOSE_TIMEOUT,
                               max_age=max_age, ping_token=PING_TOKEN)
         self.done: asyncio.Future[None] = self.loop.create_future()
         self._draining = False
@@ -84,7 +85,7 @@ class Bridge:
 
     def feed_data(self, data: bytes) -> tuple[bool, bytes]:
         if not self.done.done():
-            self.core.from_browser(data, self.loop.time())
+            self.core.from_browser(data, self._clock())
             self._carry_out()
         return False, b""
 
@@ -96,7 +97,7 @@ class Bridge:
 
     def from_target(self, data: bytes) -> None:
         if not self.done.done():
-            self.core.from_target(data, self.loop.time())
+            self.core.from_target(data, self._clock())
             self._carry_out()
 
     def target_lost(self) -> None:

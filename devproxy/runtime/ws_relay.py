@@ -108,19 +108,19 @@ class RelayCore:
         if self.ended:
             return
         self._now = now
-        close = self.close
         for seg in self.up.feed(data):
-            if isinstance(seg, bytes):
-                if not close.sent_up:
+            if isinstance(seg, bytes):  # the hot path: a run of frame bytes
+                if not self.close.sent_up:
                     self.to_target.append(seg)
-            elif isinstance(seg, Control):
+                continue
+            if isinstance(seg, Control):
                 if self._held_up:
                     self._flush_up()
                 self._browser_control(seg)
+                if self.ended:
+                    return
             else:
                 self._broke("browser", seg)
-                return
-            if self.ended:
                 return
         if self._held_up and self.up.at_boundary:
             self._flush_up()
@@ -130,19 +130,19 @@ class RelayCore:
         if self.ended:
             return
         self._now = self._heard = now
-        close = self.close
         for seg in self.down.feed(data):
             if isinstance(seg, bytes):
-                if not close.sent_down:
-                    self._down(seg)
-            elif isinstance(seg, Control):
+                if not self.close.sent_down and not self._browser_dropped:
+                    self.to_browser.append(seg)
+                continue
+            if isinstance(seg, Control):
                 if self._held_down:
                     self._flush_down()
                 self._target_control(seg)
+                if self.ended:
+                    return
             else:
                 self._broke("target", seg)
-                return
-            if self.ended:
                 return
         if self._held_down and self.down.at_boundary:
             self._flush_down()
