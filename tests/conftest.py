@@ -10,6 +10,7 @@ import ipaddress
 import logging
 import os
 import socket
+import subprocess
 import sys
 import threading
 import time
@@ -148,10 +149,14 @@ def _product_caller() -> str | None:
     return None
 
 
-def _from_asyncio() -> bool:
-    """Whether asyncio's own subprocess transport made this Popen (it starts a child without waiting)."""
-    frame = sys._getframe(4)  # _from_asyncio < _blocking < _audit < Popen.__init__ < its caller
-    return os.sep + "asyncio" + os.sep in frame.f_code.co_filename
+def _waits_for_the_child() -> bool:
+    """Whether this Popen was made by subprocess.run/call/check_output, which then wait for the child;
+    a bare Popen (asyncio's subprocess transport, the runtime's own spawn) only forks and execs."""
+    frame = sys._getframe(3)  # above _waits_for_the_child < _blocking < _audit: Popen's own frames
+    while frame is not None and frame.f_code.co_filename == subprocess.__file__ and frame.f_code.co_name in (
+            "_execute_child", "__init__"):
+        frame = frame.f_back
+    return frame is not None and frame.f_code.co_filename == subprocess.__file__
 
 
 def _numeric_host(host: object) -> bool:
@@ -176,7 +181,7 @@ def _blocking(event: str, args: tuple[object, ...]) -> bool:
     if event in ("socket.gethostbyname", "socket.gethostbyaddr"):
         return True
     if event == "subprocess.Popen":
-        return not _from_asyncio()
+        return _waits_for_the_child()
     return event == "os.system"
 
 

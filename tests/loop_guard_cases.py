@@ -14,9 +14,11 @@ from typing import Any
 from devproxy.runtime import closecodes
 
 
-def as_product(source: str, **names: Any) -> None:
+def as_product(source: str, **names: Any) -> dict[str, Any]:
     """Run `source` as if a line of devproxy's own code (a product module's file name on its frame)."""
-    exec(compile(source, closecodes.__file__, "exec"), {**names})
+    namespace = {**names}
+    exec(compile(source, closecodes.__file__, "exec"), namespace)
+    return namespace
 
 
 def _burn_cpu(seconds: float) -> None:
@@ -63,6 +65,19 @@ async def case_product_starts_a_child_the_asyncio_way() -> None:
 
     proc = await asyncio.create_subprocess_exec(sys.executable, "-c", "pass")
     await asyncio.wait_for(proc.wait(), 20)
+
+
+async def case_product_spawns_without_waiting() -> None:
+    import subprocess
+    import sys
+
+    child = as_product("child = subprocess.Popen([exe, '-c', 'pass'])", subprocess=subprocess,
+                       exe=sys.executable)["child"]
+    for _ in range(200):  # bounded: 20 s
+        if child.poll() is not None:
+            break
+        await asyncio.sleep(0.1)
+    assert child.returncode == 0
 
 
 async def case_test_code_sleeps_briefly() -> None:
