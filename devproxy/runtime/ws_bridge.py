@@ -108,6 +108,7 @@ class Bridge:
 
     def _tick(self) -> None:
         self._timer = None
+        self._timer_at = -1.0  # rescheduled whatever the core says (a timer may fire a hair early)
         if not self.done.done():
             self.core.tick(self.loop.time())
             self._carry_out()
