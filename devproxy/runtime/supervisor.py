@@ -17,7 +17,6 @@ import os
 import signal
 import tempfile
 import time
-from collections.abc import Mapping
 from typing import Any
 
 from devproxy import events
@@ -27,12 +26,13 @@ from devproxy.runtime.log import EventLog
 from devproxy.runtime.snapshots import TailscaleCheck, WatchdogView
 from devproxy.runtime.tailscale_io import TailscaleIO
 from devproxy.runtime.watchdog import Watchdog, probe_interval, socks_probe
+from devproxy.runtime.config_tailscale import TailscaleSettings
 from devproxy.runtime.tailscale import (
-    TailscaleSettings,
     TailscaleStatus,
     backoff_delay,
     parse_status,
     status_argv,
+    secret_file_content,
     tailscaled_argv,
     up_argv,
 )
@@ -53,20 +53,14 @@ class _Restart(Exception):
 class Supervisor:
     """Runs tailscaled as a child, logs it in with `tailscale up`, restarts it when it dies."""
 
-    def __init__(
-        self,
-        settings: TailscaleSettings,
-        log: EventLog,
-        *,
-        env: Mapping[str, str] | None = None,
-    ) -> None:
+    def __init__(self, settings: TailscaleSettings, log: EventLog) -> None:
         self.settings = settings
         self.log = log
         self.state = "stopped"
         self.detail = "not started"
         self.restarts = 0
         self.backend_state = ""
-        self._io = TailscaleIO(settings, log, env)
+        self._io = TailscaleIO(settings, log)
         self._task: asyncio.Task[None] | None = None
         self._proc: Child | None = None
         self._stopping = False
@@ -309,13 +303,14 @@ class Supervisor:
         raise _Restart(f"watchdog: {reason}")
 
     async def _up(self) -> None:
-        """`tailscale up` with the key in a 0600 file that exists only while `up` runs."""
+        """`tailscale up` with the credential in a 0600 file that exists only while `up` runs."""
         s = self.settings
         key_path: str | None = None
-        if s.authkey is not None:
+        content = secret_file_content(s.credential)
+        if content is not None:
             fd, key_path = tempfile.mkstemp(prefix=".authkey-", dir=s.state_dir)
             try:
-                os.write(fd, s.authkey.encode())
+                os.write(fd, content.encode())
             finally:
                 os.close(fd)
         try:
@@ -354,7 +349,7 @@ class Supervisor:
 
     def _check_auth(self) -> None:
         if self._io.auth_failure is not None:
-            raise _Restart("the control plane rejected the Tailscale auth key; mint a new key", auth=True)
+            raise _Restart(f"the control plane refused the login: {self._io.auth_message}", auth=True)
 
     # -- helpers --------------------------------------------------------------------------
 

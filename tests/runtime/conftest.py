@@ -90,7 +90,7 @@ async def start_proxy() -> AsyncIterator[StartProxy]:
         ready: asyncio.Future[tuple[str, int]] = asyncio.get_running_loop().create_future()
         proxy = RunningProxy(url="", host="", port=0)
         log.add_hook(proxy.records.append)
-        proxy.task = asyncio.create_task(run(config, env or {}, log=log, started=ready, stop=proxy.stop))
+        proxy.task = asyncio.create_task(run(config, log=log, started=ready, stop=proxy.stop))
         done, _ = await asyncio.wait({ready, proxy.task}, timeout=10, return_when=asyncio.FIRST_COMPLETED)
         if proxy.task in done:
             proxy.task.result()
