@@ -22,6 +22,7 @@ from devproxy import __version__, events
 from devproxy.errors import ConfigError
 from devproxy.runtime import closecodes
 from devproxy.runtime.config import RuntimeConfig
+from devproxy.runtime.config_tailscale import credential_mode
 from devproxy.runtime.deadlines import DeadlineServer
 from devproxy.runtime.log import EventLog
 from devproxy.runtime.root import Runtime, create_runtime
@@ -95,6 +96,7 @@ async def run(config: RuntimeConfig, *, log: EventLog | None = None,
         target=str(config.target),
         socks=str(config.socks) if config.socks else "none",
         auth=config.auth,
+        tailscale=credential_mode(config.tailscale.credential) if config.tailscale is not None else "off",
     )
     if runtime.supervisor is not None:
         await runtime.supervisor.start()

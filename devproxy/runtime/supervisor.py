@@ -15,7 +15,6 @@ import asyncio
 import contextlib
 import os
 import signal
-import tempfile
 import time
 from typing import Any
 
@@ -32,7 +31,6 @@ from devproxy.runtime.tailscale import (
     backoff_delay,
     parse_status,
     status_argv,
-    secret_file_content,
     tailscaled_argv,
     up_argv,
 )
@@ -303,24 +301,14 @@ class Supervisor:
         raise _Restart(f"watchdog: {reason}")
 
     async def _up(self) -> None:
-        """`tailscale up` with the credential in a 0600 file that exists only while `up` runs."""
-        s = self.settings
-        key_path: str | None = None
-        content = secret_file_content(s.credential)
-        if content is not None:
-            fd, key_path = tempfile.mkstemp(prefix=".authkey-", dir=s.state_dir)
-            try:
-                os.write(fd, content.encode())
-            finally:
-                os.close(fd)
+        """`tailscale up` with the credential (or a fresh ID token) in a 0600 file that exists only while `up` runs."""
         try:
-            # `up` has its own --timeout; ours only catches a CLI that ignores it.
-            bound = s.up_timeout_s + min(5.0, max(1.0, s.up_timeout_s))
-            code, output = await self._io.run_cli(up_argv(s, key_path), bound, events.TAILSCALE_UP_LINE)
-        finally:
-            if key_path is not None:
-                with contextlib.suppress(FileNotFoundError):
-                    os.unlink(key_path)
+            code, output = await self._io.up()
+        except TailscaleError as exc:
+            # Only the keyless login asks something before `up`: the metadata server.
+            self.log.error(events.TAILSCALE_UP_FAILED, f"keyless login: {exc.message}", component="supervisor",
+                           hint=exc.hint)
+            raise _Restart(f"keyless login: {exc.message}") from None
         if code == 0:
             self.log.info(events.TAILSCALE_UP, "tailscale up finished", component="supervisor")
             return

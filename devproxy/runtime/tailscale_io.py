@@ -12,14 +12,17 @@ import contextlib
 import os
 import shutil
 import signal
+import tempfile
+from collections.abc import Iterator
 from typing import Any
 
 from devproxy import events
 from devproxy.errors import ConfigError
 from devproxy.runtime.children import Child, spawn
 from devproxy.runtime.log import EventLog
-from devproxy.runtime.config_tailscale import TailscaleSettings
-from devproxy.runtime.tailscale import AUTH_KINDS, classify_line
+from devproxy.runtime.config_tailscale import TailscaleSettings, WorkloadIdentity
+from devproxy.runtime.metadata import fetch_id_token
+from devproxy.runtime.tailscale import AUTH_KINDS, classify_line, secret_file_content, up_argv
 
 
 def check_binaries(settings: TailscaleSettings) -> None:
@@ -59,6 +62,22 @@ class TailscaleIO:
     async def spawn(self, argv: list[str]) -> Child:
         """Start one child without the secrets. Raises: OSError when it cannot start."""
         return await spawn(argv, self.child_env(), self.pending)
+
+    async def up(self) -> tuple[int | None, str]:
+        """`tailscale up` once: (exit code or None when killed, masked output). Raises: TailscaleError.
+
+        Keyless logins first fetch a fresh ID token (they last an hour; every login gets its own). The
+        whole call is bounded: the token fetch, and `up` including the key minting its --timeout does not cover.
+        """
+        s = self.settings
+        content = secret_file_content(s.credential)
+        if isinstance(s.credential, WorkloadIdentity):
+            content = await fetch_id_token(s.credential.metadata_host, s.credential.audience,
+                                           timeout_s=min(10.0, s.up_timeout_s))
+        with _secret_file(s.state_dir, content) as path:
+            # `up` has its own --timeout for reaching Running; ours also covers the minting calls before it.
+            bound = s.up_timeout_s + min(5.0, max(1.0, s.up_timeout_s))
+            return await self.run_cli(up_argv(s, path), bound, events.TAILSCALE_UP_LINE)
 
     async def run_cli(self, argv: list[str], timeout_s: float, line_event: str | None) -> tuple[int | None, str]:
         """Run the tailscale CLI with a bound; return (exit code or None when killed, masked output)."""
@@ -155,3 +174,21 @@ class TailscaleIO:
 def _clip(line: str, limit: int = 300) -> str:
     line = line.strip()
     return line if len(line) <= limit else line[:limit] + "..."
+
+
+@contextlib.contextmanager
+def _secret_file(directory: str, content: str | None) -> Iterator[str | None]:
+    """A 0600 file holding `content` (mkstemp's mode) for the length of the block; None when there is nothing."""
+    if content is None:
+        yield None
+        return
+    fd, path = tempfile.mkstemp(prefix=".authkey-", dir=directory)
+    try:
+        try:
+            os.write(fd, content.encode())
+        finally:
+            os.close(fd)
+        yield path
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(path)

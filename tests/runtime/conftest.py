@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import io
+import os
+import signal
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,6 +19,7 @@ from devproxy.runtime.config import build_config
 from devproxy.runtime.log import EventLog
 from devproxy.runtime.server import run
 from support.socks import Microsocks, start_microsocks
+from support.tailscale_standins import STANDINS, Standin, alive
 from support.upstream import create_upstream
 
 
@@ -111,3 +114,21 @@ async def start_proxy() -> AsyncIterator[StartProxy]:
 async def client() -> AsyncIterator[aiohttp.ClientSession]:
     async with aiohttp.ClientSession(trust_env=False, auto_decompress=False) as session:
         yield session
+
+
+@pytest.fixture
+def standin(tmp_path: Path) -> Iterator[Standin]:
+    """A control directory for the stand-in tailscaled/tailscale; no microsocks outlives the test."""
+    for script in ("tailscaled", "tailscale"):
+        assert os.access(STANDINS / script, os.X_OK), f"{script} stand-in must be executable"
+    control = tmp_path / "control"
+    control.mkdir()
+    state = tmp_path / "state"
+    box = Standin(control, state)
+    yield box
+    # Safety net: no microsocks may outlive the test, whatever happened.
+    for line in box.record("microsocks.pids").split():
+        if alive(int(line)):
+            os.kill(int(line), signal.SIGKILL)
+
+

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from devproxy.errors import ConfigError, TailscaleError
 from devproxy.runtime.config import SocksEndpoint, parse_socks, tailscale_settings
-from devproxy.runtime.config_tailscale import AuthKey, TailscaleSettings, hostname_from_env
+from devproxy.runtime.config_tailscale import AuthKey, OAuthClient, TailscaleSettings, WorkloadIdentity, hostname_from_env
 from devproxy.runtime.redact import MASK, Redactor
 from devproxy.runtime.tailscale import (
     backoff_delay,
     classify_line,
     parse_status,
+    secret_file_content,
     status_argv,
     tailscaled_argv,
     up_argv,
@@ -224,3 +227,35 @@ def test_redact(text: str, secret: str | None, expected: str) -> None:
 def test_backoff_delay(attempt: int, expected: float) -> None:
     """Capped exponential backoff 1, 2, 4 ... 30 s."""
     assert backoff_delay(attempt, 1.0, 30.0) == expected
+
+
+def test_keyless_and_oauth_argv() -> None:
+    """Keyless: client id with both attributes, the token file, tags; OAuth: the key file and tags; no secret in argv."""
+    keyless = TailscaleSettings(socket="/s/ts.sock", hostname="h",
+                                credential=WorkloadIdentity("kFed1", "aud", ("tag:a", "tag:b")))
+    assert up_argv(keyless, "/s/.authkey-2")[3:6] == [
+        "--client-id=kFed1?ephemeral=true&preauthorized=true", "--id-token=file:/s/.authkey-2",
+        "--advertise-tags=tag:a,tag:b"]
+    assert secret_file_content(keyless.credential) is None  # the token is fetched at each login
+    oauth = replace(keyless, credential=OAuthClient("tskey-client-kX-Sec", ("tag:devproxy",), "http://127.0.0.1:8"))
+    assert up_argv(oauth, "/s/.authkey-3")[3:5] == ["--auth-key=file:/s/.authkey-3", "--advertise-tags=tag:devproxy"]
+    assert secret_file_content(oauth.credential) == (
+        "tskey-client-kX-Sec?ephemeral=true&preauthorized=true&baseURL=http://127.0.0.1:8")
+    assert not any("Sec" in arg for arg in up_argv(oauth, "/s/.authkey-3"))
+
+
+@pytest.mark.parametrize(
+    ("line", "kind"),
+    [
+        ("failed to exchange JWT for access token: token exchange failed with status 401: "
+         '{"message":"invalid subject"}', "federation_rejected"),
+        ('oauth2: "invalid_client" "Invalid client secret"', "oauth_rejected"),
+        ('Status: 403, Message: "calling actor does not have enough permissions"', "oauth_rejected"),
+        ("oauth authkeys require --advertise-tags", "tags_missing"),
+        ("federated identity authkeys require --advertise-tags", "tags_missing"),
+    ],
+)
+def test_credential_refusals_are_recognised(line: str, kind: str) -> None:
+    """The CLI's refusals of a token or client secret are auth failures (long pause, a fix)."""
+    signature = classify_line(line)
+    assert signature is not None and signature.kind == kind
