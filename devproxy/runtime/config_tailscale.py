@@ -20,7 +20,6 @@ from urllib.parse import urlsplit
 from devproxy.contract import AUTHKEY_ENV, AUTHKEY_ENV_ALIAS, SECRET_ENV
 from devproxy.errors import ConfigError
 from devproxy.runtime import config_env
-from devproxy.runtime.watchdog import DEFAULT_BOUND_S
 
 DEFAULT_SOCKS_HOST = "127.0.0.1"
 DEFAULT_SOCKS_PORT = 1055
@@ -31,6 +30,8 @@ DEFAULT_TAGS = ("tag:devproxy",)
 METADATA_HOST_ENV = "GCE_METADATA_HOST"
 DEFAULT_METADATA_HOST = "metadata.google.internal"
 CLIENT_SECRET_PREFIX = "tskey-client-"
+#: seconds of failing dials while Running before the watchdog restarts tailscaled.
+DEFAULT_BOUND_S = 60.0
 
 _HOST_LABEL = re.compile(r"[^a-z0-9-]+")
 _REVISION_SUFFIX = re.compile(r"-[a-z0-9]{3}$")

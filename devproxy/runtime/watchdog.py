@@ -13,10 +13,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from devproxy.runtime.config import SocksEndpoint
+from devproxy.runtime.config_tailscale import DEFAULT_BOUND_S
 from devproxy.runtime.log import EventLog
 from devproxy.runtime.tunnel import Dialer, probe
 
-DEFAULT_BOUND_S = 60.0
 #: the bound grows to at most this multiple after restarts that did not help.
 MAX_STRETCH = 16
 
