@@ -36,10 +36,13 @@ class TailscaleCheck:
     backend_state: str
     restarts: int
     watchdog: WatchdogView | None = None
+    #: how it logs in: keyless, oauth-client or auth-key (the name only, never the secret).
+    credential: str = ""
 
     def as_json(self) -> dict[str, Any]:
         body: dict[str, Any] = {"ok": self.ok, "state": self.state, "detail": self.detail,
-                                "backend_state": self.backend_state, "restarts": self.restarts}
+                                "backend_state": self.backend_state, "restarts": self.restarts,
+                                "credential": self.credential}
         if self.watchdog is not None:
             body["watchdog"] = self.watchdog.as_json()
         return body

@@ -4,9 +4,9 @@ State machine: starting (tailscaled spawned, waiting for its socket) -> logging-
 up`, then `status --json` polls) -> running (BackendState "Running") -> backoff (tailscaled
 exited, or login failed; capped exponential pause) -> starting ... ; stop() -> stopped.
 
-Every child is watched by the event loop with bounded waits: a blocked event loop is what broke the
-original proxy (DESIGN rule 1). tailscaled's output is re-emitted line by line as structured
-records (component "tailscaled") with the auth key masked (tailscale_io.py runs the children).
+After a freeze (`after_thaw`) the path is probed at once; a stale one restarts tailscaled without a
+pause, and a node that needs a login again gets one at once. Every wait is bounded (DESIGN rule 1);
+tailscale_io.py runs the children and re-emits their output, masked.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from devproxy.runtime.log import EventLog
 from devproxy.runtime.snapshots import TailscaleCheck, WatchdogView
 from devproxy.runtime.tailscale_io import TailscaleIO
 from devproxy.runtime.watchdog import Watchdog, probe_interval, socks_probe
-from devproxy.runtime.config_tailscale import TailscaleSettings
+from devproxy.runtime.config_tailscale import TailscaleSettings, credential_mode
 from devproxy.runtime.tailscale import (
     TailscaleStatus,
     backoff_delay,
@@ -70,6 +70,8 @@ class Supervisor:
         #: set once the tailnet path is known to work (after a thaw: checked since).
         self._path_ok = asyncio.Event()
         self._thawed = False
+        #: the last login was refused: a thaw changes nothing (readiness says why), so it waits for no check.
+        self._refused = False
 
     # -- public surface -------------------------------------------------------------------
 
@@ -128,7 +130,8 @@ class Supervisor:
                 restart_after_s=self.watchdog.current_bound_s, last_error=self.watchdog.last_error,
             )
         return TailscaleCheck(ok=self.state == "running", state=self.state, detail=self.detail,
-                              backend_state=self.backend_state, restarts=self.restarts, watchdog=watchdog)
+                              backend_state=self.backend_state, restarts=self.restarts, watchdog=watchdog,
+                              credential=credential_mode(self.settings.credential))
 
     async def after_thaw(self, freeze: object = None) -> None:
         """Check the tailnet path now and return once it works (the caller bounds the wait).
@@ -137,6 +140,8 @@ class Supervisor:
         have been removed meanwhile (NeedsLogin): the watch loop probes at once, logs in again or
         restarts tailscaled without a pause, and sets the path as working once a probe passes.
         """
+        if self._refused:
+            return
         self._path_ok.clear()
         self._thawed = True
         self._wake.set()
@@ -169,6 +174,7 @@ class Supervisor:
             # one that flaps right after reaching Running keeps backing off.
             if ran_s >= 2 * self.settings.backoff_max_s:
                 attempt = 0
+            self._refused = auth
             if auth:
                 delay = max(self.settings.auth_backoff_s, self.settings.backoff_max_s)
             elif at_once:
