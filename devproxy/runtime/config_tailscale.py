@@ -45,6 +45,8 @@ class AuthKey:
     """A Tailscale auth key (`tskey-auth-...`): handed to `tailscale up` through a 0600 file."""
 
     key: str = field(repr=False)
+    #: only when DEVPROXY_TAILSCALE_TAGS is set: a tagged key's own tags apply otherwise.
+    tags: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -272,7 +274,8 @@ def credential_from_env(env: Mapping[str, str]) -> Credential:
     if api_url is not None:
         raise ConfigError("DEVPROXY_TAILSCALE_API_URL applies to an OAuth client secret only",
                           hint="an auth key (tskey-auth-...) needs no API")
-    return AuthKey(key)
+    explicit = "DEVPROXY_TAILSCALE_TAGS" in env and bool(env["DEVPROXY_TAILSCALE_TAGS"].strip())
+    return AuthKey(key, tags_from_env(env) if explicit else ())
 
 
 def tailscale_section(env: Mapping[str, str], socks_host: str, socks_port: int,
