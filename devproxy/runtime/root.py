@@ -67,12 +67,12 @@ def create_runtime(config: RuntimeConfig, log: EventLog) -> Runtime:
     readiness = Readiness(config, dialer, log, stopping=stopping,
                           checks={"tailscale": supervisor.check} if supervisor is not None else None)
     bridges = LiveBridges(log)
-    sources = StatusSources(dialer=dialer, log=log, bridges=bridges, readiness=readiness,
-                            auth_mode=access.mode, supervisor=supervisor)
     forwarder = create_forwarder(config, dialer, log, cookie_name=access.cookie_name)
     # After a freeze: idle pooled connections may lead to a dev box that vanished, and tailscaled may be stale.
     thaw = ThawGuard(log, check=supervisor.after_thaw if supervisor is not None else None,
                      flush=forwarder.pool.flush)
+    sources = StatusSources(dialer=dialer, log=log, bridges=bridges, readiness=readiness,
+                            auth_mode=access.mode, supervisor=supervisor, thaw=thaw)
     return Runtime(
         config=config,
         log=log,

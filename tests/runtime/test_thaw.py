@@ -142,8 +142,8 @@ async def test_a_stale_path_after_a_thaw_restarts_tailscaled_at_once(standin: St
 
 
 async def test_a_frozen_runtime_notices_and_still_answers(upstream: Upstream) -> None:
-    """The real process stopped for 4.5 s (as Cloud Run's throttling does): it logs the freeze and the
-    request that wakes it is answered, not failed."""
+    """The real process stopped for 4.5 s (as Cloud Run's throttling does): it logs the freeze, the
+    request that wakes it is answered, not failed, and the status page counts the freeze."""
     proc, _ = await spawn_runtime("--target", upstream.url, "--socks", "none", "--listen", "127.0.0.1:0",
                                   "--auth", "none", env={})
     try:
@@ -156,6 +156,9 @@ async def test_a_frozen_runtime_notices_and_still_answers(upstream: Upstream) ->
             proc.send_signal(signal.SIGCONT)
             async with client.get(url, timeout=aiohttp.ClientTimeout(total=10)) as resp:
                 assert resp.status == 200
+            async with client.get(url.replace("/echo", "/_devproxy/status"), headers={"Accept": "application/json"},
+                                  timeout=aiohttp.ClientTimeout(total=10)) as resp:
+                assert (await resp.json())["freezes"] == {"seen": 1, "holding": False, "refused": 0}
     finally:
         proc.send_signal(signal.SIGTERM)
         await asyncio.wait_for(proc.wait(), 10)
