@@ -21,6 +21,7 @@ from typing import Any
 from devproxy import events
 from devproxy.errors import TailscaleError
 from devproxy.runtime.children import Child
+from devproxy.runtime.freeze import Freeze
 from devproxy.runtime.log import EventLog
 from devproxy.runtime.snapshots import TailscaleCheck, WatchdogView
 from devproxy.runtime.tailscale_io import TailscaleIO
@@ -133,7 +134,7 @@ class Supervisor:
                               backend_state=self.backend_state, restarts=self.restarts, watchdog=watchdog,
                               credential=credential_mode(self.settings.credential))
 
-    async def after_thaw(self, freeze: object = None) -> None:
+    async def after_thaw(self, freeze: Freeze | None = None) -> None:
         """Check the tailnet path now and return once it works (the caller bounds the wait).
 
         A thawed tailscaled may fail every dial until it restarts (tailscale#20331), or its node may
@@ -298,15 +299,13 @@ class Supervisor:
                 self.watchdog.paused()
                 seen = status.backend_state if status is not None else "unknown"
                 if self.state == "running":
-                    self._set_state("logging-in", f"BackendState {seen} (was Running)")
+                    again = "; the node was removed, logging in again at once" if seen == "NeedsLogin" else ""
+                    self._set_state("logging-in", f"BackendState {seen} (was Running){again}")
                     # The deadline counts from now, not from the last poll (which a freeze may have preceded).
                     deadline = time.monotonic() + s.up_timeout_s
                     interval = s.poll_initial_s
                     if seen == "NeedsLogin":
-                        # The node was removed (an ephemeral node logged out while the instance was frozen):
-                        # waiting cannot bring it back; log in again at once.
-                        self.log.warning(events.TAILSCALE_UP_FAILED, "the node needs a login again (it was "
-                                         "removed from the tailnet); logging in at once", component="supervisor")
+                        # An ephemeral node removed while the instance was frozen: waiting cannot bring it back.
                         await self._up()
                         self._check_auth()
                         continue
