@@ -50,7 +50,9 @@ def deploy(
         None, "--ts-authkey-file", help="File holding the Tailscale auth key (else TS_AUTHKEY, else asked)"
     ),
     rotate_token: bool = typer.Option(False, "--rotate-token", help="Generate a new access token"),
-    dry_run: bool = typer.Option(False, "--dry-run", help="Print plan, Dockerfile and service spec; change nothing"),
+    dry_run: bool = typer.Option(
+        False, "--dry-run", help="Print the plan against the project (read-only), Dockerfile and spec; change nothing"
+    ),
     yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask before changing the project"),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON"),
 ) -> None:
@@ -59,12 +61,13 @@ def deploy(
 
     cfg = _config(project=project, region=region, service=service, target=target, image=image, auth=auth,
                   min_instances=min_instances, max_instances=max_instances, login_server=login_server)
-    if dry_run:
-        report = apply.dry_run(cfg, rotate_token)
-        _print(render.dry_run_json(report)) if as_json else render.write_dry_run(report, _out)
-        return
     from devproxy.deploy.cloud_api import Cloud
 
+    if dry_run:
+        key = apply.read_authkey(os.environ, ts_authkey_file, None)
+        report = apply.dry_run(cfg, Cloud(cfg, os.environ), authkey=key, rotate_token=rotate_token)
+        _print(render.dry_run_json(report)) if as_json else render.write_dry_run(report, _out)
+        return
     tty = sys.stdin.isatty() and sys.stdout.isatty()
     prompt = (lambda: typer.prompt("Tailscale auth key (Enter keeps the stored one)", default="",
                                    hide_input=True, show_default=False)) if tty else None
@@ -111,7 +114,7 @@ def status(
     auth: Optional[str] = typer.Option(None, "--auth", help="The access mode you deployed with"),
     as_json: bool = typer.Option(False, "--json", help="Print the status as JSON"),
 ) -> None:
-    """Show the service URL, ready revision, drift from what devproxy expects, and readiness."""
+    """Show the service URL, ready revision, drift (what deploy would change) and readiness; exit 1 unless in sync and ready."""
     from devproxy.deploy import service_status as st
     from devproxy.deploy.cloud_api import Cloud
 

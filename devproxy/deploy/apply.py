@@ -1,13 +1,14 @@
 """Run a deploy: read the project, plan, execute each action through the `Cloud` adapter.
 
-`dry_run` plans against an empty project and touches nothing (no credentials, no network).
+`dry_run` makes the same plan with read-only calls (or, without credentials, against an empty
+project) and changes nothing.
 """
 
 from __future__ import annotations
 
 import secrets
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from devproxy.deploy import plan as p
@@ -15,7 +16,7 @@ from devproxy.deploy.config import DeployConfig
 from devproxy.deploy.render import DeployResult, DryRun
 from devproxy.deploy.spec import labels
 from devproxy.deploy.templates import Rendered, render
-from devproxy.errors import ConfigError, DevproxyError
+from devproxy.errors import CloudError, ConfigError, DevproxyError
 
 if TYPE_CHECKING:
     from google.cloud import run_v2
@@ -35,43 +36,94 @@ class Hooks:
     interactive: bool = False
 
 
-def dry_run(cfg: DeployConfig, rotate_token: bool = False) -> DryRun:
-    """The plan against an empty project, the Dockerfile and the service spec; no I/O but templates."""
-    actions = p.plan(p.Desired(cfg, rotate_token=rotate_token), p.Current())
+NO_CREDENTIALS = ("no Google Cloud credentials: this is the plan for an empty project "
+                  "(log in with `gcloud auth application-default login` to plan against what exists)")
+
+
+def dry_run(cfg: DeployConfig, cloud: Cloud | None, *, authkey: str | None = None, rotate_token: bool = False,
+            wheel_builder: WheelBuilder | None = None) -> DryRun:
+    """The plan a deploy would execute now, the Dockerfile and the service spec; changes nothing.
+
+    With credentials it reads the project (read-only calls) and plans exactly what `deploy` would;
+    without (`cloud` None or no credentials to load) it plans against an empty project and says so.
+    """
+    note = ""
+    if cloud is None or not cloud.has_credentials():
+        desired, current, note = p.Desired(cfg, rotate_token=rotate_token), p.Current(), NO_CREDENTIALS
+    else:
+        desired, current, _ = _read(cfg, cloud, authkey, rotate_token, wheel_builder, lambda _m: None)
     rendered = render(cfg.tailscale_version) if cfg.image is None else None
-    return DryRun(cfg=cfg, actions=tuple(actions), templates=rendered, spec=dict(_service_action(actions).spec))
+    return DryRun(cfg=cfg, actions=tuple(p.plan(desired, current)), templates=rendered,
+                  spec=p.service_spec(desired, current), note=note)
 
 
-def _service_action(actions: list[p.Action]) -> p.DeployService:
-    return next(a for a in actions if isinstance(a, p.DeployService))
+def observe(cloud: Cloud, cfg: DeployConfig, *, read_key: bool = False) -> p.Current:
+    """Read what exists: the service, the runtime account, secrets, bindings (read-only calls).
 
+    Secret values are read only as digests, and only the auth key's when `read_key` (a key was
+    given to compare); without the right to read it, its digest is `UNREADABLE`.
+    """
+    from devproxy.deploy.diff import service_facts
 
-def observe(cloud: Cloud, cfg: DeployConfig, image_tag: str | None = None) -> p.Current:
-    """Read what already exists (secret values only as digests; `image_tag`: the build to look for)."""
+    service = cloud.get_service()  # first: a missing login shows before anything else is done
     states: dict[str, p.SecretState] = {}
     member = f"serviceAccount:{cfg.service_account_email}"
     for secret_id in cfg.secret_ids:
         if not cloud.secret_exists(secret_id):
             continue
-        value = cloud.latest_secret_value(secret_id)
-        accessors = cloud.secret_members(secret_id, p.ACCESSOR_ROLE)
+        digest = None
+        if read_key and secret_id == cfg.authkey_secret:
+            digest = _latest_digest(cloud, secret_id)
         states[secret_id] = p.SecretState(
             exists=True,
-            latest_sha256=p.digest(value) if value is not None else None,
-            accessors=accessors & {member},
+            latest_sha256=digest,
+            accessors=cloud.secret_members(secret_id, p.ACCESSOR_ROLE) & {member},
+            has_version=digest is not None or cloud.secret_has_version(secret_id),
         )
     building = cfg.image is None
-    repository = building and cloud.repository_exists()
+    iap = cfg.auth == "iap"
     return p.Current(
-        service_exists=cloud.get_service() is not None,
+        service=service_facts(service) if service is not None else None,
         service_account_exists=cloud.service_account_exists(cfg.service_account_email),
-        repository_exists=repository,
+        repository_exists=building and cloud.repository_exists(),
         bucket_exists=building and cloud.bucket_exists(cfg.build_bucket),
         secrets=states,
         # only IAP needs it (its audience and service agent are spelled with the number)
-        project_number=cloud.project_number() if cfg.auth == "iap" else None,
-        built_image=cloud.find_image(image_tag) if repository and image_tag else None,
+        project_number=cloud.project_number() if iap else None,
+        invokers=cloud.service_members(p.INVOKER_ROLE) if iap and service is not None else frozenset(),
     )
+
+
+def _latest_digest(cloud: Cloud, secret_id: str) -> str | None:
+    from google.api_core import exceptions as gexc
+
+    try:
+        value = cloud.latest_secret_value(secret_id)
+    except CloudError as exc:
+        if isinstance(exc.__cause__, gexc.Forbidden):
+            return p.UNREADABLE
+        raise
+    return p.digest(value) if value is not None else None
+
+
+def _read(cfg: DeployConfig, cloud: Cloud, authkey: str | None, rotate_token: bool,
+          wheel_builder: WheelBuilder | None, progress: Callable[[str], None],
+          ) -> tuple[p.Desired, p.Current, Context | None]:
+    """Observe, then (when deploy builds) pack the context and look its image up: what to plan from."""
+    progress(f"reading project {cfg.project}")
+    current = observe(cloud, cfg, read_key=authkey is not None)
+    context = None
+    if cfg.image is None:
+        from devproxy.deploy.build import build_wheel, prebuilt_wheel, prepare
+
+        progress("building the devproxy wheel and the build context")
+        builder = wheel_builder or (prebuilt_wheel(cfg.wheel) if cfg.wheel else build_wheel)
+        context = prepare(cfg, render(cfg.tailscale_version), builder)
+        if current.repository_exists:
+            current = replace(current, built_image=cloud.find_image(context.tag))
+    desired = p.Desired(cfg, p.digest(authkey) if authkey else None, rotate_token,
+                        build_tag=context.tag if context else None)
+    return desired, current, context
 
 
 def deploy(
@@ -83,28 +135,18 @@ def deploy(
     rotate_token: bool = False,
     wheel_builder: WheelBuilder | None = None,
 ) -> DeployResult:
-    """Plan against the real project and execute the plan.
+    """Plan against the real project and execute the plan (nothing at all when nothing differs).
 
     Raises:
         ConfigError: the plan needs the Tailscale auth key and none was given.
         CloudError: a Google Cloud call failed (mapped with a hint).
     """
-    context = None
-    if cfg.image is None:
-        from devproxy.deploy.build import build_wheel, prepare, prebuilt_wheel
-
-        hooks.progress("building the devproxy wheel and the build context")
-        builder = wheel_builder or (prebuilt_wheel(cfg.wheel) if cfg.wheel else build_wheel)
-        context = prepare(cfg, render(cfg.tailscale_version), builder)
-    hooks.progress(f"reading project {cfg.project}")
-    current = observe(cloud, cfg, context.tag if context else None)
-    desired = p.Desired(cfg, p.digest(authkey) if authkey else None, rotate_token,
-                        build_tag=context.tag if context else None)
+    desired, current, context = _read(cfg, cloud, authkey, rotate_token, wheel_builder, hooks.progress)
     actions = p.plan(desired, current)
     if p.needs_authkey(actions) and not authkey:
         raise ConfigError("the Tailscale auth key is needed (the secret has no version yet)",
                           hint="set TS_AUTHKEY, pass --ts-authkey-file FILE, or run in a terminal to be asked")
-    if not hooks.confirm(actions):
+    if actions and not hooks.confirm(actions):
         raise DevproxyError("deploy cancelled; nothing was changed")
     run = _Executor(cfg, cloud, hooks, authkey, context)
     for action in actions:

@@ -127,13 +127,30 @@ class Cloud:
             return response.json()
 
     def service_account_exists(self, email: str) -> bool:
+        return self.get_service_account(email) is not None
+
+    def get_service_account(self, email: str) -> dict[str, Any] | None:
+        """The service account resource (its `uniqueId` is the subject of its ID tokens), or None."""
         try:
-            self._iam_call("GET", f"projects/{self.cfg.project}/serviceAccounts/{email}",
-                           f"read service account {email}")
+            found = self._iam_call("GET", f"projects/{self.cfg.project}/serviceAccounts/{email}",
+                                   f"read service account {email}")
         except CloudError as exc:
             if _is_not_found(exc):
-                return False
+                return None
             raise
+        return cast("dict[str, Any]", found)
+
+    def has_credentials(self) -> bool:
+        """Whether Google credentials can be loaded (always, for an http:// test endpoint); no network."""
+        if client_settings("RUN", self.env).anonymous:
+            return True
+        import google.auth
+        from google.auth import exceptions as auth_exc
+
+        try:
+            google.auth.default(scopes=[CLOUD_PLATFORM])
+        except auth_exc.DefaultCredentialsError:
+            return False
         return True
 
     def create_service_account(self, account_id: str, display_name: str) -> None:
@@ -184,6 +201,17 @@ class Cloud:
             except (gexc.NotFound, gexc.FailedPrecondition):
                 return None
         return bytes(version.payload.data).decode("utf-8")
+
+    def secret_has_version(self, secret_id: str) -> bool:
+        """Whether the secret has an enabled latest version (metadata only: read-only access suffices)."""
+        from google.api_core import exceptions as gexc
+
+        with self._errors("SECRETMANAGER", f"read the latest version of secret {secret_id}"):
+            try:
+                version = self._secrets.get_secret_version(name=f"{self._secret_path(secret_id)}/versions/latest")
+            except (gexc.NotFound, gexc.FailedPrecondition):
+                return False
+        return bool(version.state.name == "ENABLED")
 
     def add_secret_version(self, secret_id: str, value: str) -> None:
         import google_crc32c
@@ -332,6 +360,11 @@ class Cloud:
                 ) from cause
             raise
         return cast("run_v2.Service", op.result())
+
+    def service_members(self, role: str) -> frozenset[str]:
+        with self._errors("RUN", f"read the IAM policy of service {self.cfg.service}"):
+            policy = self._run.get_iam_policy(request={"resource": self.cfg.service_name})
+        return _members(policy, role)
 
     def add_service_member(self, role: str, member: str) -> None:
         with self._errors("RUN", f"grant {role} on service {self.cfg.service}"):

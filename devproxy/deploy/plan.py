@@ -15,6 +15,7 @@ from typing import Any, Literal, Union
 
 from devproxy import __version__
 from devproxy.deploy.config import DeployConfig
+from devproxy.deploy.diff import Change, Facts, changes, service_facts
 from devproxy.deploy.spec import PROJECT_NUMBER_PLACEHOLDER, build_service, service_json
 
 ACCESSOR_ROLE = "roles/secretmanager.secretAccessor"
@@ -29,20 +30,31 @@ def digest(value: str) -> str:
     return hashlib.sha256(value.encode("utf-8")).hexdigest()
 
 
+#: `SecretState.latest_sha256` when the latest version exists but may not be read (read-only access).
+UNREADABLE = "unreadable"
+
+
 @dataclass(frozen=True, slots=True)
 class SecretState:
-    """What Secret Manager holds for one secret (its latest value only as a digest)."""
+    """What Secret Manager holds for one secret (its latest value only as a digest, when read)."""
 
     exists: bool = False
     latest_sha256: str | None = None
     accessors: frozenset[str] = frozenset()
+    #: a version exists (known without reading it: the digest is read only to compare a given key).
+    has_version: bool = False
+
+    @property
+    def versioned(self) -> bool:
+        return self.has_version or self.latest_sha256 is not None
 
 
 @dataclass(frozen=True, slots=True)
 class Current:
     """The remote state deploy read before planning; the default is an empty project."""
 
-    service_exists: bool = False
+    #: the deployed service as comparable facts (`diff.service_facts`); None: no service.
+    service: Facts | None = None
     service_account_exists: bool = False
     repository_exists: bool = False
     bucket_exists: bool = False
@@ -51,6 +63,12 @@ class Current:
     project_number: str | None = None
     #: the image this code would build, when the registry already has it (`repo@sha256:...`).
     built_image: str | None = None
+    #: members holding the invoker role on the service (IAP's agent needs it).
+    invokers: frozenset[str] = frozenset()
+
+    @property
+    def service_exists(self) -> bool:
+        return self.service is not None
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,10 +174,14 @@ class DeployService:
     image: ImageRef
     #: the service exactly as it is sent (REST JSON), with `image` put into its container.
     spec: Mapping[str, Any] = field(compare=False, repr=False)
+    #: for an update, every setting that changes (deployed value -> new value).
+    changes: tuple[Change, ...] = ()
 
     def describe(self) -> str:
-        verb = "create" if self.create else "update"
-        return f"{verb} Cloud Run service {self.name} running {self.image} and wait until its revision is ready"
+        if self.create:
+            return f"create Cloud Run service {self.name} running {self.image} and wait until its revision is ready"
+        changed = "; ".join(c.describe() for c in self.changes)
+        return f"update Cloud Run service {self.name} ({changed}) and wait until its new revision is ready"
 
 
 @dataclass(frozen=True, slots=True)
@@ -200,13 +222,32 @@ def plan(desired: Desired, current: Current) -> list[Action]:
             actions.append(version)
         if member not in state.accessors:
             actions.append(GrantSecretAccessor(secret_id, member))
-    image = _image(desired, current)
-    spec = service_json(build_service(cfg, str(image), current.project_number))
-    actions.append(DeployService(cfg.service_name, not current.service_exists, image, spec))
+    service = _service(desired, current)
+    if service:
+        actions.append(service)
     if cfg.auth == "iap":
-        number = current.project_number or PROJECT_NUMBER_PLACEHOLDER
-        actions.append(GrantInvoker(cfg.service_name, IAP_AGENT.format(number=number)))
+        agent = IAP_AGENT.format(number=current.project_number or PROJECT_NUMBER_PLACEHOLDER)
+        if agent not in current.invokers:
+            actions.append(GrantInvoker(cfg.service_name, agent))
     return actions
+
+
+def service_spec(desired: Desired, current: Current) -> dict[str, Any]:
+    """The service as deploy sends it (REST JSON), running the planned image."""
+    image = _image(desired, current)
+    return service_json(build_service(desired.cfg, str(image), current.project_number))
+
+
+def _service(desired: Desired, current: Current) -> DeployService | None:
+    """Create the service, update exactly what differs, or nothing when every setting matches."""
+    cfg = desired.cfg
+    image = _image(desired, current)
+    built = build_service(cfg, str(image), current.project_number)
+    spec = service_json(built)
+    if current.service is None:
+        return DeployService(cfg.service_name, True, image, spec)
+    found = tuple(changes(current.service, service_facts(built)))
+    return DeployService(cfg.service_name, False, image, spec, found) if found else None
 
 
 def _build_tag(desired: Desired) -> str:
@@ -225,12 +266,14 @@ def _image(desired: Desired, current: Current) -> ImageRef:
 def _secret_version(desired: Desired, secret_id: str, state: SecretState) -> AddSecretVersion | None:
     cfg = desired.cfg
     if secret_id == cfg.authkey_secret:
-        if state.latest_sha256 is None:
+        if not state.versioned:
             return AddSecretVersion(secret_id, "ts-authkey", "no version yet")
+        if desired.authkey_sha256 and state.latest_sha256 == UNREADABLE:
+            return AddSecretVersion(secret_id, "ts-authkey", "the stored key could not be read to compare")
         if desired.authkey_sha256 and desired.authkey_sha256 != state.latest_sha256:
             return AddSecretVersion(secret_id, "ts-authkey", "the key changed")
         return None
-    if state.latest_sha256 is None:
+    if not state.versioned:
         return AddSecretVersion(secret_id, "new-access-token", "no version yet")
     if desired.rotate_token:
         return AddSecretVersion(secret_id, "new-access-token", "--rotate-token")

@@ -22,6 +22,8 @@ class DryRun:
     actions: tuple[Action, ...]
     templates: Rendered | None
     spec: dict[str, Any]
+    #: why the plan is against an empty project (no credentials); empty when the project was read.
+    note: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,8 +45,10 @@ def action_dict(action: Action) -> dict[str, Any]:
     """An action as JSON: references as their text; the service spec is shown once, as "service"."""
     data: dict[str, Any] = {"action": type(action).__name__, "description": action.describe()}
     for key in action.__dataclass_fields__:
-        if key != "spec":
-            value = getattr(action, key)
+        value = getattr(action, key)
+        if key == "changes":
+            data[key] = [{"field": c.field, "old": c.old, "new": c.new} for c in value]
+        elif key != "spec":
             data[key] = value if isinstance(value, (str, bool, int)) or value is None else str(value)
     return data
 
@@ -56,13 +60,13 @@ def settings_lines(cfg: DeployConfig) -> list[str]:
 
 def write_dry_run(report: DryRun, write: Write) -> None:
     cfg = report.cfg
-    write("Dry run: nothing is sent to Google Cloud. Settings:")
+    write("Dry run: nothing is changed. Settings:")
     for line in settings_lines(cfg):
         write(line)
     write("")
-    write("Plan (against an empty project; a real deploy reads the project first and skips what exists):")
-    for number, action in enumerate(report.actions, 1):
-        write(f"  {number}. {action.describe()}")
+    if report.note:
+        write(report.note)
+    write_plan(report.actions, write, "Plan (what `devproxy deploy` would do now, in order):")
     write("")
     if report.templates is not None:
         args = " ".join(f"{k}={v}" for k, v in report.templates.build_args)
@@ -78,10 +82,21 @@ def write_dry_run(report: DryRun, write: Write) -> None:
         write(f"  {line}")
 
 
+def write_plan(actions: tuple[Action, ...], write: Write, title: str) -> None:
+    if not actions:
+        write("Nothing to change: the project already matches these settings.")
+        return
+    write(title)
+    for number, action in enumerate(actions, 1):
+        write(f"  {number}. {action.describe()}")
+
+
 def dry_run_json(report: DryRun) -> dict[str, Any]:
     templates = report.templates
     return {
         "dry_run": True,
+        "observed": not report.note,
+        "note": report.note,
         "settings": {k: v for k, v in _cfg_dict(report.cfg).items()},
         "plan": [action_dict(a) for a in report.actions],
         "dockerfile": templates.dockerfile if templates else None,
