@@ -11,6 +11,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
+from devproxy.deploy import cost, credentials, domains
 from devproxy.deploy import plan as p
 from devproxy.deploy.config import DeployConfig
 from devproxy.deploy.render import DeployResult, DryRun
@@ -47,6 +48,8 @@ def dry_run(cfg: DeployConfig, cloud: Cloud | None, *, authkey: str | None = Non
     With credentials it reads the project (read-only calls) and plans exactly what `deploy` would;
     without (`cloud` None or no credentials to load) it plans against an empty project and says so.
     """
+    kind = credentials.mode(cfg, authkey)
+    authkey = None if cfg.keyless else authkey
     note = ""
     if cloud is None or not cloud.has_credentials():
         desired, current, note = p.Desired(cfg, rotate_token=rotate_token), p.Current(), NO_CREDENTIALS
@@ -54,7 +57,9 @@ def dry_run(cfg: DeployConfig, cloud: Cloud | None, *, authkey: str | None = Non
         desired, current, _ = _read(cfg, cloud, authkey, rotate_token, wheel_builder, lambda _m: None)
     rendered = render(cfg.tailscale_version) if cfg.image is None else None
     return DryRun(cfg=cfg, actions=tuple(p.plan(desired, current)), templates=rendered,
-                  spec=p.service_spec(desired, current), note=note)
+                  spec=p.service_spec(desired, current), note=note, credential=credentials.describe(cfg, kind),
+                  federation=credentials.federated_identity(cfg, current.service_account_unique_id),
+                  cost=tuple(cost.estimates(cfg)), cost_header=cost.header(cfg))
 
 
 def observe(cloud: Cloud, cfg: DeployConfig, *, read_key: bool = False) -> p.Current:
@@ -82,15 +87,22 @@ def observe(cloud: Cloud, cfg: DeployConfig, *, read_key: bool = False) -> p.Cur
         )
     building = cfg.image is None
     iap = cfg.auth == "iap"
+    # only IAP needs it (its audience, service agent and resource are spelled with the number)
+    number = cloud.project_number() if iap else None
+    account = cloud.get_service_account(cfg.service_account_email)
+    mapping = cloud.get_domain_mapping(cfg.domain) if cfg.domain else None
     return p.Current(
         service=service_facts(service) if service is not None else None,
-        service_account_exists=cloud.service_account_exists(cfg.service_account_email),
+        service_account_exists=account is not None,
         repository_exists=building and cloud.repository_exists(),
         bucket_exists=building and cloud.bucket_exists(cfg.build_bucket),
         secrets=states,
-        # only IAP needs it (its audience and service agent are spelled with the number)
-        project_number=cloud.project_number() if iap else None,
+        project_number=number,
         invokers=cloud.service_members(p.INVOKER_ROLE) if iap and service is not None else frozenset(),
+        service_account_unique_id=str(account.get("uniqueId") or "") or None if account else None,
+        domain_route=str(mapping.get("spec", {}).get("routeName", "")) if mapping else None,
+        iap_members=(cloud.iap_members(p.iap_resource(cfg, number), p.IAP_ACCESSOR_ROLE)
+                     if number and cfg.allow and service is not None else frozenset()),
     )
 
 
@@ -141,26 +153,29 @@ def deploy(
         ConfigError: the plan needs the Tailscale auth key and none was given.
         CloudError: a Google Cloud call failed (mapped with a hint).
     """
+    kind = credentials.mode(cfg, authkey)
+    authkey = None if cfg.keyless else authkey
     desired, current, context = _read(cfg, cloud, authkey, rotate_token, wheel_builder, hooks.progress)
     actions = p.plan(desired, current)
     if p.needs_authkey(actions) and not authkey:
         raise ConfigError("the Tailscale auth key is needed (the secret has no version yet)",
-                          hint="set TS_AUTHKEY, pass --ts-authkey-file FILE, or run in a terminal to be asked")
+                          hint="set TS_AUTHKEY, pass --ts-authkey-file FILE, or run in a terminal to be asked; "
+                               "or go keyless with --tailscale-client-id")
     if actions and not hooks.confirm(actions):
         raise DevproxyError("deploy cancelled; nothing was changed")
-    run = _Executor(cfg, cloud, hooks, authkey, context)
+    run = _Executor(cfg, cloud, hooks, authkey, context, kind)
     for action in actions:
         hooks.progress(action.describe())
         run.execute(action)
-    return run.result(tuple(actions))
+    return run.result(tuple(actions), current)
 
 
 class _Executor:
     """Executes actions as planned; resolves the plan's references (the built image's digest)."""
 
     def __init__(self, cfg: DeployConfig, cloud: Cloud, hooks: Hooks, authkey: str | None,
-                 context: Context | None) -> None:
-        self.cfg, self.cloud, self.hooks = cfg, cloud, hooks
+                 context: Context | None, mode: str) -> None:
+        self.cfg, self.cloud, self.hooks, self.mode = cfg, cloud, hooks, mode
         self.authkey = authkey
         self.context = context
         #: what `BuildImage` produced, by the tag it built.
@@ -168,12 +183,15 @@ class _Executor:
         self.image = ""
         self.new_token: str | None = None
         self.service: run_v2.Service | None = None
+        #: the runtime account's unique ID, when this deploy creates the account.
+        self.unique_id: str | None = None
 
     def execute(self, action: p.Action) -> None:
         cfg, cloud = self.cfg, self.cloud
         match action:
             case p.CreateServiceAccount(email=_, account_id=account_id):
-                cloud.create_service_account(account_id, f"devproxy runtime for {cfg.service}")
+                created = cloud.create_service_account(account_id, f"devproxy runtime for {cfg.service}")
+                self.unique_id = str(created.get("uniqueId") or "") or None
             case p.CreateRepository():
                 cloud.create_repository(labels(), self.hooks.progress)
             case p.CreateBucket(bucket=bucket):
@@ -191,6 +209,10 @@ class _Executor:
                 self.service = cloud.deploy_service(_with_image(spec, self.image), create, self.hooks.progress)
             case p.GrantInvoker(member=member):
                 cloud.add_service_member(p.INVOKER_ROLE, member)
+            case p.GrantIapAccess(resource=resource, member=member):
+                cloud.add_iap_member(resource, p.IAP_ACCESSOR_ROLE, member)
+            case p.MapDomain(domain=domain):
+                cloud.create_domain_mapping(domain)
 
     def _resolve(self, image: p.ImageRef) -> str:
         if isinstance(image, str):
@@ -213,27 +235,37 @@ class _Executor:
         self.new_token = secrets.token_urlsafe(32)
         return self.new_token
 
-    def result(self, actions: tuple[p.Action, ...]) -> DeployResult:
+    def result(self, actions: tuple[p.Action, ...], current: p.Current) -> DeployResult:
         cfg = self.cfg
         service = self.service or self.cloud.get_service()
         url = str(service.uri) if service else ""
         revision = str(service.latest_ready_revision).rsplit("/", 1)[-1] if service else ""
         image = self.image or (service.template.containers[0].image if service else "")
-        link, hint = None, ""
-        if cfg.auth == "token":
-            hint = (f"access token: `gcloud secrets versions access latest --secret {cfg.token_secret} "
-                    f"--project {cfg.project}`; log in at {url}/_devproxy/login")
-            if self.hooks.interactive:
-                token = self.new_token or self.cloud.latest_secret_value(cfg.token_secret)
-                link = f"{url}/?devproxy_token={token}" if token else None
-        elif cfg.auth == "iap":
-            hint = (f"give people access: `gcloud iap web add-iam-policy-binding --resource-type=cloud-run "
-                    f"--service={cfg.service} --region={cfg.region} --member=user:EMAIL "
-                    f"--role=roles/iap.httpsResourceAccessor --project {cfg.project}`")
-        else:
-            hint = "auth none: anyone who has the URL reaches your dev server"
+        link = None
+        if cfg.auth == "token" and self.hooks.interactive:
+            token = self.new_token or self.cloud.latest_secret_value(cfg.token_secret)
+            link = f"{url}/?devproxy_token={token}" if token else None
+        federation = credentials.federated_identity(cfg, self.unique_id or current.service_account_unique_id)
+        mapping = self.cloud.get_domain_mapping(cfg.domain) if cfg.domain else None
         return DeployResult(service=cfg.service, url=url, revision=revision, image=image,
-                            actions=actions, auth=cfg.auth, login_hint=hint, login_link=link)
+                            actions=actions, auth=cfg.auth, login_hint=login_hint(cfg, url), login_link=link,
+                            credential=credentials.describe(cfg, self.mode),
+                            federation=federation if credentials.needs_setup(actions) else None,
+                            cost=tuple(cost.estimates(cfg)), cost_header=cost.header(cfg),
+                            domain=domains.lines(mapping, cfg.domain) if cfg.domain else [],
+                            domain_json=domains.as_json(mapping, cfg.domain) if cfg.domain else None)
+
+
+def login_hint(cfg: DeployConfig, url: str) -> str:
+    """How to get in (a command that prints the token, never the token itself)."""
+    if cfg.auth == "token":
+        return (f"access token: `gcloud secrets versions access latest --secret {cfg.token_secret} "
+                f"--project {cfg.project}`; log in at {url}/_devproxy/login")
+    if cfg.auth == "iap":
+        allowed = f" ({len(cfg.allow)} allowed by --allow)" if cfg.allow else ""
+        return (f"IAP lets in whom you allow{allowed}: `devproxy deploy --allow user:EMAIL` "
+                "(or group:, domain:)")
+    return "auth none: anyone who has the URL reaches your dev server"
 
 
 def _with_image(spec: Mapping[str, object], image: str) -> run_v2.Service:

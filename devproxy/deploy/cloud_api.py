@@ -1,8 +1,8 @@
 """The adapter over Google Cloud: every client deploy uses is built here, every call mapped here.
 
-Clients honour `DEVPROXY_<API>_ENDPOINT` through `devproxy.gcp.client_settings`. The IAM admin
-client ships only gRPC transports, so service accounts go through IAM's REST API with
-google-auth's `AuthorizedSession`; Cloud Storage's handwritten client takes its own kwargs.
+Clients honour `DEVPROXY_<API>_ENDPOINT` through `devproxy.gcp.client_settings`. APIs without a
+usable client library (IAM service accounts, IAP's policy, Run v1 domain mappings) are called
+over REST in `rest_api.RestApis`; Cloud Storage's handwritten client takes its own kwargs.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from devproxy.gcp_errors import cloud_errors
 from devproxy.deploy.config import DeployConfig
+from devproxy.deploy.rest_api import CLOUD_PLATFORM, RestApis
 from devproxy.errors import CloudError
 from devproxy.gcp import client_settings
 
@@ -24,14 +25,13 @@ if TYPE_CHECKING:
     from google.iam.v1 import policy_pb2
 
 Progress = Callable[[str], None]
-CLOUD_PLATFORM = "https://www.googleapis.com/auth/cloud-platform"
 #: bound on one long-running operation (a Cloud Run revision becoming ready, a repository).
 OPERATION_SECONDS = 900.0
 #: how long IAM may take to learn about a service account created moments ago.
 IAM_PROPAGATION_SECONDS = 60.0
 
 
-class Cloud:
+class Cloud(RestApis):
     """Typed, error-mapped calls for one project; clients are built on first use."""
 
     def __init__(self, cfg: DeployConfig, env: Mapping[str, str],
@@ -97,66 +97,6 @@ class Cloud:
             kwargs["credentials"] = AnonymousCredentials()  # type: ignore[no-untyped-call]
         with self._errors("STORAGE", "create the Cloud Storage client"):
             return storage.Client(**kwargs)
-
-    @cached_property
-    def _iam(self) -> tuple[Any, str]:
-        from google.auth.transport.requests import AuthorizedSession
-
-        settings = client_settings("IAM", self.env)
-        with self._errors("IAM", "load Google credentials"):
-            if settings.anonymous:
-                from google.auth.credentials import AnonymousCredentials
-
-                credentials: Any = AnonymousCredentials()  # type: ignore[no-untyped-call]
-            else:
-                import google.auth
-
-                credentials, _ = google.auth.default(scopes=[CLOUD_PLATFORM])
-        session = AuthorizedSession(credentials)  # type: ignore[no-untyped-call]
-        return session, settings.endpoint or "https://iam.googleapis.com"
-
-    # -- IAM service accounts (REST) -----------------------------------------------------------
-    def _iam_call(self, method: str, path: str, doing: str, body: dict[str, Any] | None = None) -> Any:
-        from google.api_core import exceptions as gexc
-
-        session, base = self._iam
-        with self._errors("IAM", doing):
-            response = session.request(method, f"{base}/v1/{path}", json=body, timeout=60)
-            if response.status_code >= 400:
-                raise gexc.from_http_response(response)  # type: ignore[no-untyped-call]
-            return response.json()
-
-    def service_account_exists(self, email: str) -> bool:
-        return self.get_service_account(email) is not None
-
-    def get_service_account(self, email: str) -> dict[str, Any] | None:
-        """The service account resource (its `uniqueId` is the subject of its ID tokens), or None."""
-        try:
-            found = self._iam_call("GET", f"projects/{self.cfg.project}/serviceAccounts/{email}",
-                                   f"read service account {email}")
-        except CloudError as exc:
-            if _is_not_found(exc):
-                return None
-            raise
-        return cast("dict[str, Any]", found)
-
-    def has_credentials(self) -> bool:
-        """Whether Google credentials can be loaded (always, for an http:// test endpoint); no network."""
-        if client_settings("RUN", self.env).anonymous:
-            return True
-        import google.auth
-        from google.auth import exceptions as auth_exc
-
-        try:
-            google.auth.default(scopes=[CLOUD_PLATFORM])
-        except auth_exc.DefaultCredentialsError:
-            return False
-        return True
-
-    def create_service_account(self, account_id: str, display_name: str) -> None:
-        self._iam_call("POST", f"projects/{self.cfg.project}/serviceAccounts",
-                       f"create service account {account_id}",
-                       {"accountId": account_id, "serviceAccount": {"displayName": display_name}})
 
     # -- the project ---------------------------------------------------------------------------------
     def project_number(self) -> str:
@@ -410,8 +350,3 @@ def _account_not_yet_known(exc: Exception) -> bool:
 
     return isinstance(exc, gexc.BadRequest) and "does not exist" in str(exc.message)
 
-
-def _is_not_found(exc: CloudError) -> bool:
-    from google.api_core import exceptions as gexc
-
-    return isinstance(exc.__cause__, gexc.NotFound)

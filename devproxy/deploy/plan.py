@@ -17,9 +17,11 @@ from devproxy import __version__
 from devproxy.deploy.config import DeployConfig
 from devproxy.deploy.diff import Change, Facts, changes, service_facts
 from devproxy.deploy.spec import PROJECT_NUMBER_PLACEHOLDER, build_service, service_json
+from devproxy.errors import ConfigError
 
 ACCESSOR_ROLE = "roles/secretmanager.secretAccessor"
 INVOKER_ROLE = "roles/run.invoker"
+IAP_ACCESSOR_ROLE = "roles/iap.httpsResourceAccessor"
 IAP_AGENT = "serviceAccount:service-{number}@gcp-sa-iap.iam.gserviceaccount.com"
 
 Payload = Literal["ts-authkey", "new-access-token"]
@@ -65,6 +67,12 @@ class Current:
     built_image: str | None = None
     #: members holding the invoker role on the service (IAP's agent needs it).
     invokers: frozenset[str] = frozenset()
+    #: the runtime service account's numeric unique ID (the subject of its ID tokens), when it exists.
+    service_account_unique_id: str | None = None
+    #: the service `cfg.domain` is mapped to (its `spec.routeName`); None: no mapping.
+    domain_route: str | None = None
+    #: members who may pass IAP to the service (`roles/iap.httpsResourceAccessor`).
+    iap_members: frozenset[str] = frozenset()
 
     @property
     def service_exists(self) -> bool:
@@ -193,9 +201,28 @@ class GrantInvoker:
         return f"grant {INVOKER_ROLE} on {self.name} to {self.member} (IAP's service agent)"
 
 
+@dataclass(frozen=True, slots=True)
+class GrantIapAccess:
+    resource: str
+    member: str
+
+    def describe(self) -> str:
+        return f"let {self.member} through IAP: grant {IAP_ACCESSOR_ROLE} on {self.resource}"
+
+
+@dataclass(frozen=True, slots=True)
+class MapDomain:
+    domain: str
+    service: str
+
+    def describe(self) -> str:
+        return (f"map {self.domain} to service {self.service} (Cloud Run domain mapping, Google-managed "
+                f"certificate) and print the DNS records to create")
+
+
 Action = Union[
     CreateServiceAccount, CreateRepository, CreateBucket, BuildImage, CreateSecret,
-    AddSecretVersion, GrantSecretAccessor, DeployService, GrantInvoker,
+    AddSecretVersion, GrantSecretAccessor, DeployService, GrantInvoker, GrantIapAccess, MapDomain,
 ]
 
 
@@ -225,10 +252,20 @@ def plan(desired: Desired, current: Current) -> list[Action]:
     service = _service(desired, current)
     if service:
         actions.append(service)
+    number = current.project_number or PROJECT_NUMBER_PLACEHOLDER
     if cfg.auth == "iap":
-        agent = IAP_AGENT.format(number=current.project_number or PROJECT_NUMBER_PLACEHOLDER)
+        agent = IAP_AGENT.format(number=number)
         if agent not in current.invokers:
             actions.append(GrantInvoker(cfg.service_name, agent))
+    resource = iap_resource(cfg, number)
+    actions.extend(GrantIapAccess(resource, m) for m in cfg.allow if m not in current.iap_members)
+    if cfg.domain:
+        if current.domain_route is None:
+            actions.append(MapDomain(cfg.domain, cfg.service))
+        elif current.domain_route != cfg.service:
+            raise ConfigError(f"{cfg.domain} is already mapped to service {current.domain_route}",
+                              hint=f"remove that mapping first: `gcloud beta run domain-mappings delete "
+                                   f"--domain {cfg.domain} --region {cfg.region}`")
     return actions
 
 
@@ -236,6 +273,11 @@ def service_spec(desired: Desired, current: Current) -> dict[str, Any]:
     """The service as deploy sends it (REST JSON), running the planned image."""
     image = _image(desired, current)
     return service_json(build_service(desired.cfg, str(image), current.project_number))
+
+
+def iap_resource(cfg: DeployConfig, project_number: str) -> str:
+    """IAP's name for the service (its policy says who may pass IAP)."""
+    return f"projects/{project_number}/iap_web/cloud_run-{cfg.region}/services/{cfg.service}"
 
 
 def _service(desired: Desired, current: Current) -> DeployService | None:

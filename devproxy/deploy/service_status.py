@@ -9,6 +9,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from devproxy.contract import READY_PATH
+from devproxy.deploy import domains
 from devproxy.deploy.config import DeployConfig
 from devproxy.deploy.diff import changes, service_facts
 from devproxy.deploy.plan import Action, DeployService, Desired, plan
@@ -40,6 +41,9 @@ class StatusReport:
     ready_detail: str
     #: what `devproxy deploy` would do now (empty: in sync).
     plan: tuple[Action, ...] = ()
+    #: the custom domain's DNS records, conditions and next step (`domains.lines`), when one is set.
+    domain: tuple[str, ...] = ()
+    domain_json: dict[str, Any] | None = None
 
     @property
     def in_sync(self) -> bool:
@@ -92,6 +96,7 @@ def read_status(cfg: DeployConfig, cloud: Cloud, fetch: Fetch = fetch_ready) -> 
     state = f"{condition.state.name} {condition.message}".strip() if condition.type_ else "unknown"
     url = str(service.uri)
     status, detail = fetch(f"{url}{READY_PATH}") if url else (None, "no URL yet")
+    mapping = cloud.get_domain_mapping(cfg.domain) if cfg.domain else None
     return StatusReport(
         service=cfg.service,
         url=url,
@@ -101,6 +106,8 @@ def read_status(cfg: DeployConfig, cloud: Cloud, fetch: Fetch = fetch_ready) -> 
         ready_status=status,
         ready_detail=detail,
         plan=actions,
+        domain=tuple(domains.lines(mapping, cfg.domain)) if cfg.domain else (),
+        domain_json=domains.as_json(mapping, cfg.domain) if cfg.domain else None,
     )
 
 
@@ -124,6 +131,8 @@ def write_status(report: StatusReport, write: Callable[[str], None]) -> None:
         write("run `devproxy deploy` to apply these changes")
     shown = report.ready_status if report.ready_status is not None else "-"
     write(f"readiness ({READY_PATH}): {shown} {report.ready_detail}".rstrip())
+    for line in report.domain:
+        write(line)
 
 
 def status_json(report: StatusReport) -> dict[str, Any]:
@@ -135,6 +144,7 @@ def status_json(report: StatusReport) -> dict[str, Any]:
         "drift": [{"field": d.field, "expected": d.expected, "actual": d.actual} for d in report.drift],
         "plan": [action_dict(a) for a in report.plan],
         "in_sync": report.in_sync,
+        "domain": report.domain_json,
         "ready": {"status": report.ready_status, "detail": report.ready_detail},
         "healthy": report.healthy,
     }

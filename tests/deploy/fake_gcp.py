@@ -85,6 +85,11 @@ class FakeGoogle:
         self.fail_revision: str | None = None
         #: set to a status detail to make builds fail.
         self.fail_build: str | None = None
+        #: Run v1 domain mappings by domain; domains the caller has verified (others are refused).
+        self.domain_mappings: dict[str, dict[str, Any]] = {}
+        self.verified_domains: set[str] = {"example.com"}
+        #: IAP policies by resource (projects/N/iap_web/cloud_run-R/services/S).
+        self.iap_policies: dict[str, dict[str, Any]] = {}
         self.ready_status = 200
         self.url = ""
 
@@ -160,6 +165,7 @@ class FakeGoogle:
         yield "GET", r"/v1/projects/([^/]+)/builds/([^/]+)", self.get_build
         yield "GET", r"/v3/projects/([^/]+)", self.get_project
         yield "GET", r"/_devproxy/ready", self.ready
+        yield from self.domain_and_iap_routes()
 
     # -- helpers ----------------------------------------------------------------------------------
     @staticmethod
@@ -303,6 +309,7 @@ class FakeGoogle:
         if email in self.accounts:
             raise GoogleError(409, f"Service account {body['accountId']} already exists within project")
         self.accounts[email] = {"name": f"projects/{project}/serviceAccounts/{email}", "email": email,
+                                "uniqueId": str(104242000000000000000 + len(self.accounts)),
                                 **body.get("serviceAccount", {})}
         return self.json(self.accounts[email])
 
@@ -419,6 +426,48 @@ class FakeGoogle:
         return self.ready_status, {"Content-Type": "text/plain"}, text
 
 
+    # -- Cloud Run v1 domain mappings and IAP policies ----------------------------------------------------------------
+    def domain_and_iap_routes(self) -> Iterator[tuple[str, str, Any]]:
+        mappings = r"/apis/domains\.cloudrun\.com/v1/namespaces/([^/]+)/domainmappings"
+        yield "GET", rf"{mappings}/([^/]+)", self.get_mapping
+        yield "POST", mappings, self.create_mapping
+        yield "POST", r"/v1/(projects/[^/]+/iap_web/[^/]+/services/[^/:]+):getIamPolicy", self.get_iap_policy
+        yield "POST", r"/v1/(projects/[^/]+/iap_web/[^/]+/services/[^/:]+):setIamPolicy", self.set_iap_policy
+
+    def get_mapping(self, project: str, domain: str, **_: Any) -> Any:
+        if domain not in self.domain_mappings:
+            raise GoogleError(404, f"Resource '{domain}' of kind 'DOMAIN_MAPPING' does not exist.")
+        return self.json(self.domain_mappings[domain])
+
+    def create_mapping(self, project: str, body: Any, **_: Any) -> Any:
+        domain = body["metadata"]["name"]
+        if not any(domain == d or domain.endswith(f".{d}") for d in self.verified_domains):
+            raise GoogleError(403, f"Caller is not authorized to administer the domain {domain}. If you own "
+                                   f"{domain}, you can obtain authorization by verifying ownership of the domain.")
+        if domain in self.domain_mappings:
+            raise GoogleError(409, f"Domain mapping {domain} already exists.")
+        apex = domain.count(".") == 1
+        records = ([{"type": "A", "rrdata": "216.239.32.21"}, {"type": "AAAA", "rrdata": "2001:4860:4802:32::15"}]
+                   if apex else [{"name": domain.split(".")[0], "type": "CNAME", "rrdata": "ghs.googlehosted.com."}])
+        self.domain_mappings[domain] = {
+            **body, "status": {"resourceRecords": records, "mappedRouteName": body["spec"]["routeName"],
+                               "conditions": [
+                                   {"type": "Ready", "status": "Unknown", "reason": "CertificatePending",
+                                    "message": "Waiting for certificate provisioning. You must configure your DNS "
+                                               "records for certificate issuance to begin."},
+                                   {"type": "CertificateProvisioned", "status": "Unknown",
+                                    "reason": "CertificatePending"},
+                                   {"type": "DomainRoutable", "status": "True"}]}}
+        return self.json(self.domain_mappings[domain])
+
+    def get_iap_policy(self, resource: str, **_: Any) -> Any:
+        return self.json(self.iap_policies.get(resource, {"etag": "BwIAP"}))
+
+    def set_iap_policy(self, resource: str, body: Any, **_: Any) -> Any:
+        self.iap_policies[resource] = body["policy"]
+        return self.json(body["policy"])
+
+
 class _Handler(BaseHTTPRequestHandler):
     fake: FakeGoogle
     protocol_version = "HTTP/1.1"
@@ -461,4 +510,4 @@ class FakeServer:
 
     def env(self) -> dict[str, str]:
         return {f"DEVPROXY_{api}_ENDPOINT": self.fake.url for api in
-                ("RUN", "SECRETMANAGER", "STORAGE", "CLOUDBUILD", "ARTIFACTREGISTRY", "IAM", "RESOURCEMANAGER")}
+                ("RUN", "SECRETMANAGER", "STORAGE", "CLOUDBUILD", "ARTIFACTREGISTRY", "IAM", "RESOURCEMANAGER", "IAP")}

@@ -71,16 +71,16 @@ def test_missing_project_is_one_line_exit_2(tmp_path: Path) -> None:
 
 def test_init_writes_a_toml_that_deploy_reads(tmp_path: Path) -> None:
     """`devproxy init` (not on a terminal) writes a commented file; deploy --dry-run then needs no flags."""
-    ran = devproxy(["init", "--project", "p9", "--target", "http://devbox:8080", "--auth", "none"], cwd=tmp_path)
+    ran = devproxy(["init", "--project", "proj-p9", "--target", "http://devbox:8080", "--auth", "none"], cwd=tmp_path)
     assert ran.code == 0, ran.err
     text = (tmp_path / "devproxy.toml").read_text()
-    assert 'project = "p9"' in text and "# region" in text
-    again = devproxy(["init", "--project", "p9"], cwd=tmp_path)
+    assert 'project = "proj-p9"' in text and "# region" in text
+    again = devproxy(["init", "--project", "proj-p9"], cwd=tmp_path)
     assert again.code == 2 and "already exists" in again.err
     ran = devproxy(["deploy", "--dry-run", "--json"], cwd=tmp_path)
     assert ran.code == 0, ran.err
     settings = json.loads(ran.out)["settings"]
-    assert (settings["project"], settings["target"], settings["auth"]) == ("p9", "http://devbox:8080", "none")
+    assert (settings["project"], settings["target"], settings["auth"]) == ("proj-p9", "http://devbox:8080", "none")
 
 
 def test_login_server_flag_reaches_the_service_env(tmp_path: Path) -> None:
