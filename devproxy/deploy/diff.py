@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from devproxy.contract import SECRET_ENV
+from devproxy.deploy.spec import labels as devproxy_labels
 
 if TYPE_CHECKING:
     from google.cloud import run_v2
@@ -44,7 +45,8 @@ def _probe(probe: run_v2.Probe) -> str:
 
 
 def _labels(labels: Mapping[str, str]) -> str:
-    return ",".join(f"{k}={v}" for k, v in sorted(labels.items())) or "(none)"
+    """The labels devproxy sets; labels someone added by hand (or Google) are theirs, not drift."""
+    return ",".join(f"{k}={labels[k]}" for k in sorted(devproxy_labels()) if k in labels) or "(none)"
 
 
 def service_facts(service: run_v2.Service) -> dict[str, str]:

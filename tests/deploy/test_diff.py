@@ -61,11 +61,12 @@ def test_every_field_devproxy_sets_is_a_fact(path: tuple[Any, ...]) -> None:
 
 
 def test_a_service_read_back_with_outputs_and_defaults_is_equal() -> None:
-    """Fields Cloud Run adds (uri, generation, conditions, concurrency) are not changes."""
+    """Fields Cloud Run adds (uri, generation, conditions, concurrency) and others' labels are not changes."""
     sent = build_service(CFG, "img", "42")
     read = run_v2.Service.from_json(json.dumps(service_json(sent)))
     read.uri = "https://devproxy-abc.a.run.app"
     read.generation = 7
     read.template.max_instance_request_concurrency = 80
     read.terminal_condition.type_ = "Ready"
+    read.labels["cost-center"] = "dev"  # added by hand: the owner's, not drift
     assert changes(service_facts(read), service_facts(sent)) == []
