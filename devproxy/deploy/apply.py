@@ -250,7 +250,7 @@ class _Executor:
         return DeployResult(service=cfg.service, url=url, revision=revision, image=image,
                             actions=actions, auth=cfg.auth, login_hint=login_hint(cfg, url), login_link=link,
                             credential=credentials.describe(cfg, self.mode),
-                            federation=federation if credentials.needs_setup(actions) else None,
+                            federation=federation, federation_new=credentials.needs_setup(actions),
                             cost=tuple(cost.estimates(cfg)), cost_header=cost.header(cfg),
                             domain=domains.lines(mapping, cfg.domain) if cfg.domain else [],
                             domain_json=domains.as_json(mapping, cfg.domain) if cfg.domain else None)

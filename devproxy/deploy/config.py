@@ -199,6 +199,7 @@ def _economy(values: dict[str, Any], sources: dict[str, str]) -> None:
             raise ConfigError(f"economy mode runs {key.replace('_', ' ')} = {wanted}, but {key} = {values[key]} "
                               f"({sources[key]})", hint=f"drop {key}, or leave economy mode with --always-on")
         values[key] = wanted
+        sources.setdefault(key, "economy")
 
 
 _MISSING_HINTS = {

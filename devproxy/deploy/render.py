@@ -46,8 +46,10 @@ class DeployResult:
     login_hint: str = ""
     login_link: str | None = field(default=None, repr=False)
     credential: str = ""
-    #: what to enter in Tailscale's admin console; only when this deploy set keyless mode up or changed it.
+    #: what to enter in Tailscale's admin console (keyless mode only).
     federation: FederatedIdentity | None = None
+    #: this deploy set keyless mode up or changed it: print the federation, once.
+    federation_new: bool = False
     cost: tuple[Estimate, ...] = ()
     cost_header: str = ""
     domain: list[str] = field(default_factory=list)
@@ -168,7 +170,7 @@ def write_result(result: DeployResult, write: Write) -> None:
     if result.login_hint:
         write(f"  {result.login_hint}")
     write(f"  Tailscale credential: {result.credential}")
-    if result.federation:
+    if result.federation and result.federation_new:
         write_federation(result.federation, write)
     for line in result.domain:
         write(line)
