@@ -76,14 +76,15 @@ def observe(cloud: Cloud, cfg: DeployConfig, *, read_key: bool = False) -> p.Cur
     for secret_id in cfg.secret_ids:
         if not cloud.secret_exists(secret_id):
             continue
+        version = cloud.latest_version(secret_id)
         digest = None
-        if read_key and secret_id == cfg.authkey_secret:
+        if read_key and secret_id == cfg.authkey_secret and version is not None:
             digest = _latest_digest(cloud, secret_id)
         states[secret_id] = p.SecretState(
             exists=True,
             latest_sha256=digest,
             accessors=cloud.secret_members(secret_id, p.ACCESSOR_ROLE) & {member},
-            has_version=digest is not None or cloud.secret_has_version(secret_id),
+            latest_version=version,
         )
     building = cfg.image is None
     iap = cfg.auth == "iap"

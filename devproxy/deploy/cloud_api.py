@@ -142,16 +142,18 @@ class Cloud(RestApis):
                 return None
         return bytes(version.payload.data).decode("utf-8")
 
-    def secret_has_version(self, secret_id: str) -> bool:
-        """Whether the secret has an enabled latest version (metadata only: read-only access suffices)."""
+    def latest_version(self, secret_id: str) -> int | None:
+        """The number of the secret's latest version when it is enabled, else None (metadata only:
+        read-only access suffices)."""
         from google.api_core import exceptions as gexc
 
         with self._errors("SECRETMANAGER", f"read the latest version of secret {secret_id}"):
             try:
                 version = self._secrets.get_secret_version(name=f"{self._secret_path(secret_id)}/versions/latest")
             except (gexc.NotFound, gexc.FailedPrecondition):
-                return False
-        return bool(version.state.name == "ENABLED")
+                return None
+        number = str(version.name).rsplit("/", 1)[-1]
+        return int(number) if version.state.name == "ENABLED" and number.isdigit() else None
 
     def add_secret_version(self, secret_id: str, value: str) -> None:
         import google_crc32c

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from devproxy.contract import SECRET_ENV
+from devproxy.deploy.spec import SECRET_VERSIONS_LABEL
 from devproxy.deploy.spec import labels as devproxy_labels
 
 if TYPE_CHECKING:
@@ -58,6 +59,7 @@ def service_facts(service: run_v2.Service) -> dict[str, str]:
         "invoker_iam_disabled": str(bool(service.invoker_iam_disabled)),
         "iap_enabled": str(bool(service.iap_enabled)),
         "revision_labels": _labels(template.labels),
+        "secret_versions": template.labels.get(SECRET_VERSIONS_LABEL, "(none)"),
         "min_instances": str(template.scaling.min_instance_count),
         "max_instances": str(template.scaling.max_instance_count),
         "timeout": f"{template.timeout.seconds}s",

@@ -11,13 +11,16 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal, Union
+from typing import TYPE_CHECKING, Any, Literal, Union
 
 from devproxy import __version__
 from devproxy.deploy.config import DeployConfig
 from devproxy.deploy.diff import Change, Facts, changes, service_facts
 from devproxy.deploy.spec import PROJECT_NUMBER_PLACEHOLDER, build_service, service_json
 from devproxy.errors import ConfigError
+
+if TYPE_CHECKING:
+    from google.cloud import run_v2
 
 ACCESSOR_ROLE = "roles/secretmanager.secretAccessor"
 INVOKER_ROLE = "roles/run.invoker"
@@ -43,12 +46,13 @@ class SecretState:
     exists: bool = False
     latest_sha256: str | None = None
     accessors: frozenset[str] = frozenset()
-    #: a version exists (known without reading it: the digest is read only to compare a given key).
-    has_version: bool = False
+    #: the latest enabled version's number (known without reading it: the digest is read only to
+    #: compare a given key); None: no version yet.
+    latest_version: int | None = None
 
     @property
     def versioned(self) -> bool:
-        return self.has_version or self.latest_sha256 is not None
+        return self.latest_version is not None or self.latest_sha256 is not None
 
 
 @dataclass(frozen=True, slots=True)
@@ -271,8 +275,29 @@ def plan(desired: Desired, current: Current) -> list[Action]:
 
 def service_spec(desired: Desired, current: Current) -> dict[str, Any]:
     """The service as deploy sends it (REST JSON), running the planned image."""
+    return service_json(_built(desired, current))
+
+
+def _built(desired: Desired, current: Current) -> run_v2.Service:
     image = _image(desired, current)
-    return service_json(build_service(desired.cfg, str(image), current.project_number))
+    return build_service(desired.cfg, str(image), current.project_number, secret_versions(desired, current))
+
+
+def secret_versions(desired: Desired, current: Current) -> str:
+    """The secret versions the new revision reads, e.g. `ts-authkey-2_access-token-1`.
+
+    The service reads each secret's `latest` version when an instance starts; a revision label
+    naming the versions makes a new version (a rotated token, a new key) roll out a new revision.
+    """
+    cfg = desired.cfg
+    parts = []
+    for secret_id in cfg.secret_ids:
+        state = current.secrets.get(secret_id, SecretState())
+        number = state.latest_version or 0
+        if _secret_version(desired, secret_id, state):
+            number += 1
+        parts.append(f"{secret_id.removeprefix(cfg.service + '-')}-{number}")
+    return "_".join(parts)[:63].rstrip("_-")
 
 
 def iap_resource(cfg: DeployConfig, project_number: str) -> str:
@@ -284,7 +309,7 @@ def _service(desired: Desired, current: Current) -> DeployService | None:
     """Create the service, update exactly what differs, or nothing when every setting matches."""
     cfg = desired.cfg
     image = _image(desired, current)
-    built = build_service(cfg, str(image), current.project_number)
+    built = _built(desired, current)
     spec = service_json(built)
     if current.service is None:
         return DeployService(cfg.service_name, True, image, spec)

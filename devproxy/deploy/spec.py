@@ -75,7 +75,12 @@ def env_vars(cfg: DeployConfig, project_number: str | None = None) -> list[run_v
     return env
 
 
-def build_service(cfg: DeployConfig, image: str, project_number: str | None = None) -> run_v2.Service:
+#: the revision label naming the secret versions a revision reads (a new version rolls a revision).
+SECRET_VERSIONS_LABEL = "devproxy-secrets"
+
+
+def build_service(cfg: DeployConfig, image: str, project_number: str | None = None,
+                  secret_versions: str | None = None) -> run_v2.Service:
     """The service as it is sent to `create_service` / `update_service` (without `name`)."""
     container = run_v2.Container(
         name="devproxy",
@@ -101,8 +106,11 @@ def build_service(cfg: DeployConfig, image: str, project_number: str | None = No
             timeout_seconds=5,
         ),
     )
+    revision_labels = labels()
+    if secret_versions is not None:
+        revision_labels[SECRET_VERSIONS_LABEL] = secret_versions
     template = run_v2.RevisionTemplate(
-        labels=labels(),
+        labels=revision_labels,
         scaling=run_v2.RevisionScaling(
             min_instance_count=cfg.min_instances, max_instance_count=cfg.max_instances
         ),

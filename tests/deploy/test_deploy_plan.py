@@ -28,17 +28,22 @@ def cfg_for(**extra: str):
     return merge([("flag", {"project": "p", "target": "http://devbox:8888", "region": "r", **extra})])
 
 
-def deployed(image: str = "img", **extra: str) -> dict[str, str]:
-    """The facts of a service deployed earlier with these settings."""
-    return service_facts(build_service(cfg_for(**extra), image, "42"))
+def deployed(image: str = "img", secrets: str = "ts-authkey-1_access-token-1", **extra: str) -> dict[str, str]:
+    """The facts of a service deployed earlier with these settings, reading these secret versions."""
+    return service_facts(build_service(cfg_for(**extra), image, "42", secrets))
+
+
+def roll(old: str, new: str) -> Change:
+    """The change a new secret version makes: the revision label naming the versions."""
+    return Change("secret_versions", old, new)
 
 
 def everything_exists(key: str = "k1", token: str = "t1", service: dict | None = None) -> Current:
     return Current(
         service=service if service is not None else deployed(), service_account_exists=True,
         repository_exists=True, bucket_exists=True,
-        secrets={"devproxy-ts-authkey": SecretState(True, digest(key), frozenset({SA})),
-                 "devproxy-access-token": SecretState(True, digest(token), frozenset({SA}))},
+        secrets={"devproxy-ts-authkey": SecretState(True, digest(key), frozenset({SA}), latest_version=1),
+                 "devproxy-access-token": SecretState(True, digest(token), frozenset({SA}), latest_version=1)},
         project_number="42", invokers=frozenset({"serviceAccount:service-42@gcp-sa-iap.iam.gserviceaccount.com"}),
     )
 
@@ -67,17 +72,23 @@ def everything_exists(key: str = "k1", token: str = "t1", service: dict | None =
             DeployService(SVC, False, "img", SPEC, (Change("max_instances", "1", "3"),))]),
         (Desired(cfg_for(image="img2"), None), everything_exists(), [
             DeployService(SVC, False, "img2", SPEC, (Change("image", "img", "img2"),))]),
-        # a new key is a new secret version; the service reads `latest`, so it is not redeployed
+        # a new key is a new secret version, and a new revision so that instances read it
         (Desired(cfg_for(image="img"), digest("k2")), everything_exists(), [
-            AddSecretVersion("devproxy-ts-authkey", "ts-authkey", "the key changed")]),
+            AddSecretVersion("devproxy-ts-authkey", "ts-authkey", "the key changed"),
+            DeployService(SVC, False, "img", SPEC, (roll("ts-authkey-1_access-token-1",
+                                                         "ts-authkey-2_access-token-1"),))]),
         # a key given where the stored one may not be read (read-only dry run): a version is planned
         (Desired(cfg_for(image="img"), digest("k1")),
          replace(everything_exists(), secrets={
-             "devproxy-ts-authkey": SecretState(True, UNREADABLE, frozenset({SA})),
-             "devproxy-access-token": SecretState(True, None, frozenset({SA}), has_version=True)}), [
-            AddSecretVersion("devproxy-ts-authkey", "ts-authkey", "the stored key could not be read to compare")]),
+             "devproxy-ts-authkey": SecretState(True, UNREADABLE, frozenset({SA}), latest_version=1),
+             "devproxy-access-token": SecretState(True, None, frozenset({SA}), latest_version=1)}), [
+            AddSecretVersion("devproxy-ts-authkey", "ts-authkey", "the stored key could not be read to compare"),
+            DeployService(SVC, False, "img", SPEC, (roll("ts-authkey-1_access-token-1",
+                                                         "ts-authkey-2_access-token-1"),))]),
         (Desired(cfg_for(image="img"), None, rotate_token=True), everything_exists(), [
-            AddSecretVersion("devproxy-access-token", "new-access-token", "--rotate-token")]),
+            AddSecretVersion("devproxy-access-token", "new-access-token", "--rotate-token"),
+            DeployService(SVC, False, "img", SPEC, (roll("ts-authkey-1_access-token-1",
+                                                         "ts-authkey-1_access-token-2"),))]),
         # building again with everything present: build, then update to the built image
         (Desired(cfg_for(), None, build_tag=TAG), everything_exists(), [
             BuildImage(REPO, "p-devproxy-build", TAG),
@@ -85,15 +96,23 @@ def everything_exists(key: str = "k1", token: str = "t1", service: dict | None =
         # the registry already has this build and the service runs it: nothing to do
         (Desired(cfg_for(), None, build_tag=TAG),
          replace(everything_exists(service=deployed(f"{REPO}@sha256:ab")), built_image=f"{REPO}@sha256:ab"), []),
+        # a version added by hand (gcloud) since the last deploy: a new revision reads it
+        (Desired(cfg_for(image="img"), None),
+         replace(everything_exists(), secrets={
+             "devproxy-ts-authkey": SecretState(True, None, frozenset({SA}), latest_version=4),
+             "devproxy-access-token": SecretState(True, None, frozenset({SA}), latest_version=1)}),
+         [DeployService(SVC, False, "img", SPEC, (roll("ts-authkey-1_access-token-1",
+                                                       "ts-authkey-4_access-token-1"),))]),
         # iap: one secret; the IAP agent is granted the invoker role only while it lacks it
         (Desired(cfg_for(auth="iap", image="img"), None),
-         replace(everything_exists(service=deployed(auth="iap")), invokers=frozenset()), [
+         replace(everything_exists(service=deployed(auth="iap", secrets="ts-authkey-1")), invokers=frozenset()), [
             GrantInvoker(SVC, "serviceAccount:service-42@gcp-sa-iap.iam.gserviceaccount.com")]),
-        (Desired(cfg_for(auth="iap", image="img"), None), everything_exists(service=deployed(auth="iap")), []),
+        (Desired(cfg_for(auth="iap", image="img"), None),
+         everything_exists(service=deployed(auth="iap", secrets="ts-authkey-1")), []),
         # a secret that exists without the binding gets exactly the grant
         (Desired(cfg_for(auth="none", image="img"), None),
-         Current(service=deployed(auth="none"), service_account_exists=True,
-                 secrets={"devproxy-ts-authkey": SecretState(True, digest("k"), frozenset())}),
+         Current(service=deployed(auth="none", secrets="ts-authkey-3"), service_account_exists=True,
+                 secrets={"devproxy-ts-authkey": SecretState(True, None, frozenset(), latest_version=3)}),
          [GrantSecretAccessor("devproxy-ts-authkey", SA)]),
     ],
 )

@@ -92,7 +92,10 @@ def test_dry_run_with_a_new_key_plans_a_version(fake_server: FakeServer, fake: F
     ran = run(fake_server, wheel, tmp_path, "--image", "img:1", "--dry-run", key=new_key)
     assert ran.code == 0, ran.err
     plan = [m.group(1) for m in map(re.compile(r"^  \d+\. (.*)$").match, ran.out.splitlines()) if m]
-    assert plan == ["add a version to secret devproxy-ts-authkey: the Tailscale auth key (the key changed)"]
+    assert plan == ["add a version to secret devproxy-ts-authkey: the Tailscale auth key (the key changed)",
+                    "update Cloud Run service projects/demo-proj/locations/us-central1/services/devproxy "
+                    "(secret_versions: ts-authkey-1_access-token-1 -> ts-authkey-2_access-token-1) "
+                    "and wait until its new revision is ready"]
     assert new_key not in ran.out + ran.err and KEY not in ran.out + ran.err
     assert fake.secret_values("devproxy-ts-authkey") == [KEY]
 
@@ -115,3 +118,19 @@ def test_status_is_the_plan_without_apply(fake_server: FakeServer, fake: FakeGoo
     assert any("grant roles/secretmanager.secretAccessor on secret devproxy-access-token" in line
                for line in ran.out.splitlines())
     assert changes_made(fake, first) == []
+
+
+def test_a_new_secret_version_rolls_a_revision(fake_server: FakeServer, fake: FakeGoogle, wheel: Path,
+                                               tmp_path: Path) -> None:
+    """--rotate-token adds a version and a new revision (instances read `latest` only when they start)."""
+    assert run(fake_server, wheel, tmp_path, "--image", "img:1").code == 0
+    ran = run(fake_server, wheel, tmp_path, "--image", "img:1", "--rotate-token", "--json")
+    assert ran.code == 0, ran.err
+    actions = json.loads(ran.out)["actions"]
+    assert [a["action"] for a in actions] == ["AddSecretVersion", "DeployService"]
+    assert actions[1]["changes"] == [{"field": "secret_versions", "old": "ts-authkey-1_access-token-1",
+                                      "new": "ts-authkey-1_access-token-2"}]
+    assert json.loads(ran.out)["revision"] == "devproxy-00002-abc"
+    (patched,) = fake.bodies("PATCH", "/services/")
+    assert patched["template"]["labels"]["devproxy-secrets"] == "ts-authkey-1_access-token-2"
+    assert len(fake.secret_values("devproxy-access-token")) == 2
