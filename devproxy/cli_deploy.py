@@ -107,14 +107,17 @@ def deploy(
                                    default="", hide_input=True, show_default=False)) if tty and not cfg.keyless else None
     authkey = apply.read_authkey(os.environ, ts_authkey_file, prompt)
     hooks = apply.Hooks(progress=lambda m: _err(f"- {m}", "cyan"), log=lambda m: _err(f"  | {m}", "dim"),
-                        confirm=lambda actions: yes or not tty or _confirm(actions), interactive=tty)
+                        confirm=lambda actions: yes or not tty or _confirm(actions, cfg), interactive=tty)
     result = apply.deploy(cfg, Cloud(cfg, os.environ), hooks, authkey=authkey, rotate_token=rotate_token)
     _print(render.result_json(result)) if as_json else render.write_result(result, _out)
 
 
-def _confirm(actions: list[Any]) -> bool:
+def _confirm(actions: list[Any], cfg: Any) -> bool:
+    from devproxy.deploy import cost, render
+
     for number, action in enumerate(actions, 1):
         _err(f"  {number}. {action.describe()}")
+    render.write_cost(cost.header(cfg), tuple(cost.estimates(cfg)), _err)
     return typer.confirm("Apply these changes?", default=True, err=True)
 
 
