@@ -18,9 +18,12 @@ def register(app: typer.Typer) -> None:
 
 
 def _config(required: tuple[str, ...] = ("project", "target"), **flags: Any) -> Any:
+    from devproxy.deploy.checks import google_formats
     from devproxy.deploy.config import load_config
 
-    return load_config(os.environ, flags, cwd=Path.cwd(), home=Path.home(), required=required)
+    cfg = load_config(os.environ, flags, cwd=Path.cwd(), home=Path.home(), required=required)
+    google_formats(cfg.project, cfg.region, cfg.image)  # before credentials, a wheel or any call
+    return cfg
 
 
 def _out(line: str) -> None:

@@ -25,6 +25,8 @@ _IMAGE = re.compile(rf"^(?:[A-Za-z0-9.-]+(?::[0-9]+)?/)?{_PATH_PART}(?:/{_PATH_P
 _TAG = re.compile(r"^tag:[A-Za-z0-9][A-Za-z0-9_-]*$")
 _TOKEN = re.compile(r"^[A-Za-z0-9._:/-]+$")
 _DOMAIN = re.compile(r"^(?=.{1,64}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
+#: what may follow a route's URL after ';' (the runtime sends the public Host with host=public).
+ROUTE_OPTIONS = ("host=public", "host=target")
 _MEMBER = re.compile(r"^(user|group|serviceAccount|domain):(\S+)$")
 #: regions where Cloud Run domain mappings are offered (a preview feature).
 DOMAIN_MAPPING_REGIONS = ("asia-east1", "asia-northeast1", "asia-southeast1", "europe-north1", "europe-west1",
@@ -115,10 +117,15 @@ def _routes(routes: tuple[tuple[str, str], ...]) -> None:
             raise ConfigError(f"route {prefix}={url}: {PAGE_PREFIX} belongs to devproxy's own pages")
         if prefix in seen:
             raise ConfigError(f"route {prefix} is given twice")
-        if any(c in prefix for c in ",= ") or any(c in url for c in ", "):
-            raise ConfigError(f"route {prefix}={url}: a prefix holds no ',', '=' or space, a URL no ',' or space")
+        if any(c in prefix for c in ",=; ") or any(c in url for c in ", "):
+            raise ConfigError(f"route {prefix}={url}: a prefix holds no ',', '=', ';' or space, a URL no ',' or space")
         seen.add(prefix)
-        check_url(f"route {prefix}", url)
+        address, *options = url.split(";")
+        for option in options:
+            if option not in ROUTE_OPTIONS:
+                raise ConfigError(f"route {prefix}={url}: unknown option {option!r}",
+                                  hint="known: " + ", ".join(ROUTE_OPTIONS))
+        check_url(f"route {prefix}", address)
 
 
 def _domain(domain: str | None, region: str) -> None:

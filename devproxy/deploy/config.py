@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from devproxy.deploy.checks import google_formats, validate
+from devproxy.deploy.checks import validate
 from devproxy.errors import ConfigError
 
 DEFAULT_TAILSCALE_VERSION = "v1.102.5"
@@ -355,6 +355,4 @@ def load_config(
         layers.append(toml)
     layers.extend(env_layers(env))
     layers.append(("flag", {k: v for k, v in flags.items() if v is not None}))
-    cfg = merge(layers, required)
-    google_formats(cfg.project, cfg.region, cfg.image)
-    return cfg
+    return merge(layers, required)

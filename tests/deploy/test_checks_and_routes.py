@@ -59,11 +59,12 @@ def test_routes_from_devproxy_toml_reach_the_service(tmp_path: Path) -> None:
     """routes (a list or a table) become DEVPROXY_ROUTES, comma-separated PREFIX=URL pairs."""
     (tmp_path / "devproxy.toml").write_text(
         '[deploy]\nproject = "demo-proj"\ntarget = "http://devbox:8888"\n'
-        'routes = ["/jupyter/=http://devbox:8889", "/app/=http://devbox2:3000/"]\n')
+        'routes = ["/jupyter/=http://devbox:8889;host=public", "/app/=http://devbox2:3000/"]\n')
     ran = devproxy(["deploy", "--dry-run", "--json"], cwd=tmp_path, env=NO_CREDENTIALS)
     assert ran.code == 0, ran.err
     env = json.loads(ran.out)["service"]["template"]["containers"][0]["env"]
-    assert {"name": "DEVPROXY_ROUTES", "value": "/jupyter/=http://devbox:8889,/app/=http://devbox2:3000/"} in env
+    assert {"name": "DEVPROXY_ROUTES",
+            "value": "/jupyter/=http://devbox:8889;host=public,/app/=http://devbox2:3000/"} in env
     (tmp_path / "devproxy.toml").write_text(
         '[deploy]\nproject = "demo-proj"\ntarget = "http://devbox:8888"\n'
         '[deploy.routes]\n"/jupyter/" = "http://devbox:8889"\n')
@@ -78,6 +79,7 @@ def test_routes_from_devproxy_toml_reach_the_service(tmp_path: Path) -> None:
     (["/=http://x:1"], "/ is the target's route"),
     (["/a/=devbox:8889"], "route /a/ must be an http:// or https:// URL"),
     (["/a/"], "is not PREFIX=URL"),
+    (["/a/=http://x:1;host=maybe"], "unknown option 'host=maybe'"),
     ({"/a/": 5}, "every URL must be a string"),
 ])
 def test_invalid_routes(routes: object, fragment: str) -> None:
