@@ -44,6 +44,8 @@ def test_economy_scales_to_zero_with_request_based_billing() -> None:
     ([("flag", {**BASE, "tailscale_tags": "devproxy"})], "is not a Tailscale tag"),
     ([("flag", {**BASE, "tailscale_audience": "aud"})], "without tailscale_client_id"),
     ([("flag", {**BASE, "tailscale_client_id": "k1 2"})], "has characters"),
+    ([("flag", {**BASE, "cpu": "lots"})], "cpu must be a number of vCPUs such as 1 or 1000m, got 'lots'"),
+    ([("flag", {**BASE, "memory": "512MB"})], "memory must be a quantity such as 512Mi or 1Gi, got '512MB'"),
 ])
 def test_bad_mode_settings_are_one_line(layers: list, fragment: str) -> None:
     """Contradictory or malformed mode settings are a ConfigError naming the setting."""
@@ -118,3 +120,13 @@ def test_cost_header_names_the_estimate_and_the_date() -> None:
     """The header says estimate, the price table's date and the hours of use assumed."""
     header = cost.header(cfg_for(hours_per_day="2.5"))
     assert "an estimate" in header and "list prices of 2026-10-01" in header and "2.5 h/day of use" in header
+
+
+@pytest.mark.parametrize(("cpu", "memory", "vcpus", "gib"), [
+    ("1", "512Mi", 1.0, 0.5), ("1000m", "1Gi", 1.0, 1.0), ("2", "4096Mi", 2.0, 4.0), ("500m", "2G", 0.5, 2e9 / 2**30),
+])
+def test_quantities(cpu: str, memory: str, vcpus: float, gib: float) -> None:
+    """Cloud Run's CPU and memory spellings become vCPUs and GiB for the estimate."""
+    from devproxy.deploy import quantities
+
+    assert (quantities.vcpus(cpu), quantities.gib(memory)) == (vcpus, gib)
