@@ -10,6 +10,8 @@ from typing import Any, Optional
 
 import typer
 
+from devproxy.project import PROJECT_HELP, REGION_HELP, SERVICE_HELP
+
 
 def register(app: typer.Typer) -> None:
     app.command("deploy")(deploy)
@@ -38,40 +40,47 @@ def _err(line: str, style: str = "") -> None:
 
 
 def deploy(
-    project: Optional[str] = typer.Option(None, "--project", help="Google Cloud project id"),
-    region: Optional[str] = typer.Option(None, "--region", help="Cloud Run region [default us-central1]"),
-    service: Optional[str] = typer.Option(None, "--service", help="Cloud Run service name [default devproxy]"),
-    target: Optional[str] = typer.Option(None, "--target", help="URL of the dev server on your tailnet"),
-    image: Optional[str] = typer.Option(None, "--image", help="Deploy this image; skips the build"),
-    auth: Optional[str] = typer.Option(None, "--auth", help="Access control: token|iap|none [default token]"),
-    min_instances: Optional[int] = typer.Option(None, "--min-instances", help="[default 1]"),
-    max_instances: Optional[int] = typer.Option(None, "--max-instances", help="[default 1]"),
+    project: Optional[str] = typer.Option(None, "--project", help=PROJECT_HELP),
+    region: Optional[str] = typer.Option(None, "--region", help=REGION_HELP),
+    service: Optional[str] = typer.Option(None, "--service", help=SERVICE_HELP),
+    target: Optional[str] = typer.Option(
+        None, "--target", help="URL of the dev server on your tailnet, e.g. http://devbox:8888 "
+        "[default: devproxy.toml's]"
+    ),
+    image: Optional[str] = typer.Option(
+        None, "--image", help="Deploy this image; skips the build [default: build one]"
+    ),
+    auth: Optional[str] = typer.Option(None, "--auth", help="Access control: token|iap|none [default: token]"),
+    min_instances: Optional[int] = typer.Option(
+        None, "--min-instances", help="Instances kept running; 0 scales to zero (slow first request) [default: 1]"
+    ),
+    max_instances: Optional[int] = typer.Option(None, "--max-instances", help="Most instances at once [default: 1]"),
     login_server: Optional[str] = typer.Option(
-        None, "--login-server", help="Control server URL, e.g. your Headscale [default Tailscale's]"
+        None, "--login-server", help="Control server URL, e.g. your Headscale [default: Tailscale's]"
     ),
     ts_authkey_file: Optional[str] = typer.Option(
         None, "--ts-authkey-file",
-        help="File holding the Tailscale auth key or OAuth client secret (tskey-client-...) (else TS_AUTHKEY, "
-             "else asked)",
+        help="File holding the Tailscale auth key or OAuth client secret (tskey-client-...) "
+             "[default: TS_AUTHKEY, else asked]",
     ),
     economy: Optional[bool] = typer.Option(
         None, "--economy/--always-on",
         help="economy: scale to zero (min 0, max 1 instance, CPU only during requests, startup boost); "
-             "always-on: one instance with CPU always allocated [default always-on]",
+             "always-on: one instance with CPU always allocated [default: always-on]",
     ),
     tailscale_client_id: Optional[str] = typer.Option(
         None, "--tailscale-client-id",
         help="Keyless: the client id of a Tailscale federated identity; no Tailscale secret is stored",
     ),
     tailscale_audience: Optional[str] = typer.Option(
-        None, "--tailscale-audience", help="Keyless: the ID token's audience [default api.tailscale.com/CLIENT_ID]"
+        None, "--tailscale-audience", help="Keyless: the ID token's audience [default: api.tailscale.com/CLIENT_ID]"
     ),
     tags: Optional[str] = typer.Option(
         None, "--tags", help="Tailscale tags, comma-separated (needed with an OAuth client secret) "
-                             "[default tag:devproxy when keyless]"
+                             "[default: tag:devproxy when keyless]"
     ),
     hours_per_day: Optional[float] = typer.Option(
-        None, "--hours-per-day", help="Hours of use a day the cost estimate assumes [default 4]"
+        None, "--hours-per-day", help="Hours of use a day the cost estimate assumes [default: 4]"
     ),
     route: Optional[list[str]] = typer.Option(
         None, "--route", help="PREFIX=URL beside the target, e.g. /jupyter/=http://devbox:8889 (repeatable)"
@@ -129,15 +138,27 @@ def _print(data: Any) -> None:
 
 
 def init(
-    path: Path = typer.Option(Path("devproxy.toml"), "--path", help="Where to write the file"),
-    project: Optional[str] = typer.Option(None, "--project"),
-    region: Optional[str] = typer.Option(None, "--region"),
-    service: Optional[str] = typer.Option(None, "--service"),
-    target: Optional[str] = typer.Option(None, "--target"),
-    auth: Optional[str] = typer.Option(None, "--auth"),
+    path: Path = typer.Option(
+        Path("devproxy.toml"), "--path", show_default=False, help="Where to write the file [default: devproxy.toml]"
+    ),
+    project: Optional[str] = typer.Option(None, "--project", help="Google Cloud project id [default: asked]"),
+    region: Optional[str] = typer.Option(None, "--region", help="Cloud Run region [default: asked]"),
+    service: Optional[str] = typer.Option(None, "--service", help="Cloud Run service name [default: asked]"),
+    target: Optional[str] = typer.Option(None, "--target", help="Dev server URL on the tailnet [default: asked]"),
+    auth: Optional[str] = typer.Option(None, "--auth", help="Access control: token|iap|none [default: asked]"),
     force: bool = typer.Option(False, "--force", help="Overwrite an existing file"),
+    check: bool = typer.Option(False, "--check", help="Only check the project's APIs and your roles; write no file"),
+    enable_apis: bool = typer.Option(
+        False, "--enable-apis", help="Enable the disabled APIs without asking [default: ask on a terminal]"
+    ),
+    no_check: bool = typer.Option(False, "--no-check", help="Only write the file; do not check the project"),
 ) -> None:
-    """Write a commented devproxy.toml (asking for missing values on a terminal)."""
+    """Write a commented devproxy.toml, then check the project: disabled APIs (enabled with consent), missing roles."""
+    from devproxy.cli_preflight import preflight
+
+    if check:
+        flags = dict(project=project, region=region, service=service, auth=auth)
+        raise typer.Exit(preflight(enable_apis=enable_apis, flags=flags))
     from devproxy.deploy.init_config import answers, write_init
 
     ask = (lambda label, default: str(typer.prompt(label, default=default))) if sys.stdin.isatty() else None
@@ -145,14 +166,18 @@ def init(
                                       auth=auth), ask, home=Path.home())
     write_init(path, values, force=force)
     _out(f"wrote {path}; next: devproxy deploy --dry-run")
+    if not no_check:
+        raise typer.Exit(preflight(enable_apis=enable_apis, config_path=path, required=False))
 
 
 def status(
-    project: Optional[str] = typer.Option(None, "--project"),
-    region: Optional[str] = typer.Option(None, "--region"),
-    service: Optional[str] = typer.Option(None, "--service"),
-    auth: Optional[str] = typer.Option(None, "--auth", help="The access mode you deployed with"),
-    domain: Optional[str] = typer.Option(None, "--domain", help="The domain you mapped (shows its DNS and certificate)"),
+    project: Optional[str] = typer.Option(None, "--project", help=PROJECT_HELP),
+    region: Optional[str] = typer.Option(None, "--region", help=REGION_HELP),
+    service: Optional[str] = typer.Option(None, "--service", help=SERVICE_HELP),
+    auth: Optional[str] = typer.Option(None, "--auth", help="The access mode you deployed with [default: token]"),
+    domain: Optional[str] = typer.Option(
+        None, "--domain", help="The domain you mapped: show its DNS records and certificate [default: devproxy.toml's]"
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print the status as JSON"),
 ) -> None:
     """Show the service URL, ready revision, drift (what deploy would change) and readiness; exit 1 unless in sync and ready."""

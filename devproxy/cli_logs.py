@@ -7,12 +7,13 @@ import os
 import sys
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import TYPE_CHECKING, Optional
 
 import typer
 
 from devproxy.errors import ConfigError
-from devproxy.logs.query import DEFAULT_SERVICE
+from devproxy.project import PROJECT_HELP, SERVICE_HELP
 
 if TYPE_CHECKING:  # imported lazily at run time so `devproxy --help` stays fast
     from rich.console import Console
@@ -33,16 +34,20 @@ def logs(
     diagnose: bool = typer.Option(False, "--diagnose", "-d", help="Name the most likely cause and its fix"),
     as_json: bool = typer.Option(False, "--json", help="Print JSON (key 'findings' with --diagnose)"),
     follow: bool = typer.Option(False, "--follow", help="Keep reading new entries until Ctrl-C"),
-    project: Optional[str] = typer.Option(
-        None, "--project", help="Google Cloud project [env GOOGLE_CLOUD_PROJECT, CLOUDSDK_CORE_PROJECT]"
+    project: Optional[str] = typer.Option(None, "--project", help=PROJECT_HELP),
+    service: Optional[str] = typer.Option(None, "--service", help=SERVICE_HELP),
+    region: Optional[str] = typer.Option(
+        None, "--region", help="Cloud Run region [default: devproxy.toml's or gcloud's, else all regions]"
     ),
-    service: str = typer.Option(DEFAULT_SERVICE, "--service", help="Cloud Run service name"),
-    region: Optional[str] = typer.Option(None, "--region", help="Cloud Run region (all regions if not given)"),
     since: Optional[str] = typer.Option(
-        None, "--since", help="How far back: 30m, 1h, 2d or a timestamp [default 1h; 1m with --follow]"
+        None, "--since", help="How far back: 30m, 1h, 2d or a timestamp [default: 1h; 1m with --follow]"
     ),
-    limit: int = typer.Option(1000, "--limit", help="Read at most this many (newest) entries"),
-    poll_interval: float = typer.Option(2.0, "--poll-interval", help="Seconds between polls with --follow"),
+    limit: int = typer.Option(
+        1000, "--limit", show_default=False, help="Read at most this many (newest) entries [default: 1000]"
+    ),
+    poll_interval: float = typer.Option(
+        2.0, "--poll-interval", show_default=False, help="Seconds between polls with --follow [default: 2]"
+    ),
     max_polls: Optional[int] = typer.Option(None, "--max-polls", hidden=True),
     no_service: bool = typer.Option(
         False, "--no-service", help="With --diagnose from Cloud Logging: do not read the service's settings"
@@ -78,7 +83,7 @@ def logs(
         entries = read_entries(query, env)
         bad_lines, fmt = 0, "cloud-logging"
         if diagnose and not no_service:
-            settings = _service_findings(errors, query.project, service, region, env)
+            settings = _service_findings(errors, query.project, query.service, query.region, env)
     raise typer.Exit(
         _show(console, errors, entries, bad_lines, fmt, diagnose=diagnose, as_json=as_json, settings=settings)
     )
@@ -99,12 +104,15 @@ def _service_findings(
 
 
 def _query(
-    env: Mapping[str, str], project: str | None, service: str, region: str | None, since: str, limit: int
+    env: Mapping[str, str], project: str | None, service: str | None, region: str | None, since: str, limit: int
 ) -> CloudQuery:
-    from devproxy.logs.query import CloudQuery, parse_since, resolve_project
+    from devproxy.logs.query import CloudQuery, parse_since
+    from devproxy.project import resolve
 
+    place = resolve(env, {"project": project, "service": service, "region": region}, cwd=Path.cwd(),
+                    home=Path.home())
     now = datetime.now(timezone.utc)
-    return CloudQuery(resolve_project(project, env), service, parse_since(since, now), region, limit)
+    return CloudQuery(place.project, place.service, parse_since(since, now), place.chosen_region, limit)
 
 
 def _show(
@@ -147,7 +155,7 @@ def _follow(
     as_json: bool,
     env: Mapping[str, str],
     project: str | None,
-    service: str,
+    service: str | None,
     region: str | None,
     since: str | None,
     limit: int,
@@ -169,7 +177,7 @@ def _follow(
         query = _query(env, project, service, region, since or "1m", limit)
         batches = poll_entries(query, env, interval_s=poll_interval, max_polls=max_polls)
         if diagnose and not no_service:
-            settings = _service_findings(errors, query.project, service, region, env)
+            settings = _service_findings(errors, query.project, query.service, query.region, env)
     live = follow.LiveDiagnosis(settings=settings)
     if diagnose:
         for finding in settings:  # what the service's settings get wrong is known before any entry
@@ -201,10 +209,10 @@ def _follow(
         errors.print("stopped")
     if live.bad_lines:
         errors.print(f"warning: {live.bad_lines} unreadable line{'s' if live.bad_lines != 1 else ''} skipped")
-    if not diagnose:
-        return 0
-    diagnosis = live.diagnosis()
-    if not as_json:
+    diagnosis = live.diagnosis() if diagnose else None
+    if diagnosis is not None and not as_json:
         console.print()
         render.print_report(console, diagnosis, bad_lines=live.bad_lines)
-    return 1 if diagnosis.has_errors else 0
+    if interrupted:
+        return 130  # Ctrl-C, as for every command (README "Exit codes")
+    return 1 if diagnosis is not None and diagnosis.has_errors else 0

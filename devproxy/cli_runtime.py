@@ -14,22 +14,22 @@ def register(app: typer.Typer) -> None:
 
 def runtime(
     target: Optional[str] = typer.Option(
-        None, "--target", help="URL of the dev server on the tailnet [env DEVPROXY_TARGET]"
+        None, "--target", help="URL of the dev server on the tailnet [env var: DEVPROXY_TARGET]"
     ),
     listen: Optional[str] = typer.Option(
-        None, "--listen", help="HOST:PORT to serve [env DEVPROXY_LISTEN; default 0.0.0.0:$PORT]"
+        None, "--listen", help="HOST:PORT to serve [env var: DEVPROXY_LISTEN; default: 0.0.0.0:$PORT]"
     ),
     socks: Optional[str] = typer.Option(
         None,
         "--socks",
         help="SOCKS5 URL of tailscaled, or 'none' to dial directly "
-        "[env DEVPROXY_SOCKS; default socks5://127.0.0.1:1055]",
+        "[env var: DEVPROXY_SOCKS; default: socks5://127.0.0.1:1055]",
     ),
     no_tailscale: bool = typer.Option(
         False, "--no-tailscale", help="Do not start tailscaled (it runs elsewhere, or --socks none)"
     ),
     auth: Optional[str] = typer.Option(
-        None, "--auth", help="Access control: none|token|iap [env DEVPROXY_AUTH]"
+        None, "--auth", help="Access control: none|token|iap [env var: DEVPROXY_AUTH; default: token]"
     ),
 ) -> None:
     """Serve $PORT and forward HTTP and WebSocket traffic to the target through SOCKS5."""

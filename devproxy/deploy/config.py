@@ -1,14 +1,12 @@
 """The deploy configuration: one frozen value merged from layers, lowest first.
 
 defaults < gcloud configuration files < devproxy.toml < GOOGLE_CLOUD_PROJECT / CLOUDSDK_*
-< DEVPROXY_* < flags. The layer readers touch files and the environment mapping they are
-given; `merge` is pure and is what the table tests exercise.
+< DEVPROXY_* < flags. The layers are read by `devproxy.project`, so project, region and service
+resolve the same way for every command; `merge` is pure and is what the table tests exercise.
 """
 
 from __future__ import annotations
 
-import configparser
-import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,9 +14,9 @@ from typing import Any
 
 from devproxy.deploy.checks import validate
 from devproxy.errors import ConfigError
+from devproxy.project import PROJECT_HINT, Layer, config_layers
 
 DEFAULT_TAILSCALE_VERSION = "v1.102.5"
-CONFIG_FILE = "devproxy.toml"
 
 #: every key devproxy.toml may hold, with its default (None: derived or required).
 DEFAULTS: dict[str, Any] = {
@@ -54,8 +52,6 @@ _FLOAT_KEYS = ("hours_per_day",)
 #: settings that hold several values: a TOML array, or one comma-separated string (env, flags).
 _LIST_KEYS = ("tailscale_tags", "allow")
 DEFAULT_TAGS = ("tag:devproxy",)
-
-Layer = tuple[str, Mapping[str, Any]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -203,7 +199,7 @@ def _economy(values: dict[str, Any], sources: dict[str, str]) -> None:
 
 
 _MISSING_HINTS = {
-    "project": "pass --project, set GOOGLE_CLOUD_PROJECT, or run `gcloud config set project P`",
+    "project": PROJECT_HINT,
     "target": "pass --target http://HOST:PORT (the dev server on your tailnet) or run `devproxy init`",
 }
 
@@ -275,67 +271,6 @@ def _routes(value: Any, origin: str) -> tuple[tuple[str, str], ...]:
     return tuple((p.strip(), str(u).strip()) for p, u in pairs)
 
 
-def toml_layer(path: Path) -> Layer | None:
-    """The [deploy] table (or top level) of devproxy.toml, if the file exists.
-
-    Raises:
-        ConfigError: the file is not valid TOML.
-    """
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        return None
-    except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"cannot read {path}: {exc}") from exc
-    table = data.get("deploy", data)
-    if not isinstance(table, dict):
-        raise ConfigError(f"{path}: [deploy] must be a table")
-    return (str(path.name), table)
-
-
-def env_layers(env: Mapping[str, str]) -> list[Layer]:
-    """Google's usual variables, then DEVPROXY_* (which win)."""
-    google: dict[str, Any] = {}
-    for name in ("CLOUDSDK_CORE_PROJECT", "GOOGLE_CLOUD_PROJECT"):
-        if env.get(name):
-            google["project"] = env[name]
-    if env.get("CLOUDSDK_RUN_REGION"):
-        google["region"] = env["CLOUDSDK_RUN_REGION"]
-    layers: list[Layer] = [("env " + "/".join(sorted(_google_names(env))), google)] if google else []
-    for key in DEFAULTS:
-        name = f"DEVPROXY_{key.upper()}"
-        if env.get(name):
-            layers.append((f"env {name}", {key: env[name]}))
-    return layers
-
-
-def _google_names(env: Mapping[str, str]) -> set[str]:
-    return {n for n in ("CLOUDSDK_CORE_PROJECT", "GOOGLE_CLOUD_PROJECT", "CLOUDSDK_RUN_REGION") if env.get(n)}
-
-
-def gcloud_layer(env: Mapping[str, str], home: Path) -> Layer | None:
-    """[core] project and [run] region from gcloud's active configuration file, if any."""
-    root = Path(env["CLOUDSDK_CONFIG"]) if env.get("CLOUDSDK_CONFIG") else home / ".config" / "gcloud"
-    name = env.get("CLOUDSDK_ACTIVE_CONFIG_NAME")
-    if not name:
-        try:
-            name = (root / "active_config").read_text(encoding="utf-8").strip() or "default"
-        except OSError:
-            name = "default"
-    parser = configparser.ConfigParser()
-    try:
-        if not parser.read(root / "configurations" / f"config_{name}", encoding="utf-8"):
-            return None
-    except configparser.Error:
-        return None
-    found: dict[str, Any] = {}
-    if parser.has_option("core", "project"):
-        found["project"] = parser.get("core", "project")
-    if parser.has_option("run", "region"):
-        found["region"] = parser.get("run", "region")
-    return (f"gcloud config {name}", found) if found else None
-
-
 def load_config(
     env: Mapping[str, str],
     flags: Mapping[str, Any],
@@ -344,15 +279,7 @@ def load_config(
     home: Path,
     required: Sequence[str] = ("project", "target"),
 ) -> DeployConfig:
-    """Read every layer and merge them (the one place deploy reads configuration)."""
-    layers: list[Layer] = []
-    gcloud = gcloud_layer(env, home)
-    if gcloud:
-        layers.append(gcloud)
-    path = Path(env["DEVPROXY_CONFIG"]) if env.get("DEVPROXY_CONFIG") else cwd / CONFIG_FILE
-    toml = toml_layer(path)
-    if toml:
-        layers.append(toml)
-    layers.extend(env_layers(env))
+    """Read every layer (the same ones every command reads: `devproxy.project`) and merge them."""
+    layers = config_layers(env, cwd=cwd, home=home, keys=DEFAULTS)
     layers.append(("flag", {k: v for k, v in flags.items() if v is not None}))
     return merge(layers, required)

@@ -8,8 +8,9 @@ from pathlib import Path
 from typing import Any
 
 from devproxy.contract import AUTH_MODES
-from devproxy.deploy.config import DEFAULTS, gcloud_layer
+from devproxy.deploy.config import DEFAULTS
 from devproxy.errors import ConfigError
+from devproxy.project import gcloud_layer
 
 Ask = Callable[[str, str], str]
 

@@ -25,9 +25,7 @@ PAGE_SIZE = 1000
 SEEN_IDS = 20_000
 
 class CloudLogsError(CloudError):
-    """Cloud Logging could not be read: the input is unreadable, so `devproxy logs` exits 2."""
-
-    exit_code = 2
+    """Cloud Logging could not be read (Google refused or could not be reached): exit 1, as every CloudError."""
 
 
 @contextmanager

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
@@ -11,7 +10,6 @@ from devproxy.errors import ConfigError
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$")
 _UNIT_S = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
-DEFAULT_SERVICE = "devproxy"
 DEFAULT_LIMIT = 1000
 
 
@@ -64,18 +62,3 @@ def build_filter(service: str, since: datetime, region: str | None = None) -> st
         parts.append(f"resource.labels.location={_quote(region)}")
     parts.append(f'timestamp>="{rfc3339(since)}"')
     return " AND ".join(parts)
-
-
-def resolve_project(flag: str | None, env: Mapping[str, str]) -> str:
-    """--project, else GOOGLE_CLOUD_PROJECT, else CLOUDSDK_CORE_PROJECT.
-
-    Raises:
-        ConfigError: none of them is set.
-    """
-    project = flag or env.get("GOOGLE_CLOUD_PROJECT") or env.get("CLOUDSDK_CORE_PROJECT")
-    if not project:
-        raise ConfigError(
-            "no Google Cloud project given",
-            hint="pass --project, set GOOGLE_CLOUD_PROJECT, or read a file with --file",
-        )
-    return project

@@ -84,6 +84,9 @@ class Timeouts:
     #: an idle keep-alive connection is closed after this; above the 600 s for which Google's front
     #: ends keep an idle connection to the container, so the proxy never closes one they are reusing.
     keepalive: float = 620.0
+    #: a WebSocket is closed with 1001 on both sides at this age, before Cloud Run's 3600 s request limit
+    #: ends it, so clients reconnect at a moment of devproxy's choosing.
+    ws_max_age: float = 3540.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -198,6 +201,26 @@ def _float_env(env: Mapping[str, str], name: str, default: float) -> float:
     return value
 
 
+#: the range DEVPROXY_WS_MAX_AGE accepts, in seconds (a second to a day).
+WS_MAX_AGE_RANGE = (1.0, 86400.0)
+
+
+def _ws_max_age_env(env: Mapping[str, str], default: float) -> float:
+    """DEVPROXY_WS_MAX_AGE: seconds a WebSocket may live before devproxy closes it with 1001."""
+    raw = env.get("DEVPROXY_WS_MAX_AGE", "").strip()
+    if not raw:
+        return default
+    low, high = WS_MAX_AGE_RANGE
+    try:
+        value = float(raw)
+    except ValueError:
+        value = float("nan")
+    if not low <= value <= high:  # also refuses nan and inf
+        raise ConfigError(f"invalid DEVPROXY_WS_MAX_AGE={raw!r}: expected seconds from {low:g} to {high:g} "
+                          f"(default {default:g}, just under Cloud Run's 3600 s request limit)")
+    return value
+
+
 def _hops_env(env: Mapping[str, str]) -> int:
     """DEVPROXY_TRUSTED_HOPS, else 1 on Cloud Run (its front end appends the client) and 0 elsewhere."""
     raw = env.get("DEVPROXY_TRUSTED_HOPS", "").strip()
@@ -240,6 +263,7 @@ def build_config(
         ws_open=_float_env(env, "DEVPROXY_WS_OPEN_TIMEOUT", defaults.ws_open),
         request_head=_float_env(env, "DEVPROXY_REQUEST_HEAD_TIMEOUT", defaults.request_head),
         keepalive=_float_env(env, "DEVPROXY_KEEPALIVE_TIMEOUT", defaults.keepalive),
+        ws_max_age=_ws_max_age_env(env, defaults.ws_max_age),
     )
     scheme = public_scheme(env)
     if scheme not in (None, "http", "https"):

@@ -54,6 +54,9 @@ def check_browser(version: tuple[int, int], headers: Sequence[tuple[str, str]]) 
         raw = b""
     if len(raw) != 16:
         return Refusal(400, "Sec-WebSocket-Key is not 16 bytes in base64")
+    if _values(headers, "content-length") or _values(headers, "transfer-encoding"):
+        # the target would read a body where the relay sees frames: the two would disagree on where frames start
+        return Refusal(400, "a WebSocket upgrade must not carry a body (Content-Length or Transfer-Encoding)")
     if _values(headers, "sec-websocket-version") != ["13"]:
         return Refusal(426, "only WebSocket version 13 is supported", (("Sec-WebSocket-Version", "13"),))
     return None

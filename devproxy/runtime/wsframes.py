@@ -4,7 +4,8 @@ The relay forwards frames byte for byte: payloads are never unmasked, decoded or
 module reads only the 2 to 14 byte header of each frame (RFC 6455 §5.2) so that the relay knows
 where frames start and end (control frames may be injected only there), counts messages and
 payload bytes, and hands over control frames whole (at most 125 payload bytes), so that a close
-frame can be read and a pong to devproxy's own ping consumed. `feed` returns what to do with the
+frame can be read and a pong to devproxy's own ping consumed. A close frame whose payload is a single
+byte (no room for its status code, RFC 6455 §5.5.1) is a framing error like an oversized control frame. `feed` returns what to do with the
 bytes: runs to forward verbatim and parsed control frames, in stream order.
 """
 
@@ -163,6 +164,9 @@ class FrameTracker:
             if opcode >= 8:
                 if not b0 & 0x80 or length > MAX_CONTROL_PAYLOAD:
                     error = FrameError(PROTOCOL_ERROR, "fragmented or oversized control frame")
+                    break
+                if opcode == OP_CLOSE and length == 1:  # §5.5.1: empty, or a 2-byte code first
+                    error = FrameError(PROTOCOL_ERROR, "close frame with a 1-byte payload")
                     break
                 end = pos + head + length
                 if end > n:

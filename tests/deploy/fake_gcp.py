@@ -22,6 +22,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from tests.deploy.fake_domains import DomainsAndIap, GoogleError
+
 PROJECT = "demo-proj"
 NUMBER = "123456789012"
 STATUS = {400: "INVALID_ARGUMENT", 401: "UNAUTHENTICATED", 403: "PERMISSION_DENIED", 404: "NOT_FOUND",
@@ -46,12 +48,6 @@ class Injected:
     times: int
 
 
-class GoogleError(Exception):
-    def __init__(self, status: int, message: str, details: list[dict[str, Any]] | None = None) -> None:
-        super().__init__(message)
-        self.status, self.message, self.details = status, message, details or []
-
-
 @dataclass
 class Secret:
     resource: dict[str, Any]
@@ -61,7 +57,7 @@ class Secret:
     states: dict[int, str] = field(default_factory=dict)
 
 
-class FakeGoogle:
+class FakeGoogle(DomainsAndIap):
     """State and handlers; `url` is where every DEVPROXY_<API>_ENDPOINT points."""
 
     def __init__(self) -> None:
@@ -92,6 +88,12 @@ class FakeGoogle:
         self.iap_policies: dict[str, dict[str, Any]] = {}
         self.ready_status = 200
         self.url = ""
+        #: APIs the project has on (Service Usage); a fresh fake project has every API deploy uses.
+        self.enabled_apis: set[str] = {f"{api}.googleapis.com" for api in (
+            "run", "secretmanager", "iam", "artifactregistry", "cloudbuild", "storage", "iap",
+            "cloudresourcemanager", "logging", "serviceusage")}
+        #: permissions the caller holds on the project (testIamPermissions); None: all of them.
+        self.granted: set[str] | None = None
 
     # -- test helpers -------------------------------------------------------------------------
     def inject(self, method: str, path_regex: str, status: int, message: str,
@@ -166,6 +168,8 @@ class FakeGoogle:
         yield "GET", r"/v3/projects/([^/]+)", self.get_project
         yield "GET", r"/_devproxy/ready", self.ready
         yield from self.domain_and_iap_routes()
+        yield from self.removal_routes()
+        yield from self.setup_routes()
 
     # -- helpers ----------------------------------------------------------------------------------
     @staticmethod
@@ -426,46 +430,79 @@ class FakeGoogle:
         return self.ready_status, {"Content-Type": "text/plain"}, text
 
 
-    # -- Cloud Run v1 domain mappings and IAP policies ----------------------------------------------------------------
-    def domain_and_iap_routes(self) -> Iterator[tuple[str, str, Any]]:
-        mappings = r"/apis/domains\.cloudrun\.com/v1/namespaces/([^/]+)/domainmappings"
-        yield "GET", rf"{mappings}/([^/]+)", self.get_mapping
-        yield "POST", mappings, self.create_mapping
-        yield "POST", r"/v1/(projects/[^/]+/iap_web/[^/]+/services/[^/:]+):getIamPolicy", self.get_iap_policy
-        yield "POST", r"/v1/(projects/[^/]+/iap_web/[^/]+/services/[^/:]+):setIamPolicy", self.set_iap_policy
+    def removal_routes(self) -> Iterator[tuple[str, str, Any]]:
+        loc = r"projects/([^/]+)/locations/([^/]+)"
+        yield "DELETE", rf"/v2/{loc}/services/([^/:]+)", self.delete_service
+        yield "DELETE", r"/v1/projects/([^/]+)/secrets/([^/:]+)", self.delete_secret
+        yield "GET", rf"/v1/({loc}/repositories/[^/]+/packages/[^/:]+)", self.get_package
+        yield "DELETE", rf"/v1/({loc}/repositories/[^/]+/packages/[^/:]+)", self.delete_package
+        yield "DELETE", r"/v1/projects/([^/]+)/serviceAccounts/([^/]+)", self.delete_account
 
-    def get_mapping(self, project: str, domain: str, **_: Any) -> Any:
-        if domain not in self.domain_mappings:
-            raise GoogleError(404, f"Resource '{domain}' of kind 'DOMAIN_MAPPING' does not exist.")
-        return self.json(self.domain_mappings[domain])
+    def delete_service(self, project: str, region: str, service: str, **_: Any) -> Any:
+        name = f"projects/{project}/locations/{region}/services/{service}"
+        if name not in self.services:
+            raise GoogleError(404, f"Resource '{service}' of kind 'SERVICE' does not exist.")
+        deleted = self.services.pop(name)
+        self.service_policies.pop(service, None)
+        return self.json(self.operation(f"projects/{project}/locations/{region}", deleted,
+                                        "type.googleapis.com/google.cloud.run.v2.Service", polls=1))
 
-    def create_mapping(self, project: str, body: Any, **_: Any) -> Any:
-        domain = body["metadata"]["name"]
-        if not any(domain == d or domain.endswith(f".{d}") for d in self.verified_domains):
-            raise GoogleError(403, f"Caller is not authorized to administer the domain {domain}. If you own "
-                                   f"{domain}, you can obtain authorization by verifying ownership of the domain.")
-        if domain in self.domain_mappings:
-            raise GoogleError(409, f"Domain mapping {domain} already exists.")
-        apex = domain.count(".") == 1
-        records = ([{"type": "A", "rrdata": "216.239.32.21"}, {"type": "AAAA", "rrdata": "2001:4860:4802:32::15"}]
-                   if apex else [{"name": domain.split(".")[0], "type": "CNAME", "rrdata": "ghs.googlehosted.com."}])
-        self.domain_mappings[domain] = {
-            **body, "status": {"resourceRecords": records, "mappedRouteName": body["spec"]["routeName"],
-                               "conditions": [
-                                   {"type": "Ready", "status": "Unknown", "reason": "CertificatePending",
-                                    "message": "Waiting for certificate provisioning. You must configure your DNS "
-                                               "records for certificate issuance to begin."},
-                                   {"type": "CertificateProvisioned", "status": "Unknown",
-                                    "reason": "CertificatePending"},
-                                   {"type": "DomainRoutable", "status": "True"}]}}
-        return self.json(self.domain_mappings[domain])
+    def delete_secret(self, project: str, secret_id: str, **_: Any) -> Any:
+        self._secret(secret_id)
+        del self.secrets[secret_id]
+        return self.json({})
 
-    def get_iap_policy(self, resource: str, **_: Any) -> Any:
-        return self.json(self.iap_policies.get(resource, {"etag": "BwIAP"}))
+    def _package_tags(self, name: str) -> list[str]:
+        return [tag for tag in self.tags if tag.startswith(f"{name}/tags/")]
 
-    def set_iap_policy(self, resource: str, body: Any, **_: Any) -> Any:
-        self.iap_policies[resource] = body["policy"]
-        return self.json(body["policy"])
+    def get_package(self, name: str, *_: Any, **__: Any) -> Any:
+        if not self._package_tags(name):
+            raise GoogleError(404, f"Requested entity was not found. {name}")
+        return self.json({"name": name})
+
+    def delete_package(self, name: str, project: str, region: str, **_: Any) -> Any:
+        tags = self._package_tags(name)
+        if not tags:
+            raise GoogleError(404, f"Requested entity was not found. {name}")
+        for tag in tags:
+            del self.tags[tag]
+        return self.json(self.operation(f"projects/{project}/locations/{region}", {},
+                                        "type.googleapis.com/google.protobuf.Empty"))
+
+    def delete_account(self, project: str, email: str, **_: Any) -> Any:
+        if email not in self.accounts:
+            raise GoogleError(404, f"Unknown service account {email}")
+        del self.accounts[email]
+        return self.json({})
+
+
+    # -- what `devproxy init`'s set-up check calls: Service Usage, Resource Manager's testIamPermissions --------------
+    def setup_routes(self) -> Iterator[tuple[str, str, Any]]:
+        yield "GET", r"/v1/projects/([^/]+)/services:batchGet", self.batch_get_services
+        yield "POST", r"/v1/projects/([^/]+)/services:batchEnable", self.batch_enable_services
+        yield "POST", r"/v3/projects/([^/:]+):testIamPermissions", self.test_permissions
+
+    def batch_get_services(self, project: str, query: Any, **_: Any) -> Any:
+        names = query.get("names", [])
+        if len(names) > 20:
+            raise GoogleError(400, "at most 20 services in one batchGet")
+        return self.json({"services": [
+            {"name": f"projects/{NUMBER}/services/{api}", "parent": f"projects/{NUMBER}",
+             "state": "ENABLED" if api in self.enabled_apis else "DISABLED"}
+            for api in (name.rsplit("/", 1)[-1] for name in names)]})
+
+    def batch_enable_services(self, project: str, body: Any, **_: Any) -> Any:
+        ids = body["serviceIds"]
+        self.enabled_apis.update(ids)
+        response = {"@type": "type.googleapis.com/google.api.serviceusage.v1.BatchEnableServicesResponse",
+                    "services": [{"name": f"projects/{NUMBER}/services/{api}", "state": "ENABLED"} for api in ids]}
+        return self.json({"name": f"operations/acat.p2-{NUMBER}-{next(self.ids)}", "done": True,
+                          "response": response})
+
+    def test_permissions(self, project: str, body: Any, **_: Any) -> Any:
+        asked = body.get("permissions", [])
+        held = [p for p in asked if self.granted is None or p in self.granted]
+        return self.json({"permissions": held} if held else {})
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -510,4 +547,5 @@ class FakeServer:
 
     def env(self) -> dict[str, str]:
         return {f"DEVPROXY_{api}_ENDPOINT": self.fake.url for api in
-                ("RUN", "SECRETMANAGER", "STORAGE", "CLOUDBUILD", "ARTIFACTREGISTRY", "IAM", "RESOURCEMANAGER", "IAP")}
+                ("RUN", "SECRETMANAGER", "STORAGE", "CLOUDBUILD", "ARTIFACTREGISTRY", "IAM", "RESOURCEMANAGER",
+                 "SERVICEUSAGE", "IAP")}

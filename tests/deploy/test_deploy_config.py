@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from devproxy.deploy.config import gcloud_layer, load_config, merge
+from devproxy.deploy.config import load_config, merge
+from devproxy.project import gcloud_layer
 from devproxy.errors import ConfigError
 
 BASE = ("flag", {"project": "p", "target": "http://devbox:8080"})

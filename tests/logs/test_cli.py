@@ -100,7 +100,7 @@ def test_cloud_without_project_exits_2() -> None:
     """Reading Cloud Logging needs a project from the flag or the environment."""
     result = run("--diagnose")
     assert result.returncode == 2
-    assert "no Google Cloud project given" in result.stderr
+    assert "error: no project set" in result.stderr
 
 
 def test_bad_since_exits_2() -> None:

@@ -16,7 +16,7 @@ from fake_logging import error, paged, serve
 from devproxy.errors import CloudError
 from devproxy.logs.cloud import CloudLogsError, cloud_errors, poll_entries, read_entries
 from devproxy.logs.correlate import diagnose
-from devproxy.logs.query import CloudQuery, build_filter, parse_since, resolve_project
+from devproxy.logs.query import CloudQuery, build_filter, parse_since
 
 DATA = Path(__file__).parent / "data"
 SINCE = datetime(2026, 11, 30, 3, 0, tzinfo=timezone.utc)
@@ -50,14 +50,6 @@ def test_filter_selects_the_cloud_run_service() -> None:
 def test_since(value: str, expected: datetime) -> None:
     """--since takes durations and timestamps."""
     assert parse_since(value, datetime(2026, 11, 30, 5, tzinfo=timezone.utc)) == expected
-
-
-def test_project_comes_from_flag_then_environment() -> None:
-    """--project wins over GOOGLE_CLOUD_PROJECT, which wins over CLOUDSDK_CORE_PROJECT."""
-    env = {"GOOGLE_CLOUD_PROJECT": "a", "CLOUDSDK_CORE_PROJECT": "b"}
-    assert resolve_project("flag", env) == "flag"
-    assert resolve_project(None, env) == "a"
-    assert resolve_project(None, {"CLOUDSDK_CORE_PROJECT": "b"}) == "b"
 
 
 def test_read_entries_reads_every_page_with_the_service_filter() -> None:
@@ -108,7 +100,7 @@ def test_api_errors_become_cloud_errors_with_a_hint(status: int, reason: str, me
             read_entries(query, {"DEVPROXY_LOGGING_ENDPOINT": fake.url})
     assert isinstance(info.value, CloudError)
     assert info.value.hint is not None and hint in info.value.hint
-    assert info.value.exit_code == 2
+    assert info.value.exit_code == 1
 
 
 def test_missing_credentials_hint() -> None:
@@ -181,11 +173,11 @@ def test_cli_diagnoses_cloud_logging() -> None:
     )
 
 
-def test_cli_permission_denied_exits_2_with_hint() -> None:
-    """A permission error prints one error line with the role to grant and exits 2."""
+def test_cli_permission_denied_exits_1_with_hint() -> None:
+    """A permission error prints one error line with the role to grant and exits 1 (the operation failed)."""
     with serve(error(403, "PERMISSION_DENIED", "The caller does not have permission")) as fake:
         result = _cli("--diagnose", endpoint=fake.url)
-    assert result.returncode == 2
+    assert result.returncode == 1
     assert result.stderr.strip().splitlines()[-1] == (
         "error: permission denied while trying to read the logs of project demo-project "
         "(grant your account roles/logging.viewer on the project)"

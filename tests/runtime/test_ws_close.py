@@ -93,6 +93,14 @@ CASES: list[tuple[str, list[Step], list[Command], str, int | None]] = [
     ("pings unanswered: 1011 with the reason", [pings()], [WriteDown(1011, PINGS), Finish()], "upstream", 1011),
     ("the first to close is remembered", [target_closes(1000), shutdown()],
      [WriteUp(1001, "devproxy is restarting")], "upstream", 1000),
+    ("SIGTERM then the target's own close: the browser, already sent 1001, gets no second close",
+     [shutdown(), target_closes(4000)], [AwaitClose()], "proxy", 1001),
+    ("SIGTERM mid-frame then the target's close: only the held 1001 will reach the browser",
+     [shutdown(down=False), target_closes(4000)], [AwaitClose()], "proxy", None),
+    ("a framing error after devproxy's closes writes no second close either way",
+     [shutdown(), broke("target")], [Finish()], "proxy", 1001),
+    ("a second shutdown (the maximum age, then SIGTERM) writes nothing new", [shutdown(), shutdown()],
+     [], "proxy", 1001),
 ]
 
 

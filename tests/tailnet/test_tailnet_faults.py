@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -29,7 +30,9 @@ async def test_watchdog_restarts_a_running_tailscaled_whose_dials_keep_failing(
         await rt.wait_event("tailscaled.state", timeout=60, state="running")
         fired = await rt.wait_event("tailscaled.watchdog", timeout=20)
         assert fired["severity"] == "WARNING" and fired["target"] == f"devbox:{closed}"
-        assert "failed for 3 s" in fired["reason"] and fired["next_bound_s"] == 6.0
+        # The reason names how long the dials have failed: the 3 s bound, or more when a probe lands late.
+        failing = re.search(r"failed for (\d+) s", fired["reason"])
+        assert failing is not None and int(failing.group(1)) >= 3 and fired["next_bound_s"] == 6.0
         restart = await rt.wait_event("tailscaled.restart", timeout=10)
         assert restart["message"].startswith("restarting tailscaled in 1 s (watchdog: every dial")
         await rt.wait_event("tailscaled.state", timeout=60, after=rt.lines.index(restart), state="running")
