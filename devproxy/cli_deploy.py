@@ -20,9 +20,12 @@ def register(app: typer.Typer) -> None:
 
 
 def _config(required: tuple[str, ...] = ("project", "target"), **flags: Any) -> Any:
+    from devproxy.deploy.checks import google_formats
     from devproxy.deploy.config import load_config
 
-    return load_config(os.environ, flags, cwd=Path.cwd(), home=Path.home(), required=required)
+    cfg = load_config(os.environ, flags, cwd=Path.cwd(), home=Path.home(), required=required)
+    google_formats(cfg.project, cfg.region, cfg.image)  # before credentials, a wheel or any call
+    return cfg
 
 
 def _out(line: str) -> None:
@@ -56,10 +59,43 @@ def deploy(
         None, "--login-server", help="Control server URL, e.g. your Headscale [default: Tailscale's]"
     ),
     ts_authkey_file: Optional[str] = typer.Option(
-        None, "--ts-authkey-file", help="File holding the Tailscale auth key [default: TS_AUTHKEY, else asked]"
+        None, "--ts-authkey-file",
+        help="File holding the Tailscale auth key or OAuth client secret (tskey-client-...) "
+             "[default: TS_AUTHKEY, else asked]",
+    ),
+    economy: Optional[bool] = typer.Option(
+        None, "--economy/--always-on",
+        help="economy: scale to zero (min 0, max 1 instance, CPU only during requests, startup boost); "
+             "always-on: one instance with CPU always allocated [default: always-on]",
+    ),
+    tailscale_client_id: Optional[str] = typer.Option(
+        None, "--tailscale-client-id",
+        help="Keyless: the client id of a Tailscale federated identity; no Tailscale secret is stored",
+    ),
+    tailscale_audience: Optional[str] = typer.Option(
+        None, "--tailscale-audience", help="Keyless: the ID token's audience [default: api.tailscale.com/CLIENT_ID]"
+    ),
+    tags: Optional[str] = typer.Option(
+        None, "--tags", help="Tailscale tags, comma-separated (needed with an OAuth client secret) "
+                             "[default: tag:devproxy when keyless]"
+    ),
+    hours_per_day: Optional[float] = typer.Option(
+        None, "--hours-per-day", help="Hours of use a day the cost estimate assumes [default: 4]"
+    ),
+    route: Optional[list[str]] = typer.Option(
+        None, "--route", help="PREFIX=URL beside the target, e.g. /jupyter/=http://devbox:8889 (repeatable)"
+    ),
+    domain: Optional[str] = typer.Option(
+        None, "--domain", help="Map your own domain to the service, e.g. dev.example.com (Cloud Run domain mapping)"
+    ),
+    allow: Optional[list[str]] = typer.Option(
+        None, "--allow", help="With --auth iap: let this member through IAP, e.g. user:alice@example.com, "
+                              "group:..., domain:example.com (repeatable)"
     ),
     rotate_token: bool = typer.Option(False, "--rotate-token", help="Generate a new access token"),
-    dry_run: bool = typer.Option(False, "--dry-run", help="Print plan, Dockerfile and service spec; change nothing"),
+    dry_run: bool = typer.Option(
+        False, "--dry-run", help="Print the plan against the project (read-only), Dockerfile and spec; change nothing"
+    ),
     yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask before changing the project"),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON"),
 ) -> None:
@@ -67,26 +103,33 @@ def deploy(
     from devproxy.deploy import apply, render
 
     cfg = _config(project=project, region=region, service=service, target=target, image=image, auth=auth,
-                  min_instances=min_instances, max_instances=max_instances, login_server=login_server)
-    if dry_run:
-        report = apply.dry_run(cfg, rotate_token)
-        _print(render.dry_run_json(report)) if as_json else render.write_dry_run(report, _out)
-        return
+                  min_instances=min_instances, max_instances=max_instances, login_server=login_server,
+                  economy=economy, tailscale_client_id=tailscale_client_id, tailscale_audience=tailscale_audience,
+                  tailscale_tags=tags, hours_per_day=hours_per_day, routes=route or None, domain=domain,
+                  allow=allow or None)
     from devproxy.deploy.cloud_api import Cloud
 
+    if dry_run:
+        key = apply.read_authkey(os.environ, ts_authkey_file, None)
+        report = apply.dry_run(cfg, Cloud(cfg, os.environ), authkey=key, rotate_token=rotate_token)
+        _print(render.dry_run_json(report)) if as_json else render.write_dry_run(report, _out)
+        return
     tty = sys.stdin.isatty() and sys.stdout.isatty()
-    prompt = (lambda: typer.prompt("Tailscale auth key (Enter keeps the stored one)", default="",
-                                   hide_input=True, show_default=False)) if tty else None
+    prompt = (lambda: typer.prompt("Tailscale auth key (Enter keeps the stored one)",
+                                   default="", hide_input=True, show_default=False)) if tty and not cfg.keyless else None
     authkey = apply.read_authkey(os.environ, ts_authkey_file, prompt)
     hooks = apply.Hooks(progress=lambda m: _err(f"- {m}", "cyan"), log=lambda m: _err(f"  | {m}", "dim"),
-                        confirm=lambda actions: yes or not tty or _confirm(actions), interactive=tty)
+                        confirm=lambda actions: yes or not tty or _confirm(actions, cfg), interactive=tty)
     result = apply.deploy(cfg, Cloud(cfg, os.environ), hooks, authkey=authkey, rotate_token=rotate_token)
     _print(render.result_json(result)) if as_json else render.write_result(result, _out)
 
 
-def _confirm(actions: list[Any]) -> bool:
+def _confirm(actions: list[Any], cfg: Any) -> bool:
+    from devproxy.deploy import cost, render
+
     for number, action in enumerate(actions, 1):
         _err(f"  {number}. {action.describe()}")
+    render.write_cost(cost.header(cfg), tuple(cost.estimates(cfg)), _err)
     return typer.confirm("Apply these changes?", default=True, err=True)
 
 
@@ -132,13 +175,16 @@ def status(
     region: Optional[str] = typer.Option(None, "--region", help=REGION_HELP),
     service: Optional[str] = typer.Option(None, "--service", help=SERVICE_HELP),
     auth: Optional[str] = typer.Option(None, "--auth", help="The access mode you deployed with [default: token]"),
+    domain: Optional[str] = typer.Option(
+        None, "--domain", help="The domain you mapped: show its DNS records and certificate [default: devproxy.toml's]"
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print the status as JSON"),
 ) -> None:
-    """Show the service URL, ready revision, drift from what devproxy expects, and readiness."""
+    """Show the service URL, ready revision, drift (what deploy would change) and readiness; exit 1 unless in sync and ready."""
     from devproxy.deploy import service_status as st
     from devproxy.deploy.cloud_api import Cloud
 
-    cfg = _config(("project",), project=project, region=region, service=service, auth=auth)
+    cfg = _config(("project",), project=project, region=region, service=service, auth=auth, domain=domain)
     report = st.read_status(cfg, Cloud(cfg, os.environ))
     _print(st.status_json(report)) if as_json else st.write_status(report, _out)
     if not report.healthy:

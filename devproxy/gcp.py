@@ -1,7 +1,7 @@
 """The one place that decides how Google Cloud clients reach their APIs.
 
 `DEVPROXY_<API>_ENDPOINT` (API one of RUN, SECRETMANAGER, LOGGING, STORAGE,
-ARTIFACTREGISTRY, CLOUDBUILD, IAM, RESOURCEMANAGER, SERVICEUSAGE) points a real client library at another server:
+ARTIFACTREGISTRY, CLOUDBUILD, IAM, RESOURCEMANAGER, SERVICEUSAGE, IAP) points a real client library at another server:
 with an ``http://`` URL the client uses REST transport and anonymous credentials, so the
 tests can run the official libraries against a local fake. `runtime` never imports this.
 """
@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 APIS = ("RUN", "SECRETMANAGER", "LOGGING", "STORAGE", "ARTIFACTREGISTRY", "CLOUDBUILD", "IAM", "RESOURCEMANAGER",
-        "SERVICEUSAGE")
+        "SERVICEUSAGE", "IAP")
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,6 +23,7 @@ APIS = {
     "CLOUDBUILD": ("Cloud Build API", "cloudbuild.googleapis.com"),
     "LOGGING": ("Cloud Logging API", "logging.googleapis.com"),
     "RESOURCEMANAGER": ("Cloud Resource Manager API", "cloudresourcemanager.googleapis.com"),
+    "IAP": ("Identity-Aware Proxy API", "iap.googleapis.com"),
 }
 
 #: permission prefix -> the predefined role deploy's user needs; first match wins.
@@ -37,9 +38,10 @@ PERMISSION_ROLES = (
     ("logging.", "roles/logging.viewer"),
     ("resourcemanager.projects.get", "roles/browser"),
     ("serviceusage.", "roles/serviceusage.serviceUsageConsumer"),
+    ("iap.", "roles/iap.admin"),
 )
 _PERMISSION = re.compile(r"\b((?:iam|run|secretmanager|artifactregistry|storage|cloudbuild|serviceusage|logging"
-                         r"|resourcemanager)"
+                         r"|resourcemanager|iap)"
                          r"\.[A-Za-z]+\.[A-Za-z]+)\b")
 _REQUEST_PREFIX = re.compile(r"^(?:GET|POST|PATCH|PUT|DELETE) \S+: ")
 LOGIN_HINT = "run `gcloud auth application-default login` (or set GOOGLE_APPLICATION_CREDENTIALS)"

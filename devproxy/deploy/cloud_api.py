@@ -1,8 +1,8 @@
 """The adapter over Google Cloud: every client deploy uses is built here, every call mapped here.
 
-Clients honour `DEVPROXY_<API>_ENDPOINT` through `devproxy.gcp.client_settings`. The IAM admin
-client ships only gRPC transports, so service accounts go through IAM's REST API with
-google-auth's `AuthorizedSession`; Cloud Storage's handwritten client takes its own kwargs.
+Clients honour `DEVPROXY_<API>_ENDPOINT` through `devproxy.gcp.client_settings`. APIs without a
+usable client library (IAM service accounts, IAP's policy, Run v1 domain mappings) are called
+over REST in `rest_api.RestApis`; Cloud Storage's handwritten client takes its own kwargs.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from devproxy.gcp_errors import cloud_errors
 from devproxy.deploy.config import DeployConfig
+from devproxy.deploy.rest_api import CLOUD_PLATFORM, RestApis
 from devproxy.errors import CloudError
 from devproxy.gcp import client_settings
 
@@ -24,14 +25,13 @@ if TYPE_CHECKING:
     from google.iam.v1 import policy_pb2
 
 Progress = Callable[[str], None]
-CLOUD_PLATFORM = "https://www.googleapis.com/auth/cloud-platform"
 #: bound on one long-running operation (a Cloud Run revision becoming ready, a repository).
 OPERATION_SECONDS = 900.0
 #: how long IAM may take to learn about a service account created moments ago.
 IAM_PROPAGATION_SECONDS = 60.0
 
 
-class Cloud:
+class Cloud(RestApis):
     """Typed, error-mapped calls for one project; clients are built on first use."""
 
     def __init__(self, cfg: DeployConfig, env: Mapping[str, str],
@@ -98,49 +98,6 @@ class Cloud:
         with self._errors("STORAGE", "create the Cloud Storage client"):
             return storage.Client(**kwargs)
 
-    @cached_property
-    def _iam(self) -> tuple[Any, str]:
-        from google.auth.transport.requests import AuthorizedSession
-
-        settings = client_settings("IAM", self.env)
-        with self._errors("IAM", "load Google credentials"):
-            if settings.anonymous:
-                from google.auth.credentials import AnonymousCredentials
-
-                credentials: Any = AnonymousCredentials()  # type: ignore[no-untyped-call]
-            else:
-                import google.auth
-
-                credentials, _ = google.auth.default(scopes=[CLOUD_PLATFORM])
-        session = AuthorizedSession(credentials)  # type: ignore[no-untyped-call]
-        return session, settings.endpoint or "https://iam.googleapis.com"
-
-    # -- IAM service accounts (REST) -----------------------------------------------------------
-    def _iam_call(self, method: str, path: str, doing: str, body: dict[str, Any] | None = None) -> Any:
-        from google.api_core import exceptions as gexc
-
-        session, base = self._iam
-        with self._errors("IAM", doing):
-            response = session.request(method, f"{base}/v1/{path}", json=body, timeout=60)
-            if response.status_code >= 400:
-                raise gexc.from_http_response(response)  # type: ignore[no-untyped-call]
-            return response.json()
-
-    def service_account_exists(self, email: str) -> bool:
-        try:
-            self._iam_call("GET", f"projects/{self.cfg.project}/serviceAccounts/{email}",
-                           f"read service account {email}")
-        except CloudError as exc:
-            if _is_not_found(exc):
-                return False
-            raise
-        return True
-
-    def create_service_account(self, account_id: str, display_name: str) -> None:
-        self._iam_call("POST", f"projects/{self.cfg.project}/serviceAccounts",
-                       f"create service account {account_id}",
-                       {"accountId": account_id, "serviceAccount": {"displayName": display_name}})
-
     # -- the project ---------------------------------------------------------------------------------
     def project_number(self) -> str:
         """The project's number (IAP's audience and service agent are spelled with it)."""
@@ -184,6 +141,19 @@ class Cloud:
             except (gexc.NotFound, gexc.FailedPrecondition):
                 return None
         return bytes(version.payload.data).decode("utf-8")
+
+    def latest_version(self, secret_id: str) -> int | None:
+        """The number of the secret's latest version when it is enabled, else None (metadata only:
+        read-only access suffices)."""
+        from google.api_core import exceptions as gexc
+
+        with self._errors("SECRETMANAGER", f"read the latest version of secret {secret_id}"):
+            try:
+                version = self._secrets.get_secret_version(name=f"{self._secret_path(secret_id)}/versions/latest")
+            except (gexc.NotFound, gexc.FailedPrecondition):
+                return None
+        number = str(version.name).rsplit("/", 1)[-1]
+        return int(number) if version.state.name == "ENABLED" and number.isdigit() else None
 
     def add_secret_version(self, secret_id: str, value: str) -> None:
         import google_crc32c
@@ -333,6 +303,11 @@ class Cloud:
             raise
         return cast("run_v2.Service", op.result())
 
+    def service_members(self, role: str) -> frozenset[str]:
+        with self._errors("RUN", f"read the IAM policy of service {self.cfg.service}"):
+            policy = self._run.get_iam_policy(request={"resource": self.cfg.service_name})
+        return _members(policy, role)
+
     def add_service_member(self, role: str, member: str) -> None:
         with self._errors("RUN", f"grant {role} on service {self.cfg.service}"):
             resource = self.cfg.service_name
@@ -377,8 +352,3 @@ def _account_not_yet_known(exc: Exception) -> bool:
 
     return isinstance(exc, gexc.BadRequest) and "does not exist" in str(exc.message)
 
-
-def _is_not_found(exc: CloudError) -> bool:
-    from google.api_core import exceptions as gexc
-
-    return isinstance(exc.__cause__, gexc.NotFound)

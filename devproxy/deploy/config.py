@@ -7,14 +7,12 @@ resolve the same way for every command; `merge` is pure and is what the table te
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
-from devproxy.contract import AUTH_MODES
+from devproxy.deploy.checks import validate
 from devproxy.errors import ConfigError
 from devproxy.project import PROJECT_HINT, Layer, config_layers
 
@@ -39,9 +37,21 @@ DEFAULTS: dict[str, Any] = {
     "tailscale_hostname": None,
     "login_server": None,
     "wheel": None,
+    "economy": False,
+    "tailscale_client_id": None,
+    "tailscale_audience": None,
+    "tailscale_tags": (),
+    "hours_per_day": 4.0,
+    "routes": (),
+    "domain": None,
+    "allow": (),
 }
 _INT_KEYS = ("min_instances", "max_instances")
-_NAME = re.compile(r"^[a-z]([-a-z0-9]{0,47}[a-z0-9])?$")
+_BOOL_KEYS = ("economy",)
+_FLOAT_KEYS = ("hours_per_day",)
+#: settings that hold several values: a TOML array, or one comma-separated string (env, flags).
+_LIST_KEYS = ("tailscale_tags", "allow")
+DEFAULT_TAGS = ("tag:devproxy",)
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +77,20 @@ class DeployConfig:
     login_server: str | None = None
     #: a prebuilt devproxy wheel to put in the image instead of building one.
     wheel: str | None = None
+    #: scale to zero: min 0, max 1 instance, CPU only during requests, startup CPU boost.
+    economy: bool = False
+    #: keyless: the Tailscale federated identity's client id (no Tailscale secret is stored).
+    tailscale_client_id: str | None = None
+    tailscale_audience: str | None = None
+    tailscale_tags: tuple[str, ...] = ()
+    #: hours of use a day the cost estimate assumes.
+    hours_per_day: float = 4.0
+    #: (prefix, URL) pairs beside the target, passed to the service as DEVPROXY_ROUTES.
+    routes: tuple[tuple[str, str], ...] = ()
+    #: a custom domain mapped to the service (Cloud Run domain mapping).
+    domain: str | None = None
+    #: IAP members (user:, group:, serviceAccount:, domain:) granted access through IAP.
+    allow: tuple[str, ...] = ()
     #: where each value came from ("default", "devproxy.toml", "env DEVPROXY_REGION", ...).
     sources: tuple[tuple[str, str], ...] = field(default=(), compare=False)
 
@@ -101,11 +125,27 @@ class DeployConfig:
         return f"{self.service}-access-token"
 
     @property
+    def keyless(self) -> bool:
+        """The service's own Google identity joins the tailnet (workload identity federation)."""
+        return bool(self.tailscale_client_id)
+
+    @property
+    def audience(self) -> str:
+        """The audience of the ID token keyless mode exchanges (Tailscale's usual one by default)."""
+        return self.tailscale_audience or f"api.tailscale.com/{self.tailscale_client_id}"
+
+    @property
+    def tags(self) -> tuple[str, ...]:
+        """The tags the node advertises: as configured, else tag:devproxy where tags are needed."""
+        return self.tailscale_tags or (DEFAULT_TAGS if self.keyless else ())
+
+    @property
     def secret_ids(self) -> tuple[str, ...]:
         """Secrets the service reads, in the order they are created."""
+        tailscale = () if self.keyless else (self.authkey_secret,)
         if self.auth == "token":
-            return (self.authkey_secret, self.token_secret)
-        return (self.authkey_secret,)
+            return (*tailscale, self.token_secret)
+        return tailscale
 
     @property
     def build_bucket(self) -> str:
@@ -141,8 +181,21 @@ def merge(layers: Sequence[Layer], required: Sequence[str] = ("project", "target
         if not values[key]:
             raise ConfigError(f"no {key} set", hint=_MISSING_HINTS[key])
     values["target"] = values["target"] or ""
-    _validate(values)
+    validate(values)
+    _economy(values, sources)
     return DeployConfig(**values, sources=tuple(sorted(sources.items())))
+
+
+def _economy(values: dict[str, Any], sources: dict[str, str]) -> None:
+    """Economy mode fixes the instance counts; an explicit contrary count is a mistake, not a wish."""
+    if not values["economy"]:
+        return
+    for key, wanted in (("min_instances", 0), ("max_instances", 1)):
+        if key in sources and values[key] != wanted:
+            raise ConfigError(f"economy mode runs {key.replace('_', ' ')} = {wanted}, but {key} = {values[key]} "
+                              f"({sources[key]})", hint=f"drop {key}, or leave economy mode with --always-on")
+        values[key] = wanted
+        sources.setdefault(key, "economy")
 
 
 _MISSING_HINTS = {
@@ -157,29 +210,65 @@ def _coerce(key: str, value: Any, origin: str) -> Any:
             return int(value)
         except (TypeError, ValueError):
             raise ConfigError(f"{key} must be a whole number, got {value!r} ({origin})") from None
+    if key in _BOOL_KEYS:
+        return _bool(key, value, origin)
+    if key in _FLOAT_KEYS:
+        return _float(key, value, origin)
+    if key in _LIST_KEYS:
+        return _list(key, value, origin)
+    if key == "routes":
+        return _routes(value, origin)
     if not isinstance(value, str):
         raise ConfigError(f"{key} must be a string, got {value!r} ({origin})")
     return value.strip()
 
 
-def _validate(values: dict[str, Any]) -> None:
-    if values["auth"] not in AUTH_MODES:
-        raise ConfigError(f"auth must be one of {', '.join(AUTH_MODES)}, got {values['auth']!r}")
-    if not _NAME.match(values["service"]):
-        raise ConfigError(f"service name {values['service']!r} is not valid for Cloud Run",
-                          hint="lowercase letters, digits and '-', starting with a letter, at most 49")
-    target = urlsplit(values["target"])
-    if values["target"] and (target.scheme not in ("http", "https") or not target.hostname):
-        raise ConfigError(f"target must be an http:// or https:// URL, got {values['target']!r}")
-    if values["login_server"]:
-        login = urlsplit(values["login_server"])
-        if login.scheme not in ("http", "https") or not login.hostname or login.username or login.query:
-            raise ConfigError(f"login_server must be an http:// or https:// URL without credentials, "
-                              f"got {values['login_server']!r}",
-                              hint="the URL of your Headscale server, e.g. https://headscale.example.com")
-    low, high = values["min_instances"], values["max_instances"]
-    if low < 0 or high < 1 or low > high:
-        raise ConfigError(f"instances: need 0 <= min ({low}) <= max ({high}) and max >= 1")
+def _bool(key: str, value: Any, origin: str) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off"):
+        return False
+    raise ConfigError(f"{key} must be true or false, got {value!r} ({origin})")
+
+
+def _float(key: str, value: Any, origin: str) -> float:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{key} must be a number, got {value!r} ({origin})") from None
+    if not 0 < number <= 24:  # also refuses nan; inf is above 24
+        raise ConfigError(f"{key} must be more than 0 and at most 24, got {value!r} ({origin})")
+    return number
+
+
+def _list(key: str, value: Any, origin: str) -> tuple[str, ...]:
+    items = value.split(",") if isinstance(value, str) else value
+    if not isinstance(items, (list, tuple)) or not all(isinstance(i, str) for i in items):
+        raise ConfigError(f"{key} must be a list of strings or one comma-separated string, got {value!r} "
+                          f"({origin})")
+    return tuple(i.strip() for i in items if i.strip())
+
+
+def _routes(value: Any, origin: str) -> tuple[tuple[str, str], ...]:
+    """`["/p/=URL", ...]`, a `{"/p/" = "URL"}` table, or `/p/=URL,/q/=URL` (env, flags) as pairs."""
+    if isinstance(value, dict):
+        pairs = [(str(k), v) for k, v in value.items()]
+    else:
+        items = value.split(",") if isinstance(value, str) else value
+        if not isinstance(items, (list, tuple)) or not all(isinstance(i, str) for i in items):
+            raise ConfigError(f"routes must be PREFIX=URL strings or a table, got {value!r} ({origin})")
+        pairs = []
+        for item in (i.strip() for i in items if i.strip()):
+            prefix, sep, url = item.partition("=")
+            if not sep:
+                raise ConfigError(f"route {item!r} is not PREFIX=URL ({origin})", hint="e.g. /jupyter/=http://devbox:8889")
+            pairs.append((prefix, url))
+    if not all(isinstance(url, str) for _, url in pairs):
+        raise ConfigError(f"routes: every URL must be a string ({origin})")
+    return tuple((p.strip(), str(u).strip()) for p, u in pairs)
 
 
 def load_config(

@@ -63,6 +63,14 @@ def render_toml(values: Mapping[str, str]) -> str:
         "tailscale_hostname": "the node's name on your tailnet",
         "login_server": "control server URL when you run Headscale (default: Tailscale's)",
         "wheel": "a prebuilt devproxy wheel to install in the image (default: build one from this checkout)",
+        "economy": "true: scale to zero (min 0, max 1, CPU only during requests); false: always on",
+        "tailscale_client_id": "keyless: client id of a Tailscale federated identity (no stored secret)",
+        "tailscale_audience": "keyless: ID token audience (default api.tailscale.com/<client id>)",
+        "tailscale_tags": "tags the node advertises (default tag:devproxy when keyless)",
+        "hours_per_day": "hours of use a day the cost estimate assumes",
+        "routes": 'more dev servers beside the target, e.g. ["/jupyter/=http://devbox:8889"]',
+        "domain": "your own domain for the service, e.g. dev.example.com (Cloud Run domain mapping)",
+        "allow": 'with auth = "iap": who may pass IAP, e.g. ["user:alice@example.com", "group:dev@example.com"]',
     }
     lines = ["# devproxy deploy settings. Precedence: flags > DEVPROXY_* env > this file > gcloud config.",
              "# The Tailscale auth key never goes here: use TS_AUTHKEY or --ts-authkey-file.", "[deploy]"]

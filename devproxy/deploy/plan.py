@@ -11,14 +11,20 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal, Union
+from typing import TYPE_CHECKING, Any, Literal, Union
 
 from devproxy import __version__
 from devproxy.deploy.config import DeployConfig
+from devproxy.deploy.diff import Change, Facts, changes, service_facts
 from devproxy.deploy.spec import PROJECT_NUMBER_PLACEHOLDER, build_service, service_json
+from devproxy.errors import ConfigError
+
+if TYPE_CHECKING:
+    from google.cloud import run_v2
 
 ACCESSOR_ROLE = "roles/secretmanager.secretAccessor"
 INVOKER_ROLE = "roles/run.invoker"
+IAP_ACCESSOR_ROLE = "roles/iap.httpsResourceAccessor"
 IAP_AGENT = "serviceAccount:service-{number}@gcp-sa-iap.iam.gserviceaccount.com"
 
 Payload = Literal["ts-authkey", "new-access-token"]
@@ -29,20 +35,32 @@ def digest(value: str) -> str:
     return hashlib.sha256(value.encode("utf-8")).hexdigest()
 
 
+#: `SecretState.latest_sha256` when the latest version exists but may not be read (read-only access).
+UNREADABLE = "unreadable"
+
+
 @dataclass(frozen=True, slots=True)
 class SecretState:
-    """What Secret Manager holds for one secret (its latest value only as a digest)."""
+    """What Secret Manager holds for one secret (its latest value only as a digest, when read)."""
 
     exists: bool = False
     latest_sha256: str | None = None
     accessors: frozenset[str] = frozenset()
+    #: the latest enabled version's number (known without reading it: the digest is read only to
+    #: compare a given key); None: no version yet.
+    latest_version: int | None = None
+
+    @property
+    def versioned(self) -> bool:
+        return self.latest_version is not None or self.latest_sha256 is not None
 
 
 @dataclass(frozen=True, slots=True)
 class Current:
     """The remote state deploy read before planning; the default is an empty project."""
 
-    service_exists: bool = False
+    #: the deployed service as comparable facts (`diff.service_facts`); None: no service.
+    service: Facts | None = None
     service_account_exists: bool = False
     repository_exists: bool = False
     bucket_exists: bool = False
@@ -51,6 +69,18 @@ class Current:
     project_number: str | None = None
     #: the image this code would build, when the registry already has it (`repo@sha256:...`).
     built_image: str | None = None
+    #: members holding the invoker role on the service (IAP's agent needs it).
+    invokers: frozenset[str] = frozenset()
+    #: the runtime service account's numeric unique ID (the subject of its ID tokens), when it exists.
+    service_account_unique_id: str | None = None
+    #: the service `cfg.domain` is mapped to (its `spec.routeName`); None: no mapping.
+    domain_route: str | None = None
+    #: members who may pass IAP to the service (`roles/iap.httpsResourceAccessor`).
+    iap_members: frozenset[str] = frozenset()
+
+    @property
+    def service_exists(self) -> bool:
+        return self.service is not None
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,10 +186,14 @@ class DeployService:
     image: ImageRef
     #: the service exactly as it is sent (REST JSON), with `image` put into its container.
     spec: Mapping[str, Any] = field(compare=False, repr=False)
+    #: for an update, every setting that changes (deployed value -> new value).
+    changes: tuple[Change, ...] = ()
 
     def describe(self) -> str:
-        verb = "create" if self.create else "update"
-        return f"{verb} Cloud Run service {self.name} running {self.image} and wait until its revision is ready"
+        if self.create:
+            return f"create Cloud Run service {self.name} running {self.image} and wait until its revision is ready"
+        changed = "; ".join(c.describe() for c in self.changes)
+        return f"update Cloud Run service {self.name} ({changed}) and wait until its new revision is ready"
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,9 +205,28 @@ class GrantInvoker:
         return f"grant {INVOKER_ROLE} on {self.name} to {self.member} (IAP's service agent)"
 
 
+@dataclass(frozen=True, slots=True)
+class GrantIapAccess:
+    resource: str
+    member: str
+
+    def describe(self) -> str:
+        return f"let {self.member} through IAP: grant {IAP_ACCESSOR_ROLE} on {self.resource}"
+
+
+@dataclass(frozen=True, slots=True)
+class MapDomain:
+    domain: str
+    service: str
+
+    def describe(self) -> str:
+        return (f"map {self.domain} to service {self.service} (Cloud Run domain mapping, Google-managed "
+                f"certificate) and print the DNS records to create")
+
+
 Action = Union[
     CreateServiceAccount, CreateRepository, CreateBucket, BuildImage, CreateSecret,
-    AddSecretVersion, GrantSecretAccessor, DeployService, GrantInvoker,
+    AddSecretVersion, GrantSecretAccessor, DeployService, GrantInvoker, GrantIapAccess, MapDomain,
 ]
 
 
@@ -200,13 +253,68 @@ def plan(desired: Desired, current: Current) -> list[Action]:
             actions.append(version)
         if member not in state.accessors:
             actions.append(GrantSecretAccessor(secret_id, member))
-    image = _image(desired, current)
-    spec = service_json(build_service(cfg, str(image), current.project_number))
-    actions.append(DeployService(cfg.service_name, not current.service_exists, image, spec))
+    service = _service(desired, current)
+    if service:
+        actions.append(service)
+    number = current.project_number or PROJECT_NUMBER_PLACEHOLDER
     if cfg.auth == "iap":
-        number = current.project_number or PROJECT_NUMBER_PLACEHOLDER
-        actions.append(GrantInvoker(cfg.service_name, IAP_AGENT.format(number=number)))
+        agent = IAP_AGENT.format(number=number)
+        if agent not in current.invokers:
+            actions.append(GrantInvoker(cfg.service_name, agent))
+    resource = iap_resource(cfg, number)
+    actions.extend(GrantIapAccess(resource, m) for m in cfg.allow if m not in current.iap_members)
+    if cfg.domain:
+        if current.domain_route is None:
+            actions.append(MapDomain(cfg.domain, cfg.service))
+        elif current.domain_route != cfg.service:
+            raise ConfigError(f"{cfg.domain} is already mapped to service {current.domain_route}",
+                              hint=f"remove that mapping first: `gcloud beta run domain-mappings delete "
+                                   f"--domain {cfg.domain} --region {cfg.region}`")
     return actions
+
+
+def service_spec(desired: Desired, current: Current) -> dict[str, Any]:
+    """The service as deploy sends it (REST JSON), running the planned image."""
+    return service_json(_built(desired, current))
+
+
+def _built(desired: Desired, current: Current) -> run_v2.Service:
+    image = _image(desired, current)
+    return build_service(desired.cfg, str(image), current.project_number, secret_versions(desired, current))
+
+
+def secret_versions(desired: Desired, current: Current) -> str:
+    """The secret versions the new revision reads, e.g. `ts-authkey-2_access-token-1`.
+
+    The service reads each secret's `latest` version when an instance starts; a revision label
+    naming the versions makes a new version (a rotated token, a new key) roll out a new revision.
+    """
+    cfg = desired.cfg
+    parts = []
+    for secret_id in cfg.secret_ids:
+        state = current.secrets.get(secret_id, SecretState())
+        number = state.latest_version or 0
+        if _secret_version(desired, secret_id, state):
+            number += 1
+        parts.append(f"{secret_id.removeprefix(cfg.service + '-')}-{number}")
+    return "_".join(parts)[:63].rstrip("_-")
+
+
+def iap_resource(cfg: DeployConfig, project_number: str) -> str:
+    """IAP's name for the service (its policy says who may pass IAP)."""
+    return f"projects/{project_number}/iap_web/cloud_run-{cfg.region}/services/{cfg.service}"
+
+
+def _service(desired: Desired, current: Current) -> DeployService | None:
+    """Create the service, update exactly what differs, or nothing when every setting matches."""
+    cfg = desired.cfg
+    image = _image(desired, current)
+    built = _built(desired, current)
+    spec = service_json(built)
+    if current.service is None:
+        return DeployService(cfg.service_name, True, image, spec)
+    found = tuple(changes(current.service, service_facts(built)))
+    return DeployService(cfg.service_name, False, image, spec, found) if found else None
 
 
 def _build_tag(desired: Desired) -> str:
@@ -225,12 +333,14 @@ def _image(desired: Desired, current: Current) -> ImageRef:
 def _secret_version(desired: Desired, secret_id: str, state: SecretState) -> AddSecretVersion | None:
     cfg = desired.cfg
     if secret_id == cfg.authkey_secret:
-        if state.latest_sha256 is None:
+        if not state.versioned:
             return AddSecretVersion(secret_id, "ts-authkey", "no version yet")
+        if desired.authkey_sha256 and state.latest_sha256 == UNREADABLE:
+            return AddSecretVersion(secret_id, "ts-authkey", "the stored key could not be read to compare")
         if desired.authkey_sha256 and desired.authkey_sha256 != state.latest_sha256:
             return AddSecretVersion(secret_id, "ts-authkey", "the key changed")
         return None
-    if state.latest_sha256 is None:
+    if not state.versioned:
         return AddSecretVersion(secret_id, "new-access-token", "no version yet")
     if desired.rotate_token:
         return AddSecretVersion(secret_id, "new-access-token", "--rotate-token")

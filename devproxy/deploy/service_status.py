@@ -1,24 +1,25 @@
-"""`devproxy status`: the deployed service against what devproxy would deploy, and its readiness."""
+"""`devproxy status`: observe and plan without applying (drift), and the service's readiness."""
 
 from __future__ import annotations
 
-import re
 import urllib.error
 import urllib.request
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
+from devproxy.contract import READY_PATH
+from devproxy.deploy import domains
 from devproxy.deploy.config import DeployConfig
-from devproxy.contract import READY_PATH, SECRET_ENV
-from devproxy.deploy.spec import PROJECT_NUMBER_PLACEHOLDER, build_service
+from devproxy.deploy.diff import changes, service_facts
+from devproxy.deploy.plan import Action, DeployService, Desired, plan
+from devproxy.deploy.render import action_dict
 from devproxy.errors import CloudError
 
 if TYPE_CHECKING:
     from devproxy.deploy.cloud_api import Cloud
     from google.cloud import run_v2
 
-_NUMBER = re.compile(r"^/projects/\d+/")
 Fetch = Callable[[str], tuple[int | None, str]]
 
 
@@ -38,51 +39,25 @@ class StatusReport:
     drift: tuple[Drift, ...]
     ready_status: int | None
     ready_detail: str
+    #: what `devproxy deploy` would do now (empty: in sync).
+    plan: tuple[Action, ...] = ()
+    #: the custom domain's DNS records, conditions and next step (`domains.lines`), when one is set.
+    domain: tuple[str, ...] = ()
+    domain_json: dict[str, Any] | None = None
+
+    @property
+    def in_sync(self) -> bool:
+        return not self.plan
 
     @property
     def healthy(self) -> bool:
-        return self.ready_status == 200
+        return self.ready_status == 200 and self.in_sync
 
 
-def _facts(service: run_v2.Service, cfg: DeployConfig) -> dict[str, str]:
-    """The settings devproxy cares about, flattened to comparable strings (pure)."""
-    template = service.template
-    container = template.containers[0] if template.containers else None
-    facts = {
-        "timeout": f"{template.timeout.seconds}s",
-        "session_affinity": str(bool(template.session_affinity)),
-        "execution_environment": template.execution_environment.name,
-        "min_instances": str(template.scaling.min_instance_count),
-        "max_instances": str(template.scaling.max_instance_count),
-        "service_account": template.service_account,
-        "invoker_iam_disabled": str(bool(service.invoker_iam_disabled)),
-        "iap_enabled": str(bool(service.iap_enabled)),
-    }
-    if container is not None:
-        facts["cpu_idle"] = str(bool(container.resources.cpu_idle))
-        facts["port"] = ",".join(f"{p.name}:{p.container_port}" for p in container.ports)
-        facts["startup_probe"] = container.startup_probe.http_get.path or "(none)"
-        for env in container.env:
-            if env.value_source.secret_key_ref.secret:
-                ref = env.value_source.secret_key_ref
-                facts[f"env {env.name}"] = f"secret {ref.secret}:{ref.version}"
-            elif env.name in SECRET_ENV:
-                # never echo a secret someone stored as a plain value; say that it is one
-                facts[f"env {env.name}"] = "plain value (should be a secret reference)"
-            elif env.name == "DEVPROXY_IAP_AUDIENCE":
-                # the expected spec cannot know the project number; compare the rest
-                facts[f"env {env.name}"] = _NUMBER.sub(f"/projects/{PROJECT_NUMBER_PLACEHOLDER}/", env.value)
-            elif env.name != "DEVPROXY_TARGET" or cfg.target:
-                facts[f"env {env.name}"] = env.value
-    return facts
-
-
-def drift(expected: run_v2.Service, actual: run_v2.Service, cfg: DeployConfig) -> list[Drift]:
+def drift(expected: run_v2.Service, actual: run_v2.Service, cfg: DeployConfig | None = None) -> list[Drift]:
     """Every setting whose deployed value differs from what devproxy would deploy (pure)."""
-    want, have = _facts(expected, cfg), _facts(actual, cfg)
-    keys = sorted(set(want) | set(have))
-    return [Drift(k, want.get(k, "(absent)"), have.get(k, "(absent)")) for k in keys
-            if want.get(k) != have.get(k)]
+    found = changes(service_facts(actual), service_facts(expected))
+    return [Drift(c.field, c.new, c.old) for c in found]
 
 
 def fetch_ready(url: str, timeout: float = 10.0) -> tuple[int | None, str]:
@@ -97,29 +72,42 @@ def fetch_ready(url: str, timeout: float = 10.0) -> tuple[int | None, str]:
 
 
 def read_status(cfg: DeployConfig, cloud: Cloud, fetch: Fetch = fetch_ready) -> StatusReport:
-    """Read the service and call its readiness page.
+    """Observe the project, plan against it without applying (drift), and call the readiness page.
+
+    What status cannot know from its flags (the target, the image a build would produce) is
+    taken from the deployed service, so only settings devproxy would change count as drift.
 
     Raises:
         CloudError: the service does not exist or cannot be read.
     """
+    from devproxy.deploy.apply import observe
+
     service = cloud.get_service()
     if service is None:
         raise CloudError(f"service {cfg.service} does not exist in {cfg.project}/{cfg.region}",
                          hint="create it with `devproxy deploy`")
-    image = service.template.containers[0].image if service.template.containers else ""
-    expected = build_service(cfg, image)
+    facts = service_facts(service)
+    cfg = replace(cfg, image=cfg.image or facts.get("image", ""),
+                  target=cfg.target or facts.get("env DEVPROXY_TARGET", ""))
+    current = observe(cloud, cfg)
+    actions = tuple(plan(Desired(cfg), current))
+    updates = [a for a in actions if isinstance(a, DeployService) and not a.create]
     condition = service.terminal_condition
     state = f"{condition.state.name} {condition.message}".strip() if condition.type_ else "unknown"
     url = str(service.uri)
     status, detail = fetch(f"{url}{READY_PATH}") if url else (None, "no URL yet")
+    mapping = cloud.get_domain_mapping(cfg.domain) if cfg.domain else None
     return StatusReport(
         service=cfg.service,
         url=url,
         revision=str(service.latest_ready_revision).rsplit("/", 1)[-1],
         condition=state,
-        drift=tuple(drift(expected, service, cfg)),
+        drift=tuple(Drift(c.field, c.new, c.old) for a in updates for c in a.changes),
         ready_status=status,
         ready_detail=detail,
+        plan=actions,
+        domain=tuple(domains.lines(mapping, cfg.domain)) if cfg.domain else (),
+        domain_json=domains.as_json(mapping, cfg.domain) if cfg.domain else None,
     )
 
 
@@ -132,10 +120,19 @@ def write_status(report: StatusReport, write: Callable[[str], None]) -> None:
         write("drift from what devproxy deploys:")
         for item in report.drift:
             write(f"  {item.field}: expected {item.expected}, deployed {item.actual}")
-    else:
+    others = [a for a in report.plan if not isinstance(a, DeployService)]
+    if others:
+        write("missing (deploy would do):")
+        for action in others:
+            write(f"  - {action.describe()}")
+    if report.in_sync:
         write("drift: none")
+    else:
+        write("run `devproxy deploy` to apply these changes")
     shown = report.ready_status if report.ready_status is not None else "-"
     write(f"readiness ({READY_PATH}): {shown} {report.ready_detail}".rstrip())
+    for line in report.domain:
+        write(line)
 
 
 def status_json(report: StatusReport) -> dict[str, Any]:
@@ -145,6 +142,9 @@ def status_json(report: StatusReport) -> dict[str, Any]:
         "revision": report.revision,
         "condition": report.condition,
         "drift": [{"field": d.field, "expected": d.expected, "actual": d.actual} for d in report.drift],
+        "plan": [action_dict(a) for a in report.plan],
+        "in_sync": report.in_sync,
+        "domain": report.domain_json,
         "ready": {"status": report.ready_status, "detail": report.ready_detail},
         "healthy": report.healthy,
     }

@@ -1,8 +1,9 @@
 """The Cloud Run service devproxy wants, as a `run_v2.Service` built from the config alone (pure).
 
 Field choices follow DESIGN "What the field taught" 6: gen2, CPU always allocated (`cpu_idle`
-explicit because `limits` are set), 3600 s request timeout, session affinity, port `http1`,
-an HTTP startup probe on the readiness path, secrets only as `secretKeyRef`.
+explicit because `limits` are set) unless economy mode scales to zero, 3600 s request timeout,
+session affinity, port `http1`, an HTTP startup probe on the readiness path, secrets only as
+`secretKeyRef` (and none for Tailscale in keyless mode).
 """
 
 from __future__ import annotations
@@ -51,12 +52,22 @@ def env_vars(cfg: DeployConfig, project_number: str | None = None) -> list[run_v
     env = [
         run_v2.EnvVar(name="DEVPROXY_TARGET", value=cfg.target),
         run_v2.EnvVar(name="DEVPROXY_AUTH", value=cfg.auth),
-        _secret_env(AUTHKEY_ENV, cfg.authkey_secret),
     ]
+    if cfg.keyless:
+        # no stored secret: the runtime exchanges its own Google ID token for a key
+        env.append(run_v2.EnvVar(name="DEVPROXY_TAILSCALE_CLIENT_ID", value=cfg.tailscale_client_id))
+        env.append(run_v2.EnvVar(name="DEVPROXY_TAILSCALE_AUDIENCE", value=cfg.audience))
+    else:
+        env.append(_secret_env(AUTHKEY_ENV, cfg.authkey_secret))
+    if cfg.tags:
+        env.append(run_v2.EnvVar(name="DEVPROXY_TAILSCALE_TAGS", value=",".join(cfg.tags)))
     if cfg.auth == "token":
         env.append(_secret_env(ACCESS_TOKEN_ENV, cfg.token_secret))
     if cfg.auth == "iap":
         env.append(run_v2.EnvVar(name="DEVPROXY_IAP_AUDIENCE", value=iap_audience(cfg, project_number)))
+    if cfg.routes:
+        # the runtime's routes beside the target: PREFIX=URL pairs, comma-separated
+        env.append(run_v2.EnvVar(name="DEVPROXY_ROUTES", value=",".join(f"{p}={u}" for p, u in cfg.routes)))
     if cfg.tailscale_hostname:
         env.append(run_v2.EnvVar(name="DEVPROXY_TAILSCALE_HOSTNAME", value=cfg.tailscale_hostname))
     if cfg.login_server:
@@ -64,7 +75,12 @@ def env_vars(cfg: DeployConfig, project_number: str | None = None) -> list[run_v
     return env
 
 
-def build_service(cfg: DeployConfig, image: str, project_number: str | None = None) -> run_v2.Service:
+#: the revision label naming the secret versions a revision reads (a new version rolls a revision).
+SECRET_VERSIONS_LABEL = "devproxy-secrets"
+
+
+def build_service(cfg: DeployConfig, image: str, project_number: str | None = None,
+                  secret_versions: str | None = None) -> run_v2.Service:
     """The service as it is sent to `create_service` / `update_service` (without `name`)."""
     container = run_v2.Container(
         name="devproxy",
@@ -73,7 +89,8 @@ def build_service(cfg: DeployConfig, image: str, project_number: str | None = No
         env=env_vars(cfg, project_number),
         resources=run_v2.ResourceRequirements(
             limits={"cpu": cfg.cpu, "memory": cfg.memory},
-            cpu_idle=False,
+            # economy: request-based billing (CPU throttled outside requests); else always allocated
+            cpu_idle=cfg.economy,
             startup_cpu_boost=True,
         ),
         startup_probe=run_v2.Probe(
@@ -89,8 +106,11 @@ def build_service(cfg: DeployConfig, image: str, project_number: str | None = No
             timeout_seconds=5,
         ),
     )
+    revision_labels = labels()
+    if secret_versions is not None:
+        revision_labels[SECRET_VERSIONS_LABEL] = secret_versions
     template = run_v2.RevisionTemplate(
-        labels=labels(),
+        labels=revision_labels,
         scaling=run_v2.RevisionScaling(
             min_instance_count=cfg.min_instances, max_instance_count=cfg.max_instances
         ),

@@ -22,6 +22,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from tests.deploy.fake_domains import DomainsAndIap, GoogleError
+
 PROJECT = "demo-proj"
 NUMBER = "123456789012"
 STATUS = {400: "INVALID_ARGUMENT", 401: "UNAUTHENTICATED", 403: "PERMISSION_DENIED", 404: "NOT_FOUND",
@@ -46,12 +48,6 @@ class Injected:
     times: int
 
 
-class GoogleError(Exception):
-    def __init__(self, status: int, message: str, details: list[dict[str, Any]] | None = None) -> None:
-        super().__init__(message)
-        self.status, self.message, self.details = status, message, details or []
-
-
 @dataclass
 class Secret:
     resource: dict[str, Any]
@@ -61,7 +57,7 @@ class Secret:
     states: dict[int, str] = field(default_factory=dict)
 
 
-class FakeGoogle:
+class FakeGoogle(DomainsAndIap):
     """State and handlers; `url` is where every DEVPROXY_<API>_ENDPOINT points."""
 
     def __init__(self) -> None:
@@ -85,6 +81,11 @@ class FakeGoogle:
         self.fail_revision: str | None = None
         #: set to a status detail to make builds fail.
         self.fail_build: str | None = None
+        #: Run v1 domain mappings by domain; domains the caller has verified (others are refused).
+        self.domain_mappings: dict[str, dict[str, Any]] = {}
+        self.verified_domains: set[str] = {"example.com"}
+        #: IAP policies by resource (projects/N/iap_web/cloud_run-R/services/S).
+        self.iap_policies: dict[str, dict[str, Any]] = {}
         self.ready_status = 200
         self.url = ""
         #: APIs the project has on (Service Usage); a fresh fake project has every API deploy uses.
@@ -166,6 +167,7 @@ class FakeGoogle:
         yield "GET", r"/v1/projects/([^/]+)/builds/([^/]+)", self.get_build
         yield "GET", r"/v3/projects/([^/]+)", self.get_project
         yield "GET", r"/_devproxy/ready", self.ready
+        yield from self.domain_and_iap_routes()
         yield from self.removal_routes()
         yield from self.setup_routes()
 
@@ -311,6 +313,7 @@ class FakeGoogle:
         if email in self.accounts:
             raise GoogleError(409, f"Service account {body['accountId']} already exists within project")
         self.accounts[email] = {"name": f"projects/{project}/serviceAccounts/{email}", "email": email,
+                                "uniqueId": str(104242000000000000000 + len(self.accounts)),
                                 **body.get("serviceAccount", {})}
         return self.json(self.accounts[email])
 
@@ -427,7 +430,6 @@ class FakeGoogle:
         return self.ready_status, {"Content-Type": "text/plain"}, text
 
 
-    # -- what `devproxy destroy` calls --------------------------------------------------------------------------
     def removal_routes(self) -> Iterator[tuple[str, str, Any]]:
         loc = r"projects/([^/]+)/locations/([^/]+)"
         yield "DELETE", rf"/v2/{loc}/services/([^/:]+)", self.delete_service
@@ -546,4 +548,4 @@ class FakeServer:
     def env(self) -> dict[str, str]:
         return {f"DEVPROXY_{api}_ENDPOINT": self.fake.url for api in
                 ("RUN", "SECRETMANAGER", "STORAGE", "CLOUDBUILD", "ARTIFACTREGISTRY", "IAM", "RESOURCEMANAGER",
-                 "SERVICEUSAGE")}
+                 "SERVICEUSAGE", "IAP")}

@@ -98,30 +98,6 @@ def test_first_deploy_creates_everything(fake_server: FakeServer, fake: FakeGoog
     assert_no_secret(ran, fake)
 
 
-def test_second_deploy_updates_and_keeps_secrets(fake_server: FakeServer, fake: FakeGoogle, wheel: Path,
-                                                 tmp_path: Path) -> None:
-    """Run twice: the second patches the service, reuses the built image, adds no version, creates nothing."""
-    assert run(fake_server, wheel, tmp_path).code == 0
-    token = fake.secret_values("devproxy-access-token")
-    first = len(fake.requests)
-    ran = run(fake_server, wheel, tmp_path, "--json")
-    assert ran.code == 0, ran.err
-    later = fake.requests[first:]
-    creates = [r.path for r in later if r.method == "POST" and re.search(
-        r"(/secrets|/serviceAccounts|/repositories|/storage/v1/b|/services)$", r.path)]
-    assert creates == []
-    assert [r.method for r in later if r.path.startswith(SERVICES)].count("PATCH") == 1
-    assert fake.secret_values("devproxy-ts-authkey") == [KEY]
-    assert fake.secret_values("devproxy-access-token") == token
-    result = json.loads(ran.out)
-    assert result["revision"] == "devproxy-00002-abc"
-    assert [a["action"] for a in result["actions"]] == ["DeployService"]
-    assert len(fake.builds) == 1
-    (first_body,), (second_body,) = fake.bodies("POST", "/services$"), fake.bodies("PATCH", "/services/")
-    assert second_body["template"]["containers"][0]["image"] == first_body["template"]["containers"][0]["image"]
-    assert_no_secret(ran, fake)
-
-
 def test_rotation_and_new_key(fake_server: FakeServer, fake: FakeGoogle, wheel: Path, tmp_path: Path) -> None:
     """--rotate-token adds a token version; a changed key adds exactly one key version."""
     assert run(fake_server, wheel, tmp_path).code == 0

@@ -67,7 +67,7 @@ class Terminal:
 
 def test_prompt_confirm_and_login_link(fake_server: FakeServer, fake: FakeGoogle, wheel: Path,
                                        tmp_path: Path) -> None:
-    """The typed key is not echoed, the plan is confirmed, the login link carries the stored token."""
+    """The typed key is not echoed, the plan (with its cost) is confirmed, the login link carries the stored token."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DEVPROXY_", "TS_", "GOOGLE_", "CLOUDSDK_"))}
     env.update(fake_server.env(), HOME=str(tmp_path), NO_COLOR="1", TERM="dumb", COLUMNS="200")
     term = Terminal(["deploy", "--project", "demo-proj", "--target", "http://devbox:8888", "--image", "img:1"],
@@ -79,6 +79,7 @@ def test_prompt_confirm_and_login_link(fake_server: FakeServer, fake: FakeGoogle
     term.send("y\r")
     assert term.finish() == 0, term.seen.decode(errors="replace")[-2000:]
     screen = term.seen.decode(errors="replace")
+    assert "always-on: ≈ $49.25/month" in screen.split("Apply these changes?")[0]  # the plan's cost, before asking
     assert fake.secret_values("devproxy-ts-authkey") == [KEY]
     assert KEY not in screen  # hidden input: never echoed, never printed
     (token,) = fake.secret_values("devproxy-access-token")

@@ -1,0 +1,152 @@
+"""The formats of deploy's settings, checked before anything else is done (pure).
+
+A project id, region, image reference or port that cannot exist is a one-line `ConfigError`
+(exit 2) here, before credentials are loaded or a wheel is built.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import urlsplit
+
+from devproxy.contract import AUTH_MODES, PAGE_PREFIX
+from devproxy.deploy.quantities import gib, vcpus
+from devproxy.errors import ConfigError
+
+_NAME = re.compile(r"^[a-z]([-a-z0-9]{0,47}[a-z0-9])?$")
+#: 6-30 characters, optionally behind a legacy domain scope ("example.com:my-project").
+_PROJECT = re.compile(r"^(?:[a-z0-9][a-z0-9.-]*[a-z0-9]:)?[a-z][a-z0-9-]{4,28}[a-z0-9]$")
+_REGION = re.compile(r"^[a-z]+(?:-[a-z]+)+[0-9]+$")
+_PATH_PART = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
+_IMAGE = re.compile(rf"^(?:[A-Za-z0-9.-]+(?::[0-9]+)?/)?{_PATH_PART}(?:/{_PATH_PART})*"
+                    r"(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(?:@[A-Za-z][A-Za-z0-9]*:[0-9a-fA-F]{32,})?$")
+_TAG = re.compile(r"^tag:[A-Za-z0-9][A-Za-z0-9_-]*$")
+_TOKEN = re.compile(r"^[A-Za-z0-9._:/-]+$")
+_DOMAIN = re.compile(r"^(?=.{1,64}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
+#: what may follow a route's URL after ';' (the runtime sends the public Host with host=public).
+ROUTE_OPTIONS = ("host=public", "host=target")
+_MEMBER = re.compile(r"^(user|group|serviceAccount|domain):(\S+)$")
+#: regions where Cloud Run domain mappings are offered (a preview feature).
+DOMAIN_MAPPING_REGIONS = ("asia-east1", "asia-northeast1", "asia-southeast1", "europe-north1", "europe-west1",
+                          "europe-west4", "us-central1", "us-east1", "us-east4", "us-west1")
+
+
+def google_formats(project: str | None, region: str, image: str | None) -> None:
+    """Names Google Cloud would refuse: a project id, region or image reference that cannot exist.
+
+    Raises:
+        ConfigError: the first one that cannot exist.
+    """
+    if project and not _PROJECT.match(project):
+        raise ConfigError(f"project id {project!r} cannot exist",
+                          hint="6-30 lowercase letters, digits and '-', starting with a letter; "
+                               "`gcloud projects list` shows yours")
+    if not _REGION.match(region):
+        raise ConfigError(f"region {region!r} is not a Google Cloud region",
+                          hint="for example us-central1 or europe-west4; `gcloud run regions list` lists them")
+    if image and not _IMAGE.match(image):
+        raise ConfigError(f"image {image!r} is not an image reference",
+                          hint="REGISTRY/PATH[:TAG][@sha256:DIGEST], e.g. us-docker.pkg.dev/p/repo/devproxy:1")
+
+
+def validate(values: Mapping[str, Any]) -> None:
+    """Every setting's format (ports included) and the rules between settings.
+
+    Raises:
+        ConfigError: the first setting that cannot be right.
+    """
+    if values["auth"] not in AUTH_MODES:
+        raise ConfigError(f"auth must be one of {', '.join(AUTH_MODES)}, got {values['auth']!r}")
+    if not _NAME.match(values["service"]):
+        raise ConfigError(f"service name {values['service']!r} is not valid for Cloud Run",
+                          hint="lowercase letters, digits and '-', starting with a letter, at most 49")
+    if values["target"]:
+        check_url("target", values["target"])
+    if values["login_server"]:
+        check_url("login_server", values["login_server"],
+                  hint="the URL of your Headscale server, e.g. https://headscale.example.com")
+    vcpus(values["cpu"])
+    gib(values["memory"])
+    low, high = values["min_instances"], values["max_instances"]
+    if low < 0 or high < 1 or low > high:
+        raise ConfigError(f"instances: need 0 <= min ({low}) <= max ({high}) and max >= 1")
+    _tailscale(values)
+    _routes(values["routes"])
+    _domain(values["domain"], values["region"])
+    _allow(values["allow"], values["auth"])
+
+
+def check_url(key: str, url: str, hint: str | None = None) -> None:
+    """An http(s) URL with a host, a port that can exist, and no credentials.
+
+    Raises:
+        ConfigError: it is not one.
+    """
+    parts = urlsplit(url)
+    try:
+        port = parts.port
+    except ValueError:
+        raise ConfigError(f"{key} {url!r} has a port that cannot exist", hint="ports run from 1 to 65535") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.username or port == 0:
+        raise ConfigError(f"{key} must be an http:// or https:// URL without credentials, got {url!r}", hint=hint)
+
+
+def _tailscale(values: Mapping[str, Any]) -> None:
+    for tag in values["tailscale_tags"]:
+        if not _TAG.match(tag):
+            raise ConfigError(f"tag {tag!r} is not a Tailscale tag", hint="tags read tag:NAME, e.g. --tags tag:devproxy")
+    for key in ("tailscale_client_id", "tailscale_audience"):
+        if values[key] and not _TOKEN.match(values[key]):
+            raise ConfigError(f"{key} {values[key]!r} has characters a {key.split('_')[-1]} does not",
+                              hint="copy it from the federated identity in Tailscale's admin console")
+    if values["tailscale_audience"] and not values["tailscale_client_id"]:
+        raise ConfigError("tailscale_audience is set without tailscale_client_id",
+                          hint="keyless mode needs --tailscale-client-id (the federated identity's client id)")
+
+
+def _routes(routes: tuple[tuple[str, str], ...]) -> None:
+    seen: set[str] = set()
+    for prefix, url in routes:
+        if not prefix.startswith("/"):
+            raise ConfigError(f"route {prefix}={url}: the prefix must start with /", hint="e.g. /jupyter/=http://devbox:8889")
+        if prefix == "/":
+            raise ConfigError(f"route {prefix}={url}: / is the target's route", hint="set it with --target")
+        if prefix.startswith(PAGE_PREFIX) or prefix.rstrip("/") == PAGE_PREFIX.rstrip("/"):
+            raise ConfigError(f"route {prefix}={url}: {PAGE_PREFIX} belongs to devproxy's own pages")
+        if prefix in seen:
+            raise ConfigError(f"route {prefix} is given twice")
+        if any(c in prefix for c in ",=; ") or any(c in url for c in ", "):
+            raise ConfigError(f"route {prefix}={url}: a prefix holds no ',', '=', ';' or space, a URL no ',' or space")
+        seen.add(prefix)
+        address, *options = url.split(";")
+        for option in options:
+            if option not in ROUTE_OPTIONS:
+                raise ConfigError(f"route {prefix}={url}: unknown option {option!r}",
+                                  hint="known: " + ", ".join(ROUTE_OPTIONS))
+        check_url(f"route {prefix}", address)
+
+
+def _domain(domain: str | None, region: str) -> None:
+    if not domain:
+        return
+    if not _DOMAIN.match(domain):
+        raise ConfigError(f"domain {domain!r} is not a domain name devproxy can map",
+                          hint="a lowercase name such as dev.example.com, at most 64 characters, no wildcard")
+    if region not in DOMAIN_MAPPING_REGIONS:
+        raise ConfigError(f"Cloud Run domain mappings are not offered in {region}; they are in "
+                          f"{', '.join(DOMAIN_MAPPING_REGIONS)}",
+                          hint="deploy in one of those, or put a global external Application Load Balancer "
+                               "with a serverless NEG in front of the service")
+
+
+def _allow(members: tuple[str, ...], auth: str) -> None:
+    if members and auth != "iap":
+        raise ConfigError("--allow grants access through IAP, which needs --auth iap",
+                          hint="add --auth iap, or drop --allow")
+    for member in members:
+        found = _MEMBER.match(member)
+        if not found or ("@" not in found.group(2)) == (found.group(1) != "domain"):
+            raise ConfigError(f"--allow {member!r} is not a member IAP knows",
+                              hint="user:EMAIL, group:EMAIL, serviceAccount:EMAIL or domain:example.com")
