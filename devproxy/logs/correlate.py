@@ -19,6 +19,7 @@ from devproxy.logs.catalog import CATALOG
 from devproxy.logs.findings import ERROR_LEVELS, SEVERITY_ORDER, Diagnosis, Finding, unrecognised_finding
 from devproxy.logs.match import Hit, Matcher
 from devproxy.logs.model import LogEntry
+from devproxy.logs.refine import alone, refine
 from devproxy.logs.rules import CAUSES, RULES, SAME_EVENT, Cause, Rule
 from devproxy.logs.signatures import Signature
 from devproxy.logs.timeline import build_timeline
@@ -112,7 +113,7 @@ def _examples(hits: Sequence[Hit]) -> tuple[str, ...]:
 
 def _finding(group: _Group, explained_by: str) -> Finding:
     sig = group.signature
-    return Finding(
+    return refine(Finding(
         id=sig.id,
         title=sig.title,
         severity=sig.severity,
@@ -126,7 +127,7 @@ def _finding(group: _Group, explained_by: str) -> Finding:
         last_seen=group.times[-1] if group.times else None,
         examples=_examples(group.hits),
         explained_by=explained_by,
-    )
+    ), group.hits)
 
 
 def _as_noise(finding: Finding) -> Finding:
@@ -139,7 +140,7 @@ def _correlated(rule: Rule, ids: tuple[str, ...], groups: dict[str, _Group]) -> 
     for sid in ids:  # one example from each layer of evidence, root-most first
         hits.extend(groups[sid].hits[:1])
     hits.sort(key=lambda h: 0 if groups[h.signature.id].signature.role == "root" else 1)
-    return Finding(
+    return refine(Finding(
         id=rule.id,
         title=rule.title,
         severity=rule.severity,
@@ -153,7 +154,7 @@ def _correlated(rule: Rule, ids: tuple[str, ...], groups: dict[str, _Group]) -> 
         last_seen=max(times) if times else None,
         examples=_examples(hits),
         evidence=ids,
-    )
+    ), [h for sid in ids for h in groups[sid].hits])
 
 
 _ROLE_ORDER = {"correlated": 0, "root": 1, "unrecognised": 1, "symptom": 2, "noise": 3}
@@ -212,7 +213,7 @@ def rank_findings(
         findings.append(_as_noise(finding) if finding.explained_by in expected_rules else finding)
     findings.extend(unrecognised_finding(group) for group in unknown)
     findings.extend(settings)
-    return _order(findings)
+    return _order([alone(f) for f in findings])
 
 
 def _tier(finding: Finding) -> int:

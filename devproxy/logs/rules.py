@@ -109,6 +109,26 @@ _GENERAL_RULES: tuple[Rule, ...] = (
             frozenset({"py-slow-callback", "py-time-limit"}),
         ),
         explains=_BROWSER_DROPS | {"py-ws-open-timeout", "py-no-close-frame", "browser-connect-retry"},
+        supersedes=("socks-not-spoken",),
+    ),
+    Rule(
+        "socks-not-spoken",
+        "Something connects to tailscaled's SOCKS port without speaking SOCKS, and the WebSockets drop (1006)",
+        "tailscaled logged 'could not read packet header': a client opened a TCP connection to its SOCKS5 port "
+        "and closed it before sending the SOCKS greeting. A proxy does that when its event loop is blocked (its "
+        "connect times out or is cancelled before the greeting is written, and the browser's WebSocket dies "
+        "with 1006 at the same moment); a bare TCP health probe of the SOCKS port does it on a timer.",
+        "Find the blocking call in the proxy: run it with PYTHONASYNCIODEBUG=1 and look for 'Executing <Task "
+        "...> took N seconds'; use asyncio.create_subprocess_exec, asyncio.sleep, python_socks.async_ and "
+        "asyncio.to_thread instead of subprocess.run, time.sleep, python_socks.sync and blocking I/O. If a probe "
+        "opens the port, point it at the proxy's HTTP health endpoint or make it a full SOCKS greeting.",
+        "field-notes §0.2 / §1.4 / §8 T1; tailscale/tailscale:net/socks5/socks5.go (could not read packet header)",
+        (
+            frozenset({"ts-packet-header"}),
+            _BROWSER_DROPS | {"py-ws-open-timeout", "dp-upstream-timeout", "py-socks-timeout", "py-no-close-frame"},
+        ),
+        severity="error",
+        explains=_BROWSER_DROPS | {"browser-connect-retry", "py-ws-open-timeout", "py-no-close-frame"},
     ),
     Rule(
         "cloud-run-timeout",
