@@ -223,6 +223,26 @@ _PLATFORM_RULES: tuple[Rule, ...] = (
         supersedes=("tailnet-path",),
     ),
     Rule(
+        "tailscaled-frozen",
+        "tailscaled stopped answering for a while (frozen), so dials through it timed out",
+        "Dials through tailscaled's SOCKS port timed out, and when tailscaled ran again it found the connections "
+        "the proxy had given up on ('could not read packet header'): tailscaled got no CPU in between. On Cloud "
+        "Run that is request-based billing throttling the CPU outside requests (or a frozen instance); "
+        "elsewhere a stopped process (SIGSTOP) or an overloaded host.",
+        "Keep the CPU allocated outside requests: instance-based billing (gcloud run services update SERVICE "
+        "--no-cpu-throttling; devproxy deploy sets it) with min instances 1; elsewhere, find what stopped "
+        "tailscaled.",
+        "field-notes §2.2; tailscale/tailscale:net/socks5/socks5.go; fault matrix freeze-and-thaw",
+        (
+            frozenset({"dp-upstream-timeout", "py-socks-timeout", "py-ws-open-timeout"}),
+            frozenset({"ts-packet-header"}),
+        ),
+        window_s=60.0,
+        severity="error",
+        explains=_BROWSER_DROPS | _TUNNEL_FAILURES | {"browser-connect-retry", "cr-http-5xx", "dp-http-5xx"},
+        supersedes=("socks-not-spoken", "tailnet-path"),
+    ),
+    Rule(
         "split-dns",
         "The target's name does not resolve through tailscaled's SOCKS server",
         "The proxy hands the target's host name to tailscaled (remote DNS), and tailscaled's resolver does not "

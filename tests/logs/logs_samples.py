@@ -362,7 +362,13 @@ SAMPLES: dict[str, tuple[str, ...]] = {
     "aio-https-on-http": real("aiohttp-server-tls", "HTTPS"),
     "aio-request-error": real("aiohttp-server-h2c", "Error handling"),
     "ts-oauth-no-tags": real("ts-oauth-no-tags"),
-    "ts-startup-chatter": real("ts-startup", "tstun") + real("ts-shutdown", "work queue"),
+    "ts-startup-chatter": real("ts-startup", "tstun") + real("ts-shutdown", "work queue") + (
+        "2026/12/08 00:17:56 profile data directory: profile not found",
+        "2026/12/08 00:17:56 dns: inotify: NewDirWatcher: context canceled",
+        "2026/12/08 00:17:59 netmap: flagExpiredPeers: [unexpected] delta-adjusted current time is before "
+        "hardcoded epoch; skipping",
+        "2026/12/08 00:24:23 You have disabled logging. Tailscale will not be able to provide support.",
+    ),
     # hand-written from the format string (no real run here can produce them)
     "ts-socks-unsupported": ("2026/11/30 05:00:00 socks5: client connection failed: unsupported command 2",),
     "ts-socks-auth": ("2026/11/30 05:00:00 socks5: client connection failed: could not read auth packet header",),
@@ -403,4 +409,13 @@ SAMPLES: dict[str, tuple[str, ...]] = {
     "cr-http-5xx": (request(502, "0.012s"), request(503, "0.004s")),
     # a VS Code web console line as users paste it (microsoft/vscode log format)
     "browser-reconnected": ("log.ts:117  INFO [remote-connection][ExtensionHost][c253f…][reconnect] reconnected!",),
+    # tailscaled 1.102.5 on the test tailnet (tests/logs/data/faults/, tests/tailnet/faults.py)
+    "ts-target-refused": (
+        "2026/12/08 00:17:45 socks5: client connection failed: connect tcp 100.64.0.1:57429: connection was refused",
+    ),
+    "ts-no-such-peer": (
+        "2026/12/08 00:17:45 socks5: client connection failed: dial tcp 100.100.250.250:33435: connect: "
+        "connection refused",
+    ),
+    "ts-unknown-flag": ("flag provided but not defined: -no-such-flag",),
 }
