@@ -167,7 +167,7 @@ def _timeout(finding: Finding, hits: Sequence[Hit]) -> Finding:
             cause=f"The app did not send its status line and headers within DEVPROXY_RESPONSE_TIMEOUT "
             f"({answer.group(1)} s), so the proxy answered 504: the timeout is shorter than the app's slowest "
             "answer (a build, a long query, a large download that starts late).",
-            fix="Raise DEVPROXY_RESPONSE_TIMEOUT above the app's slowest answer (default 120 s; Cloud Run's own "
+            fix="Raise DEVPROXY_RESPONSE_TIMEOUT beyond the app's slowest answer (default 120 s; Cloud Run's own "
             "request timeout still applies), or make the app answer sooner.",
         )
     dial = re.search(r"took longer than (\d+(?:\.\d+)?) s", text)

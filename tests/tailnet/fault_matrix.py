@@ -93,7 +93,7 @@ class Fault:
 
 
 @contextlib.asynccontextmanager
-async def runtime(world: World, name: str, target: str, *, socks_port: int | None = None,
+async def runtime(world: World, name: str, target: str, *, socks_port: int | None = None, auth: str = "none",
                   **env: str) -> AsyncIterator[tuple[Runtime, Recording]]:
     """A runtime for one fault; on exit it is stopped (bounded) and its output recorded."""
     state = world.workdir / name
@@ -104,7 +104,7 @@ async def runtime(world: World, name: str, target: str, *, socks_port: int | Non
         else:
             base[key] = value
     socks = f"socks5://127.0.0.1:{socks_port or free_port()}"
-    proc, lines = await spawn_runtime("--listen", "127.0.0.1:0", "--socks", socks, "--auth", "none",
+    proc, lines = await spawn_runtime("--listen", "127.0.0.1:0", "--socks", socks, "--auth", auth,
                                       env={**base, "DEVPROXY_TARGET": target})
     rt = Runtime(proc, int(lines[-1]["port"]), lines)
     rt.collector = asyncio.create_task(rt.collect())
@@ -221,10 +221,15 @@ def capture(rec: Recording) -> list[dict[str, Any]]:
     return out
 
 
-def save(name: str, entries: list[dict[str, Any]]) -> Path:
+def save(name: str, entries: list[dict[str, Any]], world: World) -> Path:
+    """Write a capture as a fixture, with this machine's paths replaced by an image's."""
     FIXTURES.mkdir(parents=True, exist_ok=True)
     path = FIXTURES / f"{name}.gcloud.json"
-    path.write_text(json.dumps(entries, indent=1, ensure_ascii=False) + "\n")
+    text = json.dumps(entries, indent=1, ensure_ascii=False) + "\n"
+    for mine, image in ((str(Path(world.bins.tailscaled).parent), "/usr/local/bin"),
+                        (str(world.workdir), "/var/lib/devproxy")):
+        text = text.replace(mine, image)
+    path.write_text(text)
     return path
 
 

@@ -5,11 +5,17 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import time
+from datetime import datetime, timezone
+from http.cookies import SimpleCookie
+
+import aiohttp
 
 from support.socks import free_port
 from tailnet.fault_matrix import (
     Fault,
     Recording,
+    Request,
     World,
     devbox_target,
     get,
@@ -237,6 +243,39 @@ async def udp_and_derp_blocked(world: World) -> Recording:
             await ws(rt, rec, "/ws/echo")
         finally:
             nft(world.netns, "dpx_nopath", "", False)
+    return rec
+
+
+TOKEN = "healthy-capture-token-0123456789abcdef"
+
+
+async def healthy(world: World) -> Recording:
+    """No fault: a cold start, a logged-in user's pages and a WebSocket, a pause, then scale-in (SIGTERM)."""
+    async with runtime(world, "healthy", devbox_target(world), auth="token", DEVPROXY_ACCESS_TOKEN=TOKEN) as (rt, rec):
+        await running(rt)
+        async with aiohttp.ClientSession(cookie_jar=aiohttp.DummyCookieJar(),
+                                         timeout=aiohttp.ClientTimeout(total=30)) as session:
+            async with session.post(f"{rt.url}/_devproxy/login", data={"token": TOKEN, "next": "/"},
+                                    allow_redirects=False) as resp:
+                cookie = SimpleCookie()
+                for header in resp.headers.getall("Set-Cookie", []):
+                    cookie.load(header)
+                rec.requests.append(Request(datetime.now(timezone.utc), "POST", "/_devproxy/login", resp.status, 0.01))
+            headers = {"Cookie": "; ".join(f"{k}={m.value}" for k, m in cookie.items())}
+            for path in ("/echo/page", "/big?mib=1"):
+                started = datetime.now(timezone.utc)
+                t0 = time.monotonic()
+                async with session.get(f"{rt.url}{path}", headers=headers) as resp:
+                    await resp.read()
+                    status = resp.status
+                rec.requests.append(Request(started, "GET", path, status, time.monotonic() - t0))
+            started = datetime.now(timezone.utc)
+            t0 = time.monotonic()
+            async with session.ws_connect(f"{rt.url}/ws/echo", headers=headers) as sock:
+                await sock.send_str("hello")
+                assert (await asyncio.wait_for(sock.receive(), 20)).data == "hello"
+            rec.requests.append(Request(started, "GET", "/ws/echo", 101, time.monotonic() - t0))
+        await asyncio.sleep(3)
     return rec
 
 

@@ -12,7 +12,7 @@ from devproxy.logs.correlate import diagnose
 from devproxy.logs.findings import Finding
 from devproxy.logs.source import parse_text
 from tailnet.fault_matrix import FIXTURES, RECORD_COMMAND, Fault, Recording, World, capture, save
-from tailnet.faults import FAULTS
+from tailnet.faults import FAULTS, healthy
 from tailnet.tailnet_netns import Netns
 from tailnet.tailnet_procs import Binaries, Control, Node
 
@@ -38,7 +38,8 @@ async def test_every_injected_fault_is_named_first_with_its_fix(
     bins: Binaries, control: Control, netns: Netns, devbox: Node, dev_port: int, devbox_ip: str, tmp_path: Path,
 ) -> None:
     """Each fault (at least 15) is made for real; the runtime's own output, shaped as Cloud Run's logs, is
-    diagnosed, and the first finding is the injected cause with a fix naming what to change."""
+    diagnosed, and the first finding is the injected cause with a fix naming what to change; a run without a
+    fault (cold start, traffic, scale-in) raises nothing at warning level or above."""
     assert len(FAULTS) >= 15
     world = World(bins, control, netns, dev_port, devbox_ip, tmp_path)
     loop = asyncio.get_running_loop()
@@ -50,11 +51,8 @@ async def test_every_injected_fault_is_named_first_with_its_fix(
         async with gate:
             return await fault.run(world)
 
-    recordings = dict(zip(
-        [f.name for f in shared],
-        await asyncio.wait_for(asyncio.gather(*(one(f) for f in shared)), 240),
-        strict=True,
-    ))
+    *made, calm = await asyncio.wait_for(asyncio.gather(*(one(f) for f in shared), healthy(world)), 240)
+    recordings = dict(zip([f.name for f in shared], made, strict=True))
     for fault in (f for f in FAULTS if f.exclusive):  # they change the shared dev box's network
         recordings[fault.name] = await asyncio.wait_for(fault.run(world), 90)
     print(f"fault matrix: {len(FAULTS)} faults made in {loop.time() - started:.0f} s")
@@ -66,11 +64,18 @@ async def test_every_injected_fault_is_named_first_with_its_fix(
         top = await asyncio.to_thread(_first, entries)
         score.append((fault.name, fault.expect, top.id if top else "", named(fault, top)))
         if record:
-            save(fault.name, entries)
+            save(fault.name, entries, world)
             manifest["faults"][fault.name] = {"what": fault.what, "expect": fault.expect,
-                                              "fix_words": list(fault.fix_words)}
+                                              "fix_words": list(fault.fix_words),
+                                              "cause_words": list(fault.cause_words)}
+    calm_entries = capture(calm)
+    calm_top = await asyncio.to_thread(_first, calm_entries)
+    loud = [] if calm_top is None or calm_top.severity == "info" else [calm_top.id]
     if record:
+        save("healthy-cold-start-and-scale-in", calm_entries, world)
+        manifest["healthy"] = ["healthy-cold-start-and-scale-in"]
         (FIXTURES / "MANIFEST.json").write_text(json.dumps(manifest, indent=1) + "\n")
+    assert loud == [], "the fault-free run raised a finding at warning level or above"
     for name, expect, top, ok in score:
         print(f"{'PASS' if ok else 'FAIL'} {name}: expected {expect}, first finding {top}")
     print(f"fault matrix score: {sum(ok for *_, ok in score)}/{len(score)}")
