@@ -74,9 +74,9 @@ def _texts(hits: Sequence[Hit]) -> list[str]:
     return out
 
 
-def for_app(finding: Finding, hits: Sequence[Hit]) -> Finding:
-    """The finding in the words of the app that refused, with that app's fix."""
-    app = which_app(_texts(hits))
+def for_app(finding: Finding, hits: Sequence[Hit], context: Sequence[str] = ()) -> Finding:
+    """The finding in the words of the app that refused (its own lines, else the capture's), with that app's fix."""
+    app = which_app(_texts(hits)) or which_app(context)
     if app is not None and app.name == "code-server":
         title = finding.title if "code-server" in finding.title else f"{finding.title} [code-server]"
         return replace(finding, title=title, fix=app.fix)

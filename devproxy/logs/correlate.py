@@ -115,7 +115,7 @@ def _examples(hits: Sequence[Hit]) -> tuple[str, ...]:
     return tuple(out)
 
 
-def _finding(group: _Group, explained_by: str) -> Finding:
+def _finding(group: _Group, explained_by: str, context: Sequence[str] = ()) -> Finding:
     sig = group.signature
     return refine(Finding(
         id=sig.id,
@@ -131,14 +131,14 @@ def _finding(group: _Group, explained_by: str) -> Finding:
         last_seen=group.times[-1] if group.times else None,
         examples=_examples(group.hits),
         explained_by=explained_by,
-    ), group.hits)
+    ), group.hits, context)
 
 
 def _as_noise(finding: Finding) -> Finding:
     return replace(finding, severity="info", role="noise")
 
 
-def _correlated(rule: Rule, ids: tuple[str, ...], groups: dict[str, _Group]) -> Finding:
+def _correlated(rule: Rule, ids: tuple[str, ...], groups: dict[str, _Group], context: Sequence[str] = ()) -> Finding:
     times = [t for sid in ids for t in groups[sid].times]
     hits: list[Hit] = []
     for sid in ids:  # one example from each layer of evidence, root-most first
@@ -158,7 +158,7 @@ def _correlated(rule: Rule, ids: tuple[str, ...], groups: dict[str, _Group]) -> 
         last_seen=max(times) if times else None,
         examples=_examples(hits),
         evidence=ids,
-    ), [h for sid in ids for h in groups[sid].hits])
+    ), [h for sid in ids for h in groups[sid].hits], context)
 
 
 _ROLE_ORDER = {"correlated": 0, "root": 1, "unrecognised": 2, "symptom": 3, "noise": 4}
@@ -184,10 +184,12 @@ def rank_findings(
     unknown: Iterable[UnknownGroup] = (),
     settings: Iterable[Finding] = (),
     said: lastwords.LastWords | None = None,
+    context: Sequence[str] = (),
 ) -> tuple[Finding, ...]:
     """Findings from matched hits and unexplained groups, correlated and ordered most important first.
 
-    `said` holds the failures' last words: signatures that explain a failure, and lines to quote.
+    `said` holds the failures' last words: signatures that explain a failure, and lines to quote;
+    `context` the capture's messages (which app a refusal came from, when its own lines do not say).
     """
     groups = _group(hits)
     fired = [(rule, ids) for rule in rules if (ids := _fire(rule, groups)) is not None]
@@ -197,7 +199,7 @@ def rank_findings(
     correlated: list[Finding] = []
     explained: dict[str, str] = {}
     for rule, ids in fired:
-        correlated.append(_correlated(rule, ids, groups))
+        correlated.append(_correlated(rule, ids, groups, context))
         for sid in (*ids, *sorted(rule.explains & groups.keys())):
             role = groups[sid].signature.role
             if role == "noise" or rule.id in EXPLAINS.get(sid, ()):
@@ -218,7 +220,7 @@ def rank_findings(
                     break
     findings = correlated
     for sid, group in groups.items():
-        finding = _finding(group, explained.get(sid, ""))
+        finding = _finding(group, explained.get(sid, ""), context)
         findings.append(_as_noise(finding) if finding.explained_by in expected_rules else finding)
     findings.extend(unrecognised_finding(group) for group in unknown)
     findings.extend(settings)
@@ -284,7 +286,8 @@ def diagnose(
     unknown = group_unknown((e for e in entries if id(e) not in matched), quiet.expected(entries))
     said = lastwords.read(entries, hits)
     return Diagnosis(
-        findings=rank_findings(hits, rules, unknown=unknown, settings=settings, said=said),
+        findings=rank_findings(hits, rules, unknown=unknown, settings=settings, said=said,
+                               context=[e.message for e in entries]),
         timeline=build_timeline(entries, hits),
         entries=len(entries),
         matched=len(hits),

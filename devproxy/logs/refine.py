@@ -202,14 +202,14 @@ _REFINERS = {
 }
 
 
-def refine(finding: Finding, hits: Sequence[Hit]) -> Finding:
-    """The finding with words and severity taken from its own evidence."""
+def refine(finding: Finding, hits: Sequence[Hit], context: Sequence[str] = ()) -> Finding:
+    """The finding with words and severity taken from its own evidence (and the capture's other lines)."""
     finding = _stated_error(finding, hits)
     refiner = _REFINERS.get(finding.id)
     if refiner is not None:
         finding = refiner(finding, hits)
     if finding.id in APP_FINDINGS:
-        finding = for_app(finding, hits)
+        finding = for_app(finding, hits, context)
     return finding
 
 
