@@ -23,6 +23,12 @@ DIAL_TIMEOUT = r"client connection failed: context deadline exceeded"
 SOCKS_IN_USE = r"SOCKS5 listener: listen tcp \S+: bind: address already in use"
 #: Go's flag package, which tailscaled's flags use: a flag this version does not have.
 UNKNOWN_FLAG = r"flag provided but not defined: -\S+"
+#: log.Fatalf of cmd/tailscaled/tailscaled.go (v1.102.3): it stops at start with these.
+NON_FLAG_ARGS = r"tailscaled does not take non-flag arguments"
+REQUIRES_ROOT = r"tailscaled requires root; use sudo tailscaled"
+STATE_DIR_CREATE = r"failed to create state directory: "
+STATE_REQUIRED = r"--statedir \(or at least --state\) is required"
+NETSTACK_START = r"failed to start netstack: "
 
 # ---- control/controlclient, ipn/ipnlocal (auth) ------------------------------------------------------
 KEY_DOES_NOT_EXIST = r"invalid key: API key does not exist"

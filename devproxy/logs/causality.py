@@ -42,8 +42,11 @@ _KEY = frozenset({"ts-key-expired", "ts-key-malformed", "ts-tags-denied", "ts-oa
 EXPLAINS: Mapping[str, frozenset[str]] = {
     **{key: _LOGIN for key in _KEY},
     "ts-control-error": _LOGIN,
-    "ts-listener-in-use": _LOGIN - {"dp-tailscale-auth-failed"},
-    "ts-unknown-flag": _LOGIN - {"dp-tailscale-auth-failed"},
+    **{kind: _LOGIN - {"dp-tailscale-auth-failed"} for kind in (
+        "ts-listener-in-use", "ts-unknown-flag", "ts-non-flag-args", "ts-requires-root", "ts-state-dir",
+        "ts-state-required", "ts-netstack-failed",
+    )},
+    "cr-exec-failed": _SEEN | {"cr-exit", "cr-port-not-listening"},
     "dp-tailscaled-start-failed": _DOWN,
     "dp-tailscale-cli-failed": _LOGIN - {"dp-tailscale-auth-failed"},
     "dp-supervisor-crashed": _DOWN,

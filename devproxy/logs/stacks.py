@@ -267,6 +267,19 @@ SIGNATURES: tuple[Signature, ...] = (
         r"the HTTP response was malformed or connection to the instance had an error",
     ),
     signature(
+        "cr-exec-failed", "cloudrun", "critical", "root",
+        "Cloud Run could not execute the container's program (wrong architecture or entrypoint)",
+        "The image's entrypoint cannot be executed: it was built for another CPU (arm64 on a Mac; Cloud Run runs "
+        "linux/amd64), or the entrypoint is a script without an interpreter line, or is missing.",
+        "Build the image for linux/amd64 (docker buildx build --platform linux/amd64, or Cloud Build, as devproxy "
+        "deploy does) and check ENTRYPOINT/CMD point at an executable; redeploy.",
+        "cloud.google.com/run/docs/container-contract (executables must be compiled for Linux 64-bit); "
+        "gist.github.com/x-yuri/bdef0f90d7d0aa82613953d3049e23de (Application failed to start: failed to load "
+        "/server: exec format error; Application exec likely failed)",
+        r"Application failed to start: failed to load \S+: exec format error",
+        r"Application exec likely failed",
+    ),
+    signature(
         "cr-http-5xx", "cloudrun", "error", "symptom",
         "Requests failed with 5xx at Cloud Run's front end",
         "The request log shows server errors returned to the browser; the cause is in the other layers.",

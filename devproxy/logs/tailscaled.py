@@ -10,6 +10,7 @@ from devproxy import tailscale_lines as lines
 from devproxy.logs.signatures import Signature, signature
 
 _SOCKS5 = "tailscale/tailscale:net/socks5/socks5.go (client connection failed: %v), 1.102.5"
+_TAILSCALED = "tailscale/tailscale:cmd/tailscaled/tailscaled.go@v1.102.3 log.Fatalf"
 
 SIGNATURES: tuple[Signature, ...] = (
     signature(
@@ -44,5 +45,51 @@ SIGNATURES: tuple[Signature, ...] = (
         "Go flag package (flag provided but not defined: -%s), used by tailscale/tailscale:cmd/tailscaled; "
         "fault matrix tailscaled-bad-flag",
         lines.UNKNOWN_FLAG,
+    ),
+    signature(
+        "ts-non-flag-args", "tailscale", "critical", "root",
+        "tailscaled was given a word that is not a flag",
+        "tailscaled takes only flags; a bare word in its arguments (a value without its --flag=, or a quoting "
+        "slip) makes it stop at start.",
+        "Write each extra argument as --flag=value in DEVPROXY_TAILSCALED_ARGS.",
+        _TAILSCALED + " (tailscaled does not take non-flag arguments: %q)",
+        lines.NON_FLAG_ARGS,
+    ),
+    signature(
+        "ts-requires-root", "tailscale", "critical", "root",
+        "tailscaled wants a TUN device (root) but runs unprivileged",
+        "Without --tun=userspace-networking tailscaled needs root and a TUN device, which a Cloud Run "
+        "container does not have.",
+        "Run it with --tun=userspace-networking (devproxy's runtime does; check DEVPROXY_TAILSCALED_ARGS does "
+        "not override it).",
+        _TAILSCALED + " (tailscaled requires root; use sudo tailscaled (or use --tun=userspace-networking))",
+        lines.REQUIRES_ROOT,
+    ),
+    signature(
+        "ts-state-dir", "tailscale", "critical", "root",
+        "tailscaled cannot create its state directory",
+        "tailscaled stops at start when its --statedir cannot be created (read-only file system, a file in the "
+        "way, no space).",
+        "Set DEVPROXY_TAILSCALE_STATE_DIR to a writable directory (/tmp is writable on Cloud Run).",
+        _TAILSCALED + " (failed to create state directory: %v)",
+        lines.STATE_DIR_CREATE,
+    ),
+    signature(
+        "ts-state-required", "tailscale", "critical", "root",
+        "tailscaled was started without a state location",
+        "tailscaled needs --statedir or --state; it stops at start without one.",
+        "Let the runtime start tailscaled (it passes --statedir), or add --statedir=/tmp/tailscale to "
+        "DEVPROXY_TAILSCALED_ARGS.",
+        _TAILSCALED + " (--statedir (or at least --state) is required)",
+        lines.STATE_REQUIRED,
+    ),
+    signature(
+        "ts-netstack-failed", "tailscale", "critical", "root",
+        "tailscaled's userspace network stack could not start",
+        "The userspace (netstack) mode that Cloud Run needs failed to start, so no tailnet connection is "
+        "possible.",
+        "Read the error after 'failed to start netstack:'; update tailscale, and report it upstream if it stays.",
+        _TAILSCALED + " (failed to start netstack: %v)",
+        lines.NETSTACK_START,
     ),
 )

@@ -418,4 +418,16 @@ SAMPLES: dict[str, tuple[str, ...]] = {
         "connection refused",
     ),
     "ts-unknown-flag": ("flag provided but not defined: -no-such-flag",),
+    # cmd/tailscaled/tailscaled.go's log.Fatalf texts as Go's log package prints them (date, time, text)
+    "ts-non-flag-args": ('2026/12/08 00:24:50 tailscaled does not take non-flag arguments: ["verbose"]',),
+    "ts-requires-root": ("2026/12/08 00:24:50 tailscaled requires root; use sudo tailscaled (or use "
+                         "--tun=userspace-networking)",),
+    "ts-state-dir": ("2026/12/08 00:24:50 failed to create state directory: mkdir /data/ts: read-only file system",),
+    "ts-state-required": ("2026/12/08 00:24:50 --statedir (or at least --state) is required",),
+    "ts-netstack-failed": ("2026/12/08 00:24:50 failed to start netstack: could not create netstack NIC: "
+                           "duplicate NIC ID",),
+    "cr-exec-failed": (
+        "terminated: Application failed to start: failed to load /server: exec format error",
+        "Application exec likely failed",
+    ),
 }
