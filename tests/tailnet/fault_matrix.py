@@ -125,38 +125,44 @@ async def runtime(world: World, name: str, target: str, *, socks_port: int | Non
         rec.exit_code = proc.returncode
 
 
-async def get(rt: Runtime, rec: Recording, path: str, timeout: float = 30.0) -> int:
-    """A browser's GET through the service, recorded for the request log (0: no answer in time)."""
+async def _timed(rec: Recording, path: str, call: Callable[[aiohttp.ClientSession], Awaitable[int]],
+                 timeout: float) -> int:
+    """Run one browser request and record it for the request log: when, how long, what status."""
     started = datetime.now(timezone.utc)
     t0 = time.monotonic()
-    status = 0
-    try:
-        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=timeout)) as session:
-            async with session.get(f"{rt.url}{path}") as resp:
-                await resp.read()
-                status = resp.status
-    except (aiohttp.ClientError, TimeoutError):
-        status = 504
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=timeout)) as session:
+        status = await call(session)
     rec.requests.append(Request(started, "GET", path, status, time.monotonic() - t0))
     return status
+
+
+async def get(rt: Runtime, rec: Recording, path: str, timeout: float = 30.0) -> int:
+    """A browser's GET through the service (504 when it got no answer in time)."""
+    async def call(session: aiohttp.ClientSession) -> int:
+        try:
+            async with session.get(f"{rt.url}{path}") as resp:
+                await resp.read()
+                return resp.status
+        except (aiohttp.ClientError, TimeoutError):
+            return 504
+
+    return await _timed(rec, path, call, timeout)
 
 
 async def ws(rt: Runtime, rec: Recording, path: str, timeout: float = 30.0) -> int:
     """A browser's WebSocket through the service: 101 then a round trip, or the status it got."""
-    started = datetime.now(timezone.utc)
-    t0 = time.monotonic()
-    status = 101
-    try:
-        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=timeout)) as session:
+    async def call(session: aiohttp.ClientSession) -> int:
+        try:
             async with session.ws_connect(f"{rt.url}{path}") as sock:
                 await sock.send_str("ping")
                 await asyncio.wait_for(sock.receive(), timeout)
-    except aiohttp.WSServerHandshakeError as exc:
-        status = exc.status
-    except (aiohttp.ClientError, TimeoutError):
-        status = 101
-    rec.requests.append(Request(started, "GET", path, status, time.monotonic() - t0))
-    return status
+        except aiohttp.WSServerHandshakeError as exc:
+            return exc.status
+        except (aiohttp.ClientError, TimeoutError):
+            pass
+        return 101
+
+    return await _timed(rec, path, call, timeout)
 
 
 async def until(rt: Runtime, event: str, timeout: float, **fields: Any) -> bool:

@@ -30,30 +30,34 @@ from tailnet.fault_matrix import (
 from tailnet.tailnet_procs import Control
 
 
-async def dev_server_not_listening(world: World) -> Recording:
-    closed = free_port()
-    async with runtime(world, "not-listening", devbox_target(world, closed)) as (rt, rec):
+async def _through(world: World, name: str, target: str) -> Recording:
+    """Running, then a page and a WebSocket to a target that is not there."""
+    async with runtime(world, name, target) as (rt, rec):
         await running(rt)
         await get(rt, rec, "/")
         await ws(rt, rec, "/ws/echo")
-        await get(rt, rec, "/favicon.ico")
     return rec
+
+
+async def _at_start(world: World, name: str, **env: str) -> Recording:
+    """A runtime whose tailscale side fails at start: wait for its first restart, then a page."""
+    async with runtime(world, name, devbox_target(world), **env) as (rt, rec):
+        await until(rt, "tailscaled.restart", 20)
+        if rt.proc.returncode is None:
+            await get(rt, rec, "/echo/x")
+    return rec
+
+
+async def dev_server_not_listening(world: World) -> Recording:
+    return await _through(world, "not-listening", devbox_target(world, free_port()))
 
 
 async def wrong_address(world: World) -> Recording:
-    async with runtime(world, "wrong-address", f"http://100.100.250.250:{world.dev_port}") as (rt, rec):
-        await running(rt)
-        await get(rt, rec, "/")
-        await ws(rt, rec, "/ws/echo")
-    return rec
+    return await _through(world, "wrong-address", f"http://100.100.250.250:{world.dev_port}")
 
 
 async def unknown_name(world: World) -> Recording:
-    async with runtime(world, "unknown-name", f"http://nosuchbox:{world.dev_port}") as (rt, rec):
-        await running(rt)
-        await get(rt, rec, "/")
-        await ws(rt, rec, "/ws/echo")
-    return rec
+    return await _through(world, "unknown-name", f"http://nosuchbox:{world.dev_port}")
 
 
 async def rejected_key(world: World) -> Recording:
@@ -92,12 +96,7 @@ async def socks_port_taken(world: World) -> Recording:
 
 
 async def tailscaled_missing(world: World) -> Recording:
-    async with runtime(world, "tailscaled-missing", devbox_target(world),
-                       DEVPROXY_TAILSCALED="/opt/devproxy-missing/tailscaled") as (rt, rec):
-        await until(rt, "tailscaled.restart", 10)
-        if rt.proc.returncode is None:
-            await get(rt, rec, "/")
-    return rec
+    return await _at_start(world, "tailscaled-missing", DEVPROXY_TAILSCALED="/opt/devproxy-missing/tailscaled")
 
 
 async def tailscaled_not_executable(world: World) -> Recording:
@@ -105,57 +104,30 @@ async def tailscaled_not_executable(world: World) -> Recording:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(b"\x7fELF not really\n")
     path.chmod(0o644)
-    async with runtime(world, "tailscaled-noexec", devbox_target(world), DEVPROXY_TAILSCALED=str(path)) as (rt, rec):
-        await until(rt, "tailscaled.restart", 10)
-        if rt.proc.returncode is None:
-            await get(rt, rec, "/")
-    return rec
+    return await _at_start(world, "tailscaled-noexec", DEVPROXY_TAILSCALED=str(path))
 
 
 async def cli_missing(world: World) -> Recording:
-    async with runtime(world, "cli-missing", devbox_target(world),
-                       DEVPROXY_TAILSCALE="/opt/devproxy-missing/tailscale") as (rt, rec):
-        await until(rt, "tailscaled.restart", 20)
-        if rt.proc.returncode is None:
-            await get(rt, rec, "/")
-    return rec
+    return await _at_start(world, "cli-missing", DEVPROXY_TAILSCALE="/opt/devproxy-missing/tailscale")
 
 
 async def state_dir_unwritable(world: World) -> Recording:
     blocker = world.workdir / "state-is-a-file"
     blocker.parent.mkdir(parents=True, exist_ok=True)
     blocker.write_text("a file where the state directory's parent should be\n")
-    async with runtime(world, "state-unwritable", devbox_target(world),
-                       DEVPROXY_TAILSCALE_STATE_DIR=str(blocker / "ts")) as (rt, rec):
-        await until(rt, "tailscaled.restart", 10)
-        if rt.proc.returncode is None:
-            await get(rt, rec, "/")
-    return rec
+    return await _at_start(world, "state-unwritable", DEVPROXY_TAILSCALE_STATE_DIR=str(blocker / "ts"))
 
 
 async def up_bad_flag(world: World) -> Recording:
-    async with runtime(world, "up-bad-flag", devbox_target(world), DEVPROXY_TAILSCALE_UP_ARGS="--no-such-flag") as (
-            rt, rec):
-        await until(rt, "tailscaled.restart", 20)
-        await get(rt, rec, "/echo/x")
-    return rec
+    return await _at_start(world, "up-bad-flag", DEVPROXY_TAILSCALE_UP_ARGS="--no-such-flag")
 
 
 async def socks_address_bad(world: World) -> Recording:
-    async with runtime(world, "socks-address-bad", devbox_target(world),
-                       DEVPROXY_TAILSCALED_ARGS="--socks5-server=localhost") as (rt, rec):
-        await until(rt, "tailscaled.restart", 20)
-        await get(rt, rec, "/echo/x")
-    return rec
+    return await _at_start(world, "socks-address-bad", DEVPROXY_TAILSCALED_ARGS="--socks5-server=localhost")
 
 
 async def tailscaled_bad_flag(world: World) -> Recording:
-    async with runtime(world, "bad-flag", devbox_target(world), DEVPROXY_TAILSCALED_ARGS="--no-such-flag") as (
-            rt, rec):
-        await until(rt, "tailscaled.restart", 20)
-        if rt.proc.returncode is None:
-            await get(rt, rec, "/")
-    return rec
+    return await _at_start(world, "bad-flag", DEVPROXY_TAILSCALED_ARGS="--no-such-flag")
 
 
 async def freeze_and_thaw(world: World) -> Recording:
