@@ -817,6 +817,16 @@ CATALOG: tuple[Signature, ...] = (
         where=(("close_code", "1006|1011"),),
     ),
     signature(
+        "dp-ws-max-age", "proxy", "info", "noise",
+        "devproxy closed WebSockets before Cloud Run's 60-minute limit (expected; clients reconnect)",
+        "devproxy ends each relay with 1001 shortly before the platform's request limit would cut it, so the "
+        "browser reconnects cleanly instead of seeing a 1006.",
+        "Nothing to do.",
+        "DESIGN (devproxy runtime, WebSocket max age); field-notes §0.4",
+        events=(ev.WS_CLOSED,),
+        where=(("why", "max_age"),),
+    ),
+    signature(
         "dp-vsda-404", "proxy", "info", "noise",
         "vsda.js / vsda_bg.wasm requests (harmless)",
         "code-server does not ship Microsoft's vsda modules.",

@@ -418,6 +418,8 @@ SAMPLES: dict[str, tuple[str, ...]] = {
         "connection refused",
     ),
     "ts-unknown-flag": ("flag provided but not defined: -no-such-flag",),
+    "dp-ws-max-age": (event("ws.closed", "INFO", message="WebSocket /stable-1/ closed by devproxy", close_code=1001,
+                            closed_by="proxy", why="max_age", duration_s=3540.2),),
     # cmd/tailscaled/tailscaled.go's log.Fatalf texts as Go's log package prints them (date, time, text)
     "ts-non-flag-args": ('2026/12/08 00:24:50 tailscaled does not take non-flag arguments: ["verbose"]',),
     "ts-requires-root": ("2026/12/08 00:24:50 tailscaled requires root; use sudo tailscaled (or use "

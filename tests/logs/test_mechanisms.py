@@ -241,3 +241,19 @@ def test_json_findings_carry_severity_cause_fix_evidence_and_explained_by() -> N
     for finding in document["findings"]:
         assert {"severity", "title", "cause", "fix", "evidence", "explained_by"} <= finding.keys()
     assert {f["id"]: f["explained_by"] for f in rest if not f["noise"]} == {"dp-tailscaled-exited": "ts-unknown-flag"}
+
+
+def test_the_hourly_cut_and_devproxys_own_max_age_close_raise_nothing() -> None:
+    """WebSockets devproxy closes with 1001 for max age, the 101s that end then, and an idle cold start are
+    expected: no finding at warning level or above."""
+    request = json.dumps({
+        "logName": "projects/p/logs/run.googleapis.com%2Frequests", "timestamp": "2026-12-08T00:00:01Z",
+        "severity": "INFO", "httpRequest": {"requestMethod": "GET", "requestUrl": "https://x.run.app/stable-1/",
+                                            "status": 101, "latency": "3540.300s"},
+    })
+    closes = [rt("ws.closed", "WebSocket /stable-1/ closed by proxy", 3541 + n, close_code=1001, closed_by="proxy",
+                 why="max_age", component="proxy") for n in range(3)]
+    result = run(STARTED, said("2026/12/08 01:00:00 health(warnable=warming-up): error: Tailscale is starting.", 0.1),
+                 RUNNING, request, *closes)
+    assert [f.id for f in result.findings if f.severity != "info"] == []
+    assert any(f.id == "dp-ws-max-age" and f.noise for f in result.findings)
