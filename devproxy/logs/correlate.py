@@ -271,6 +271,21 @@ def _order(findings: list[Finding]) -> tuple[Finding, ...]:
     return tuple(out)
 
 
+def rank_entries(
+    entries: Sequence[LogEntry],
+    hits: Sequence[Hit],
+    unmatched: Iterable[LogEntry],
+    rules: Sequence[Rule] = RULES,
+    settings: Iterable[Finding] = (),
+) -> tuple[Finding, ...]:
+    """The ranked findings of a batch of entries (oldest first), their hits and the entries no signature matched:
+    quiet windows, last words and the capture's own lines taken into account."""
+    unknown = group_unknown(unmatched, quiet.expected(entries))
+    said = lastwords.read(entries, hits)
+    return rank_findings(hits, rules, unknown=unknown, settings=settings, said=said,
+                         context=[e.message for e in entries])
+
+
 def diagnose(
     entries: Sequence[LogEntry],
     catalog: Sequence[Signature] = CATALOG,
@@ -283,11 +298,8 @@ def diagnose(
     matcher = matcher or Matcher(catalog)
     hits = matcher.hits(entries)
     matched = {id(hit.entry) for hit in hits}
-    unknown = group_unknown((e for e in entries if id(e) not in matched), quiet.expected(entries))
-    said = lastwords.read(entries, hits)
     return Diagnosis(
-        findings=rank_findings(hits, rules, unknown=unknown, settings=settings, said=said,
-                               context=[e.message for e in entries]),
+        findings=rank_entries(entries, hits, [e for e in entries if id(e) not in matched], rules, settings),
         timeline=build_timeline(entries, hits),
         entries=len(entries),
         matched=len(hits),
