@@ -165,6 +165,7 @@ def test_command_puts_the_seed_failure_first_and_exits_1(tmp_path: Path) -> None
     start = lines.index("Most likely cause first:")
     assert lines[start + 1].startswith(" 1. ERROR    Something connects to tailscaled's SOCKS port without speaking")
     assert "No error found." not in lines
+    assert "    explained by #1 (socks-not-spoken)" in lines  # the browser's 1006, under its cause
 
 
 def test_command_relay_1006_errors_are_not_called_healthy(tmp_path: Path) -> None:
