@@ -112,6 +112,9 @@ _EXITS: dict[int, tuple[str, str]] = {
     -6: ("tailscaled aborted (SIGABRT): a Go runtime fatal error, or Cloud Run killing a frozen instance.",
          "Read tailscaled's lines just before (a 'fatal error:' or 'panic:' names it); report it upstream."),
     -11: ("tailscaled crashed (SIGSEGV).", "Read tailscaled's lines just before; update tailscale."),
+    0: ("tailscaled ended cleanly: the runtime stopped it to start it again after a failure (the finding it is "
+        "explained by), or it was asked to stop.",
+        "Fix the failure that made the runtime restart it; nothing to do about the exit itself."),
     2: ("tailscaled exited with code 2 at start: its command line is wrong.",
         "Check DEVPROXY_TAILSCALED_ARGS against tailscaled --help of the installed version."),
 }

@@ -150,8 +150,8 @@ _GENERAL_RULES: tuple[Rule, ...] = (
         "tailnet-down",
         "The tailnet never came up, so every proxied request fails",
         "tailscaled could not log in (or its CLI could not reach it); SOCKS dials fail until it does.",
-        "Fix the login failure listed next (an expired or malformed auth key: mint a new key, add it as a new "
-        "Secret Manager version, redeploy); then check that 'tailscale status' shows Running.",
+        "Fix the failure that explains it (most often an expired or malformed auth key: mint a new key, add it "
+        "as a new Secret Manager version, redeploy); then check that 'tailscale status' shows Running.",
         "field-notes §8 heuristics; T7–T11",
         (
             frozenset({
