@@ -1,9 +1,10 @@
-"""The whole signature catalog: the general one (`signatures`) and the stacks' format strings (`stacks`)."""
+"""The whole signature catalog: the general one (`signatures`), the stacks' format strings (`stacks`), tailscaled's lines (`tailscaled`)."""
 
 from __future__ import annotations
 
 from devproxy.logs.signatures import CATALOG as GENERAL
 from devproxy.logs.signatures import Signature
 from devproxy.logs.stacks import SIGNATURES as STACKS
+from devproxy.logs.tailscaled import SIGNATURES as TAILSCALED
 
-CATALOG: tuple[Signature, ...] = (*GENERAL, *STACKS)
+CATALOG: tuple[Signature, ...] = (*GENERAL, *STACKS, *TAILSCALED)

@@ -4,8 +4,10 @@ Pure: entries and the catalog in, `Diagnosis` out. A correlation rule fires when
 groups has a signature present and the groups' hits are close in time; it adds a root-cause
 finding and marks the symptoms it explains. Entries no signature explains are not dropped: the
 errors (and recurring warnings) among them become "unrecognised" findings, one per template.
-Order: recognised causes, unrecognised errors (severity, count), symptoms (those a cause
-explains under it, in the causes' order), then noise, which never counts as a cause.
+A failing process's last words (`lastwords`) explain its failure or are quoted in it; `causality`
+links each finding to the one that explains it. Order: the causes nothing explains (errors, and
+whatever explains something), by causal depth, severity and count; then what each of those explains;
+then the remaining warnings; noise, which never counts as a cause, last.
 """
 
 from __future__ import annotations
@@ -15,10 +17,13 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
+from devproxy.logs import lastwords, quiet
 from devproxy.logs.catalog import CATALOG
+from devproxy.logs.causality import EXPLAINS, depths, link
 from devproxy.logs.findings import ERROR_LEVELS, SEVERITY_ORDER, Diagnosis, Finding, unrecognised_finding
 from devproxy.logs.match import Hit, Matcher
 from devproxy.logs.model import LogEntry
+from devproxy.logs.refine import alone, refine
 from devproxy.logs.rules import CAUSES, RULES, SAME_EVENT, Cause, Rule
 from devproxy.logs.signatures import Signature
 from devproxy.logs.timeline import build_timeline
@@ -110,9 +115,9 @@ def _examples(hits: Sequence[Hit]) -> tuple[str, ...]:
     return tuple(out)
 
 
-def _finding(group: _Group, explained_by: str) -> Finding:
+def _finding(group: _Group, explained_by: str, context: Sequence[str] = ()) -> Finding:
     sig = group.signature
-    return Finding(
+    return refine(Finding(
         id=sig.id,
         title=sig.title,
         severity=sig.severity,
@@ -126,20 +131,20 @@ def _finding(group: _Group, explained_by: str) -> Finding:
         last_seen=group.times[-1] if group.times else None,
         examples=_examples(group.hits),
         explained_by=explained_by,
-    )
+    ), group.hits, context)
 
 
 def _as_noise(finding: Finding) -> Finding:
     return replace(finding, severity="info", role="noise")
 
 
-def _correlated(rule: Rule, ids: tuple[str, ...], groups: dict[str, _Group]) -> Finding:
+def _correlated(rule: Rule, ids: tuple[str, ...], groups: dict[str, _Group], context: Sequence[str] = ()) -> Finding:
     times = [t for sid in ids for t in groups[sid].times]
     hits: list[Hit] = []
     for sid in ids:  # one example from each layer of evidence, root-most first
         hits.extend(groups[sid].hits[:1])
     hits.sort(key=lambda h: 0 if groups[h.signature.id].signature.role == "root" else 1)
-    return Finding(
+    return refine(Finding(
         id=rule.id,
         title=rule.title,
         severity=rule.severity,
@@ -153,17 +158,18 @@ def _correlated(rule: Rule, ids: tuple[str, ...], groups: dict[str, _Group]) -> 
         last_seen=max(times) if times else None,
         examples=_examples(hits),
         evidence=ids,
-    )
+    ), [h for sid in ids for h in groups[sid].hits], context)
 
 
-_ROLE_ORDER = {"correlated": 0, "root": 1, "unrecognised": 1, "symptom": 2, "noise": 3}
+_ROLE_ORDER = {"correlated": 0, "root": 1, "unrecognised": 2, "symptom": 3, "noise": 4}
 
 
-def _rank(finding: Finding) -> tuple[int, int, int, int, int, float]:
+def _rank(finding: Finding, depth: int = 0) -> tuple[int, int, int, int, int, float]:
+    """Noise last; then causal depth (deepest first), severity, role, count (most first), first seen."""
     first = finding.first_seen.timestamp() if finding.first_seen else 0.0
     return (
         1 if finding.noise else 0,
-        1 if finding.explained_by else 0,
+        -depth,
         SEVERITY_ORDER[finding.severity],
         _ROLE_ORDER[finding.role],
         -finding.count,
@@ -177,8 +183,14 @@ def rank_findings(
     causes: Sequence[Cause] = CAUSES,
     unknown: Iterable[UnknownGroup] = (),
     settings: Iterable[Finding] = (),
+    said: lastwords.LastWords | None = None,
+    context: Sequence[str] = (),
 ) -> tuple[Finding, ...]:
-    """Findings from matched hits and unexplained groups, correlated and ordered most important first."""
+    """Findings from matched hits and unexplained groups, correlated and ordered most important first.
+
+    `said` holds the failures' last words: signatures that explain a failure, and lines to quote;
+    `context` the capture's messages (which app a refusal came from, when its own lines do not say).
+    """
     groups = _group(hits)
     fired = [(rule, ids) for rule in rules if (ids := _fire(rule, groups)) is not None]
     superseded = {name for rule, _ in fired for name in rule.supersedes}
@@ -187,11 +199,11 @@ def rank_findings(
     correlated: list[Finding] = []
     explained: dict[str, str] = {}
     for rule, ids in fired:
-        correlated.append(_correlated(rule, ids, groups))
+        correlated.append(_correlated(rule, ids, groups, context))
         for sid in (*ids, *sorted(rule.explains & groups.keys())):
             role = groups[sid].signature.role
-            if role == "noise":
-                continue
+            if role == "noise" or rule.id in EXPLAINS.get(sid, ()):
+                continue  # noise explains nothing; a deeper cause among the evidence stays the cause
             if rule.id in expected_rules:
                 if role == "symptom":  # a real cause seen alongside stays a cause
                     explained.setdefault(sid, rule.id)
@@ -208,54 +220,70 @@ def rank_findings(
                     break
     findings = correlated
     for sid, group in groups.items():
-        finding = _finding(group, explained.get(sid, ""))
+        finding = _finding(group, explained.get(sid, ""), context)
         findings.append(_as_noise(finding) if finding.explained_by in expected_rules else finding)
     findings.extend(unrecognised_finding(group) for group in unknown)
     findings.extend(settings)
-    return _order(findings)
+    said = said or lastwords.LastWords()
+    findings = [_quote(f, said.quoted.get(f.id, ())) for f in findings]
+    return _order([alone(f) for f in link(findings, said.explains)])
 
 
-def _tier(finding: Finding) -> int:
-    """0 recognised causes at error level, 1 unrecognised errors, 2 the rest, 3 noise."""
-    if finding.noise:
-        return 3
-    if finding.severity not in ERROR_LEVELS:
-        return 2
-    if finding.role == "unrecognised":
-        return 1
-    return 0 if finding.role in ("correlated", "root") else 2
+def _quote(finding: Finding, lines: Sequence[str]) -> Finding:
+    """A failure whose process said why, with what it said."""
+    if not lines:
+        return finding
+    words = "; ".join(f"“{line}”" for line in lines)
+    return replace(finding, cause=f"{finding.cause} The last thing it said: {words}", examples=(
+        *finding.examples, *lines)[:MAX_EXAMPLES + 1])
 
 
 def _order(findings: list[Finding]) -> tuple[Finding, ...]:
-    """Error-level causes, unrecognised errors, then the rest: first what those causes explain, each
-    remaining finding followed by what it explains; noise last."""
+    """What nothing explains at error level (or explains something), ranked (`_rank`); then what each of those
+    explains; then the rest, each followed by what it explains; noise last."""
+    depth = depths(findings)
+    listed = {f.id for f in findings}
     under: dict[str, list[Finding]] = {}
     top: list[Finding] = []
     for finding in findings:
-        if finding.explained_by and not finding.noise:
+        if finding.explained_by and not finding.noise and finding.explained_by in listed:
             under.setdefault(finding.explained_by, []).append(finding)
         else:
             top.append(finding)
-    top.sort(key=lambda f: (_tier(f), *_rank(f)))
-    rest: list[Finding] = []
+    top.sort(key=lambda f: _rank(f, depth[f.id]))
+    first = [f for f in top if not f.noise and (f.severity in ERROR_LEVELS or depth[f.id] > 0)]
+    out = list(first)
 
     def place(finding: Finding) -> None:
-        for child in sorted(under.pop(finding.id, []), key=_rank):
-            rest.append(child)
+        for child in sorted(under.pop(finding.id, []), key=lambda f: _rank(f, depth[f.id])):
+            out.append(child)
             place(child)
 
-    causes = [f for f in top if _tier(f) == 0]
-    for finding in causes:
+    for finding in first:
         place(finding)
-    for finding in (f for f in top if _tier(f) == 2):
-        rest.append(finding)
-        place(finding)
-    for left in list(under.values()):  # explained by a finding that is not listed; kept, never dropped
-        rest.extend(sorted(left, key=_rank))
-    if not causes:  # nothing recognised at error level: the symptoms keep their own rank
-        rest.sort(key=_rank)
-    unrecognised = [f for f in top if _tier(f) == 1]
-    return tuple(causes + unrecognised + rest + [f for f in top if _tier(f) == 3])
+    for finding in top:
+        if not finding.noise and finding not in first:
+            out.append(finding)
+            place(finding)
+    for left in list(under.values()):  # a cycle of explanations: kept, never dropped
+        out.extend(sorted(left, key=_rank))
+    out.extend(f for f in top if f.noise)
+    return tuple(out)
+
+
+def rank_entries(
+    entries: Sequence[LogEntry],
+    hits: Sequence[Hit],
+    unmatched: Iterable[LogEntry],
+    rules: Sequence[Rule] = RULES,
+    settings: Iterable[Finding] = (),
+) -> tuple[Finding, ...]:
+    """The ranked findings of a batch of entries (oldest first), their hits and the entries no signature matched:
+    quiet windows, last words and the capture's own lines taken into account."""
+    unknown = group_unknown(unmatched, quiet.expected(entries))
+    said = lastwords.read(entries, hits)
+    return rank_findings(hits, rules, unknown=unknown, settings=settings, said=said,
+                         context=[e.message for e in entries])
 
 
 def diagnose(
@@ -270,9 +298,8 @@ def diagnose(
     matcher = matcher or Matcher(catalog)
     hits = matcher.hits(entries)
     matched = {id(hit.entry) for hit in hits}
-    unknown = group_unknown(e for e in entries if id(e) not in matched)
     return Diagnosis(
-        findings=rank_findings(hits, rules, unknown=unknown, settings=settings),
+        findings=rank_entries(entries, hits, [e for e in entries if id(e) not in matched], rules, settings),
         timeline=build_timeline(entries, hits),
         entries=len(entries),
         matched=len(hits),

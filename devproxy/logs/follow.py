@@ -10,13 +10,13 @@ from dataclasses import dataclass, field
 from typing import IO
 
 from devproxy.errors import LogInputError
-from devproxy.logs.correlate import rank_findings
+from devproxy.logs.correlate import rank_entries
 from devproxy.logs.findings import Diagnosis, Finding
 from devproxy.logs.timeline import build_timeline
 from devproxy.logs.match import Hit, Matcher
 from devproxy.logs.model import SEVERITY_RANK, LogEntry
 from devproxy.logs.source import parse_line
-from devproxy.logs.unknown import group_unknown, level
+from devproxy.logs.unknown import level
 
 Batch = list[LogEntry | None]  # None marks an unreadable line
 
@@ -113,7 +113,7 @@ class LiveDiagnosis:
         return fresh
 
     def _ranked(self) -> tuple[Finding, ...]:
-        return rank_findings(self.hits, unknown=group_unknown(self.unmatched), settings=self.settings)
+        return rank_entries(self.entries, self.hits, self.unmatched, settings=self.settings)
 
     def diagnosis(self) -> Diagnosis:
         """Everything seen so far, ranked."""

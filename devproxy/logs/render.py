@@ -58,8 +58,8 @@ def print_entries(console: Console, entries: Iterable[LogEntry]) -> None:
         console.print(entry_line(entry))
 
 
-def print_finding(console: Console, number: int | None, finding: Finding) -> None:
-    """One finding: title line, cause, fix, when, examples."""
+def print_finding(console: Console, number: int | None, finding: Finding, numbers: dict[str, int] | None = None) -> None:
+    """One finding: title line, cause, fix, when, examples; `numbers` maps ids to their place in the report."""
     head = Text()
     if number is not None:
         head.append(f"{number:>2}. ")
@@ -70,8 +70,8 @@ def print_finding(console: Console, number: int | None, finding: Finding) -> Non
     console.print(head)
     pad = "    "
     if finding.explained_by:
-        label = "evidence for" if finding.role == "root" else "explained by"
-        console.print(Text(f"{pad}{label}: {finding.explained_by}", "dim"))
+        place = (numbers or {}).get(finding.explained_by)
+        console.print(Text(f"{pad}explained by {f'#{place} ' if place else ''}({finding.explained_by})", "dim"))
     console.print(Text.assemble((f"{pad}cause: ", "bold"), finding.cause))
     console.print(Text.assemble((f"{pad}fix:   ", "bold green"), finding.fix))
     seen = f"{finding.count} time{'s' if finding.count != 1 else ''}"
@@ -130,8 +130,9 @@ def print_report(console: Console, diagnosis: Diagnosis, *, fmt: str = "", bad_l
         console.print()
         label = "Most likely cause first:" if diagnosis.has_errors else "Findings:"
         console.print(Text(label, "bold"))
+        numbers = {finding.id: number for number, finding in enumerate(real, 1)}
         for number, finding in enumerate(real, 1):
-            print_finding(console, number, finding)
+            print_finding(console, number, finding, numbers)
     if noise:
         console.print()
         parts = ", ".join(f"{f.title} ×{f.count}" for f in noise)

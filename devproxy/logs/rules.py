@@ -109,6 +109,26 @@ _GENERAL_RULES: tuple[Rule, ...] = (
             frozenset({"py-slow-callback", "py-time-limit"}),
         ),
         explains=_BROWSER_DROPS | {"py-ws-open-timeout", "py-no-close-frame", "browser-connect-retry"},
+        supersedes=("socks-not-spoken",),
+    ),
+    Rule(
+        "socks-not-spoken",
+        "Something connects to tailscaled's SOCKS port without speaking SOCKS, and the WebSockets drop (1006)",
+        "tailscaled logged 'could not read packet header': a client opened a TCP connection to its SOCKS5 port "
+        "and closed it before sending the SOCKS greeting. A proxy does that when its event loop is blocked (its "
+        "connect times out or is cancelled before the greeting is written, and the browser's WebSocket dies "
+        "with 1006 at the same moment); a bare TCP health probe of the SOCKS port does it on a timer.",
+        "Find the blocking call in the proxy: run it with PYTHONASYNCIODEBUG=1 and look for 'Executing <Task "
+        "...> took N seconds'; use asyncio.create_subprocess_exec, asyncio.sleep, python_socks.async_ and "
+        "asyncio.to_thread instead of subprocess.run, time.sleep, python_socks.sync and blocking I/O. If a probe "
+        "opens the port, point it at the proxy's HTTP health endpoint or make it a full SOCKS greeting.",
+        "field-notes §0.2 / §1.4 / §8 T1; tailscale/tailscale:net/socks5/socks5.go (could not read packet header)",
+        (
+            frozenset({"ts-packet-header"}),
+            _BROWSER_DROPS | {"py-ws-open-timeout", "dp-upstream-timeout", "py-socks-timeout", "py-no-close-frame"},
+        ),
+        severity="error",
+        explains=_BROWSER_DROPS | {"browser-connect-retry", "py-ws-open-timeout", "py-no-close-frame"},
     ),
     Rule(
         "cloud-run-timeout",
@@ -130,8 +150,8 @@ _GENERAL_RULES: tuple[Rule, ...] = (
         "tailnet-down",
         "The tailnet never came up, so every proxied request fails",
         "tailscaled could not log in (or its CLI could not reach it); SOCKS dials fail until it does.",
-        "Fix the login failure listed next (an expired or malformed auth key: mint a new key, add it as a new "
-        "Secret Manager version, redeploy); then check that 'tailscale status' shows Running.",
+        "Fix the failure that explains it (most often an expired or malformed auth key: mint a new key, add it "
+        "as a new Secret Manager version, redeploy); then check that 'tailscale status' shows Running.",
         "field-notes §8 heuristics; T7–T11",
         (
             frozenset({
@@ -201,6 +221,26 @@ _PLATFORM_RULES: tuple[Rule, ...] = (
             "browser-connect-retry", "cr-http-5xx", "dp-http-5xx", "py-socks-failed", "ts-packet-header",
         },
         supersedes=("tailnet-path",),
+    ),
+    Rule(
+        "tailscaled-frozen",
+        "tailscaled stopped answering for a while (frozen), so dials through it timed out",
+        "Dials through tailscaled's SOCKS port timed out, and when tailscaled ran again it found the connections "
+        "the proxy had given up on ('could not read packet header'): tailscaled got no CPU in between. On Cloud "
+        "Run that is request-based billing throttling the CPU outside requests (or a frozen instance); "
+        "elsewhere a stopped process (SIGSTOP) or an overloaded host.",
+        "Keep the CPU allocated outside requests: instance-based billing (gcloud run services update SERVICE "
+        "--no-cpu-throttling; devproxy deploy sets it) with min instances 1; elsewhere, find what stopped "
+        "tailscaled.",
+        "field-notes §2.2; tailscale/tailscale:net/socks5/socks5.go; fault matrix freeze-and-thaw",
+        (
+            frozenset({"dp-upstream-timeout", "py-socks-timeout", "py-ws-open-timeout"}),
+            frozenset({"ts-packet-header"}),
+        ),
+        window_s=60.0,
+        severity="error",
+        explains=_BROWSER_DROPS | _TUNNEL_FAILURES | {"browser-connect-retry", "cr-http-5xx", "dp-http-5xx"},
+        supersedes=("socks-not-spoken", "tailnet-path"),
     ),
     Rule(
         "split-dns",

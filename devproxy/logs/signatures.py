@@ -11,6 +11,7 @@ import re
 from dataclasses import dataclass
 
 from devproxy import events as ev
+from devproxy import tailscale_lines as lines
 
 FINDING_SEVERITIES = ("critical", "error", "warning", "info")
 ROLES = ("root", "symptom", "noise")
@@ -527,7 +528,7 @@ CATALOG: tuple[Signature, ...] = (
         "Remove bare TCP probes of port 1055; if it comes with slow callbacks, fix the blocking code.",
         "field-notes §1.4 / §8 T1; tailscale/tailscale:net/socks5/socks5.go; "
         "real capture ts-bare-connect, tailscaled 1.102.5",
-        r"client connection failed: could not read packet header",
+        lines.PACKET_HEADER,
     ),
     signature(
         "ts-dial-timeout", "tailscale", "error", "root",
@@ -536,7 +537,7 @@ CATALOG: tuple[Signature, ...] = (
         "ACL drop or target offline.",
         "Gate proxying on BackendState Running and the peer being online; retry once; check the ACLs.",
         "field-notes §0.3 / §8 T2; tailscale/tailscale#14956",
-        r"client connection failed: context deadline exceeded",
+        lines.DIAL_TIMEOUT,
     ),
     signature(
         "ts-no-route", "tailscale", "error", "root",
@@ -565,10 +566,12 @@ CATALOG: tuple[Signature, ...] = (
     signature(
         "ts-listener-in-use", "tailscale", "critical", "root",
         "tailscaled could not open the SOCKS listener: address in use",
-        "Another tailscaled (a restart race) or another process holds the port.",
-        "Wait for the old tailscaled to exit before starting a new one; use a unique port.",
+        "Another process already listens on tailscaled's SOCKS port (an old tailscaled that did not exit, or "
+        "another program), so tailscaled exits at start, again at every restart.",
+        "Stop the process that holds the SOCKS port, or give devproxy a free one (--socks "
+        "socks5://127.0.0.1:PORT or DEVPROXY_SOCKS); the runtime starts tailscaled on that port.",
         "field-notes §8 T6; tailscale/tailscale:cmd/tailscaled/tailscaled.go",
-        r"SOCKS5 listener: listen tcp \S+: bind: address already in use",
+        lines.SOCKS_IN_USE,
     ),
     signature(
         "ts-key-expired", "tailscale", "critical", "root",
@@ -605,7 +608,7 @@ CATALOG: tuple[Signature, ...] = (
         "Check BackendState and AuthURL in 'tailscale status --json'; check the key.",
         "field-notes §8 T10; tailscale/tailscale:cmd/tailscale/cli/up.go; "
         "real capture ts-control-*-cli, tailscale 1.102.5",
-        r"timeout waiting for Tailscale service to enter a Running state",
+        lines.UP_TIMEOUT,
     ),
     signature(
         "ts-no-daemon", "tailscale", "error", "root",
@@ -814,6 +817,16 @@ CATALOG: tuple[Signature, ...] = (
         where=(("close_code", "1006|1011"),),
     ),
     signature(
+        "dp-ws-max-age", "proxy", "info", "noise",
+        "devproxy closed WebSockets before Cloud Run's 60-minute limit (expected; clients reconnect)",
+        "devproxy ends each relay with 1001 shortly before the platform's request limit would cut it, so the "
+        "browser reconnects cleanly instead of seeing a 1006.",
+        "Nothing to do.",
+        "DESIGN (devproxy runtime, WebSocket max age); field-notes §0.4",
+        events=(ev.WS_CLOSED,),
+        where=(("why", "max_age"),),
+    ),
+    signature(
         "dp-vsda-404", "proxy", "info", "noise",
         "vsda.js / vsda_bg.wasm requests (harmless)",
         "code-server does not ship Microsoft's vsda modules.",
@@ -850,8 +863,9 @@ CATALOG: tuple[Signature, ...] = (
     signature(
         "dp-tailscaled-exited", "tailscale", "error", "root",
         "tailscaled exited unexpectedly",
-        "The tailscaled child process died; proxying fails until it is back.",
-        "See the tailscaled lines just before the exit for its reason.",
+        "The tailscaled child process exited on its own; proxying fails until the runtime has restarted it.",
+        "Act on what tailscaled said just before it exited (quoted here when the capture has it); its flags "
+        "are the runtime's plus DEVPROXY_TAILSCALED_ARGS.",
         "field-notes §1.6",
         events=(ev.TAILSCALED_EXITED,),
         min_severity="WARNING",  # INFO when the runtime itself stopped it on SIGTERM

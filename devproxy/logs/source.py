@@ -264,19 +264,79 @@ def parse_text(text: str) -> Parsed:
     return Parsed(tuple(entries), bad, fmt)
 
 
+#: share of characters that are neither text nor whitespace above which an input is binary, not a log.
+_BINARY_SHARE = 0.02
+_NOT_TEXT = re.compile(r"[\x00-\x08\x0e-\x1a\x1c-\x1f\x7f\ufffd]")
+_EXPORT_HINT = "export it again, e.g. gcloud logging read FILTER --format=json > incident.json"
+
+
+def _cut_array(text: str) -> str | None:
+    """Why a text that opens like a JSON array is not one (cut off, or broken at a place), or None."""
+    head = text.lstrip()
+    decoder = json.JSONDecoder()
+    pos = len(text) - len(head) + 1
+    complete = 0
+    while True:
+        while pos < len(text) and text[pos] in " \t\r\n,":
+            pos += 1
+        if pos >= len(text):
+            return f"the JSON export is cut off after {complete} complete entries (no closing ']')"
+        if text[pos] == "]":
+            return None
+        try:
+            _, pos = decoder.raw_decode(text, pos)
+        except ValueError as exc:
+            rest = text[pos:].strip()
+            if isinstance(exc, json.JSONDecodeError) and len(text.rstrip()) - exc.pos <= 2 + len(rest) and (
+                not rest.endswith("]")
+            ):
+                return f"the JSON export is cut off after {complete} complete entries (it ends mid-entry)"
+            line = text.count("\n", 0, getattr(exc, "pos", pos)) + 1
+            return f"the JSON array is broken at line {line}: {exc}"
+        complete += 1
+
+
+def input_problem(text: str, parsed: Parsed) -> str | None:
+    """Why an input is not a log at all (empty, binary, a cut-off or broken JSON export, nothing readable).
+
+    None when it is one. Pure: `read_path` turns the answer into an error.
+    """
+    if not text.strip():
+        return "the input is empty: no log lines to read"
+    sample = text[:200_000]
+    odd = len(_NOT_TEXT.findall(sample))
+    if odd > _BINARY_SHARE * len(sample):
+        return f"the input is not a log: {odd * 100 // len(sample)}% of its characters are binary data, not text"
+    if text.lstrip().startswith("[") and parsed.format != "gcloud-json":
+        reason = _cut_array(text)
+        if reason:
+            return reason
+    if not parsed.entries:
+        return f"the input is not a log: none of its {parsed.bad_lines} lines is a readable entry"
+    return None
+
+
 def read_path(path: str, stdin: IO[str]) -> Parsed:
     """Read and parse a file (or stdin for "-").
 
     Raises:
-        LogInputError: the file cannot be opened or read.
+        LogInputError: the file cannot be opened or read, or what it holds is not a log.
     """
-    if path == "-":
-        return parse_text(stdin.read())
     try:
-        with open(path, encoding="utf-8", errors="replace") as handle:
-            return parse_text(handle.read())
-    except OSError as exc:
+        if path == "-":
+            text = stdin.read()
+        else:
+            with open(path, encoding="utf-8", errors="replace") as handle:
+                text = handle.read()
+    except (OSError, UnicodeDecodeError) as exc:
         raise LogInputError(
-            f"cannot read log file {path}: {exc.strerror or exc}",
+            f"cannot read log file {path}: {getattr(exc, 'strerror', None) or exc}",
             hint="pass a readable file, or '-' for stdin",
         ) from exc
+    parsed = parse_text(text)
+    problem = input_problem(text, parsed)
+    if problem is not None:
+        where = "stdin" if path == "-" else path
+        hint = _EXPORT_HINT if "JSON" in problem else "pass a log file: gcloud JSON, JSON lines or text"
+        raise LogInputError(f"{where}: {problem}", hint=hint)
+    return parsed

@@ -9,6 +9,7 @@ reference. The general catalog is in `signatures`; `catalog` joins both.
 
 from __future__ import annotations
 
+from devproxy import tailscale_lines as lines
 from devproxy.logs.signatures import Signature, signature
 
 _TS = "tailscale/tailscale"
@@ -26,7 +27,7 @@ SIGNATURES: tuple[Signature, ...] = (
         "Use the target's full MagicDNS name (host.<tailnet>.ts.net) or its 100.x address, or accept the "
         "tailnet's DNS settings.",
         f"{_TS}:net/socks5/socks5.go@{_TS_V} (dial errors logged verbatim); {_REAL} ts-connect-magicdns",
-        r"client connection failed: lookup \S+ on \S+: no such host",
+        lines.NO_SUCH_HOST,
     ),
     signature(
         "ts-socks-unsupported", "tailscale", "error", "root",
@@ -53,7 +54,7 @@ SIGNATURES: tuple[Signature, ...] = (
         "status; the error after 'Received error:' names the failing step.",
         f"{_TS}:ipn/ipnlocal/local.go@{_TS_V} ('Received error: %v'), control/controlclient/direct.go "
         f"('fetch control key', 'register request'); {_REAL} ts-control-500",
-        r"Received error: (?:fetch control key|register request|fetch control key response)",
+        lines.CONTROL_UNREACHABLE,
     ),
     signature(
         "ts-logged-out", "tailscale", "error", "symptom",
@@ -118,11 +119,17 @@ SIGNATURES: tuple[Signature, ...] = (
         "stopped until 'tailscale up' runs; extension queues report their shutdown.",
         "Nothing to do.",
         f"{_TS}:net/tstun/wrap.go, feature/tpm/tpm_linux.go, ipn/ipnlocal/extension_host.go@{_TS_V}, "
-        f"health/warnings.go (wantrunning-false); {_REAL} ts-startup, ts-shutdown",
+        f"health/warnings.go (wantrunning-false); {_REAL} ts-startup, ts-shutdown; ipn/ipnlocal/profiles.go "
+        "(profile data directory), logpolicy/logpolicy.go (disabled logging), net/dns/ (NewDirWatcher), "
+        "control/controlclient/map.go (flagExpiredPeers): every start of the fault matrix (tests/logs/data/faults)",
         r"error initializing tun dev stats polling",
         r"stat /dev/tpmrm0: ",
         r"health\(warnable=wantrunning-false\)",
         r"ipnext: work queue shutdown failed",
+        r"profile data directory: profile not found",
+        r"dns: inotify: NewDirWatcher: context canceled",
+        r"flagExpiredPeers: \[unexpected\] delta-adjusted current time",
+        r"You have disabled logging\. Tailscale will not be able to provide support",
     ),
     signature(
         "ts-derp-chatter", "tailscale", "info", "noise",
@@ -258,6 +265,19 @@ SIGNATURES: tuple[Signature, ...] = (
         "Look at the container's entries at that time; if the port is h2c, name it http1.",
         "cloud.google.com/run/docs/troubleshooting (HTTP 502)",
         r"the HTTP response was malformed or connection to the instance had an error",
+    ),
+    signature(
+        "cr-exec-failed", "cloudrun", "critical", "root",
+        "Cloud Run could not execute the container's program (wrong architecture or entrypoint)",
+        "The image's entrypoint cannot be executed: it was built for another CPU (arm64 on a Mac; Cloud Run runs "
+        "linux/amd64), or the entrypoint is a script without an interpreter line, or is missing.",
+        "Build the image for linux/amd64 (docker buildx build --platform linux/amd64, or Cloud Build, as devproxy "
+        "deploy does) and check ENTRYPOINT/CMD point at an executable; redeploy.",
+        "cloud.google.com/run/docs/container-contract (executables must be compiled for Linux 64-bit); "
+        "gist.github.com/x-yuri/bdef0f90d7d0aa82613953d3049e23de (Application failed to start: failed to load "
+        "/server: exec format error; Application exec likely failed)",
+        r"Application failed to start: failed to load \S+: exec format error",
+        r"Application exec likely failed",
     ),
     signature(
         "cr-http-5xx", "cloudrun", "error", "symptom",

@@ -11,12 +11,14 @@ from devproxy.logs.signatures import Signature
 
 
 def _level(entry: LogEntry, sig: Signature | None) -> int:
-    if sig is not None:
-        if sig.noise:
-            return 1
-        return 3 if sig.severity in ERROR_LEVELS else 2 if sig.severity == "warning" else 1
+    """The signature's level, or the line's own when it is worse (a known symptom logged at ERROR)."""
+    if sig is not None and sig.noise:
+        return 1
     rank = SEVERITY_RANK.get(entry.severity, 0)
-    return 3 if rank >= SEVERITY_RANK["ERROR"] else 2 if rank == SEVERITY_RANK["WARNING"] else 1
+    stated = 3 if rank >= SEVERITY_RANK["ERROR"] else 2 if rank == SEVERITY_RANK["WARNING"] else 1
+    if sig is None:
+        return stated
+    return max(stated, 3 if sig.severity in ERROR_LEVELS else 2 if sig.severity == "warning" else 1)
 
 
 def build_timeline(

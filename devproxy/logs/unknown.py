@@ -14,7 +14,7 @@ the same template whatever else is in the capture, which a fixed masking gives.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -71,6 +71,11 @@ _FAILURE_WORDS = re.compile(
 )
 
 
+def failure_words(message: str) -> bool:
+    """Whether a line's own words say something failed (refused, denied, cannot, timed out, ...)."""
+    return _FAILURE_WORDS.search(message) is not None
+
+
 def template(message: str) -> str:
     """The message with what varies between occurrences masked, whitespace collapsed."""
     text = message
@@ -89,7 +94,7 @@ def level(entry: LogEntry) -> str:
     message = _PREFIX.sub("", entry.message, count=1).strip()
     if _TRACEBACK_FRAME.match(message) or message.startswith("^"):
         return "DEFAULT"  # the frames of a traceback; its last line carries the error
-    relayed = entry.event in RELAYED_EVENTS and entry.severity in ("INFO", "DEFAULT")
+    relayed = entry.severity in ("INFO", "DEFAULT") and (entry.event in RELAYED_EVENTS or not entry.event)
     if entry.severity != "DEFAULT" and not relayed:
         return entry.severity
     if _EXCEPTION_LINE.match(message):
@@ -142,21 +147,29 @@ def _request_template(entry: LogEntry) -> str:
     return f"{entry.fields.get('method') or 'request'} <url> {status}"
 
 
-def group_unknown(entries: Iterable[LogEntry]) -> list[UnknownGroup]:
+def group_unknown(
+    entries: Iterable[LogEntry], expected: Callable[[LogEntry], bool] | None = None
+) -> list[UnknownGroup]:
     """Unexplained entries worth reporting, by template: every ERROR or worse, and recurring WARNINGs.
 
-    Ordered worst severity first, then by count (most first), then by template.
+    A line at INFO or DEFAULT that is not one of devproxy's own judged events (a foreign line, or a
+    relayed one) counts by its words. `expected` marks lines of a routine window (a noisy component's
+    cold start or shutdown) that raise nothing below ERROR. Ordered worst severity first, then by
+    count (most first), then by template.
     """
     groups: dict[tuple[str, str], UnknownGroup] = {}
     templates: dict[str, str] = {}  # repeated lines are common: mask each distinct text once
     warning, error = SEVERITY_RANK["WARNING"], SEVERITY_RANK["ERROR"]
     for entry in entries:
         stated = SEVERITY_RANK.get(entry.severity, 0)
-        if entry.severity != "DEFAULT" and stated < warning and entry.event not in RELAYED_EVENTS:
-            continue  # a stated INFO or DEBUG: no need to look at the text
+        foreign = entry.event in RELAYED_EVENTS or not entry.event
+        if entry.severity != "DEFAULT" and stated < warning and not (foreign and stated >= SEVERITY_RANK["INFO"]):
+            continue  # devproxy's own INFO, or DEBUG: no need to look at the text
         severity = level(entry)
         rank = SEVERITY_RANK.get(severity, 0)
         if rank < warning or not entry.message.strip():
+            continue
+        if rank < error and expected is not None and expected(entry):
             continue
         masked = _request_template(entry)
         if not masked:

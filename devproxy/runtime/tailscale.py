@@ -17,6 +17,7 @@ import re
 from dataclasses import dataclass
 from urllib.parse import quote
 
+from devproxy import tailscale_lines as lines
 from devproxy.errors import TailscaleError
 from devproxy.runtime.config_tailscale import AuthKey, Credential, OAuthClient, TailscaleSettings, WorkloadIdentity
 
@@ -75,16 +76,12 @@ class LineSignature:
 SIGNATURES: tuple[LineSignature, ...] = (
     LineSignature(
         "tags_rejected", "ERROR", "the auth key's tags were rejected", TAGS_FIX,
-        re.compile(r"requested tags .* (are )?invalid or not permitted", re.I),
+        re.compile(lines.RUNTIME_TAGS_REJECTED, re.I),
     ),
     LineSignature(
         "auth_failed", "ERROR", "the Tailscale auth key was rejected (expired, revoked or malformed)",
         AUTH_KEY_FIX,
-        re.compile(
-            r"invalid (auth ?)?key|API key (\S+ )?does not exist|API key (\S+ )?not valid"
-            r"|unable to validate API key|auth ?key (has )?expired",
-            re.I,
-        ),
+        re.compile(lines.RUNTIME_AUTH_FAILED, re.I),
     ),
     LineSignature(
         "federation_rejected", "ERROR",
@@ -102,22 +99,22 @@ SIGNATURES: tuple[LineSignature, ...] = (
     LineSignature(
         "socks_in_use", "ERROR", "the SOCKS5 port is already in use (an old tailscaled still running?)",
         "make sure no other process listens on the SOCKS address",
-        re.compile(r"SOCKS5 listener: .*address already in use", re.I),
+        re.compile(lines.RUNTIME_SOCKS_IN_USE, re.I),
     ),
     LineSignature(
         "socket_missing", "WARNING", "the tailscale CLI could not reach tailscaled's socket",
         "tailscaled is not running yet, or --socket differs between tailscaled and tailscale",
-        re.compile(r"failed to connect to local tailscaled|tailscaled\.sock: connect: no such file", re.I),
+        re.compile(lines.RUNTIME_SOCKET_MISSING, re.I),
     ),
     LineSignature(
         "up_timeout", "WARNING", "tailscale up did not reach Running in time",
         "check the control plane is reachable and the key is valid",
-        re.compile(r"timeout waiting for Tailscale service to enter a Running state", re.I),
+        re.compile(lines.UP_TIMEOUT, re.I),
     ),
     LineSignature(
         "logout_failed", "WARNING", "the ephemeral node was not logged out at shutdown",
         "it is removed automatically later; nothing to do",
-        re.compile(r"failed to log out ephemeral node", re.I),
+        re.compile(lines.RUNTIME_LOGOUT_FAILED, re.I),
     ),
 )
 

@@ -362,7 +362,13 @@ SAMPLES: dict[str, tuple[str, ...]] = {
     "aio-https-on-http": real("aiohttp-server-tls", "HTTPS"),
     "aio-request-error": real("aiohttp-server-h2c", "Error handling"),
     "ts-oauth-no-tags": real("ts-oauth-no-tags"),
-    "ts-startup-chatter": real("ts-startup", "tstun") + real("ts-shutdown", "work queue"),
+    "ts-startup-chatter": real("ts-startup", "tstun") + real("ts-shutdown", "work queue") + (
+        "2026/12/08 00:17:56 profile data directory: profile not found",
+        "2026/12/08 00:17:56 dns: inotify: NewDirWatcher: context canceled",
+        "2026/12/08 00:17:59 netmap: flagExpiredPeers: [unexpected] delta-adjusted current time is before "
+        "hardcoded epoch; skipping",
+        "2026/12/08 00:24:23 You have disabled logging. Tailscale will not be able to provide support.",
+    ),
     # hand-written from the format string (no real run here can produce them)
     "ts-socks-unsupported": ("2026/11/30 05:00:00 socks5: client connection failed: unsupported command 2",),
     "ts-socks-auth": ("2026/11/30 05:00:00 socks5: client connection failed: could not read auth packet header",),
@@ -403,4 +409,27 @@ SAMPLES: dict[str, tuple[str, ...]] = {
     "cr-http-5xx": (request(502, "0.012s"), request(503, "0.004s")),
     # a VS Code web console line as users paste it (microsoft/vscode log format)
     "browser-reconnected": ("log.ts:117  INFO [remote-connection][ExtensionHost][c253f…][reconnect] reconnected!",),
+    # tailscaled 1.102.5 on the test tailnet (tests/logs/data/faults/, tests/tailnet/faults.py)
+    "ts-target-refused": (
+        "2026/12/08 00:17:45 socks5: client connection failed: connect tcp 100.64.0.1:57429: connection was refused",
+    ),
+    "ts-no-such-peer": (
+        "2026/12/08 00:17:45 socks5: client connection failed: dial tcp 100.100.250.250:33435: connect: "
+        "connection refused",
+    ),
+    "ts-unknown-flag": ("flag provided but not defined: -no-such-flag",),
+    "dp-ws-max-age": (event("ws.closed", "INFO", message="WebSocket /stable-1/ closed by devproxy", close_code=1001,
+                            closed_by="proxy", why="max_age", duration_s=3540.2),),
+    # cmd/tailscaled/tailscaled.go's log.Fatalf texts as Go's log package prints them (date, time, text)
+    "ts-non-flag-args": ('2026/12/08 00:24:50 tailscaled does not take non-flag arguments: ["verbose"]',),
+    "ts-requires-root": ("2026/12/08 00:24:50 tailscaled requires root; use sudo tailscaled (or use "
+                         "--tun=userspace-networking)",),
+    "ts-state-dir": ("2026/12/08 00:24:50 failed to create state directory: mkdir /data/ts: read-only file system",),
+    "ts-state-required": ("2026/12/08 00:24:50 --statedir (or at least --state) is required",),
+    "ts-netstack-failed": ("2026/12/08 00:24:50 failed to start netstack: could not create netstack NIC: "
+                           "duplicate NIC ID",),
+    "cr-exec-failed": (
+        "terminated: Application failed to start: failed to load /server: exec format error",
+        "Application exec likely failed",
+    ),
 }

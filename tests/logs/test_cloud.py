@@ -196,6 +196,6 @@ def test_cli_follow_cloud_logging() -> None:
                       endpoint=fake.url)
     assert result.returncode == 1, result.stderr
     assert len(fake.requests) == 5
-    assert " 1. CRITICAL The tailnet never came up, so every proxied request fails  [tailnet-down]" in (
+    assert " 1. CRITICAL Tailscale auth key expired, revoked or already used  [ts-key-expired]" in (
         result.stdout.splitlines()
     )

@@ -34,8 +34,8 @@ SCENARIOS = [
     ("extra_headers.txt", "py-extra-headers"),
     ("extra_headers.gcloud.json", "py-extra-headers"),
     ("key_expired.txt", "ts-key-expired"),
-    ("key_expired.jsonl", "tailnet-down"),
-    ("key_expired.gcloud.json", "tailnet-down"),
+    ("key_expired.jsonl", "ts-key-expired"),  # the key explains the tailnet that never came up
+    ("key_expired.gcloud.json", "ts-key-expired"),
     ("tailnet_path.txt", "tailnet-path"),
     ("tailnet_path.jsonl", "tailnet-path"),
     ("tailnet_path.gcloud.json", "tailnet-path"),

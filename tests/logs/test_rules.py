@@ -45,9 +45,10 @@ def _ids(result: Diagnosis) -> list[str]:
         ((("aio-request-error", 0), ("aio-h2c", 0), ("cr-bad-response", 0.1), ("browser-ws-1006", 1)), "aio-h2c"),
         # an OAuth client secret used as auth key without tags
         ((("ts-oauth-no-tags", 0),), "ts-oauth-no-tags"),
-        ((("ts-oauth-no-tags", 0), ("ts-up-timeout", 60), ("py-socks-general-failure", 90)), "tailnet-down"),
+        # ... which explains the tailnet that never comes up (ranked under it)
+        ((("ts-oauth-no-tags", 0), ("ts-up-timeout", 60), ("py-socks-general-failure", 90)), "ts-oauth-no-tags"),
         # the control server answers errors: logged out, SOCKS dials fail
-        ((("ts-control-error", 0), ("ts-logged-out", 0), ("dp-socks-reply", 30)), "tailnet-down"),
+        ((("ts-control-error", 0), ("ts-logged-out", 0), ("dp-socks-reply", 30)), "ts-control-error"),
     ],
 )
 def test_rule_names_the_cause_first(lines: tuple[tuple[str, float], ...], top: str) -> None:

@@ -174,7 +174,8 @@ def test_cli_json_keeps_its_contract_for_unrecognised_findings() -> None:
 
 
 def test_relayed_tailscaled_lines_are_judged_by_their_text() -> None:
-    """devproxy relays tailscaled at INFO: a recurring failure there counts; a stated INFO elsewhere does not."""
+    """devproxy relays tailscaled at INFO: a recurring failure there counts, and so does a foreign line stated at
+    INFO; devproxy's own events at INFO are judged already."""
     def relayed(text: str) -> LogEntry:
         entry = parse_line(json.dumps({"severity": "INFO", "message": text, "event": "tailscaled.line",
                                        "component": "tailscaled"}))
@@ -186,7 +187,10 @@ def test_relayed_tailscaled_lines_are_judged_by_their_text() -> None:
     found = [f for f in diagnose(lines).findings if f.role == "unrecognised"]
     assert [(f.severity, f.count, f.layer) for f in found] == [("warning", 2, "tailscale")]
     stated = [_entry("wgengine: Reconfig: userspace config failed: busy 3", "INFO", n, "proxy") for n in range(3)]
-    assert diagnose(stated).findings == ()
+    assert [(f.role, f.severity, f.count) for f in diagnose(stated).findings] == [("unrecognised", "warning", 3)]
+    judged = [parse_line(json.dumps({"severity": "INFO", "message": "upload failed, retrying", "event": "x.retry",
+                                     "component": "proxy"})) for _ in range(3)]
+    assert diagnose([e for e in judged if e is not None]).findings == ()
 
 
 def test_an_unrecognised_error_outranks_a_warning_level_cause() -> None:

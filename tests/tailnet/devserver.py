@@ -20,9 +20,15 @@ async def close_codes(request: web.Request) -> web.Response:
     return web.json_response(request.app[CLOSE_CODES])
 
 
+async def jupyter_kernel(_: web.Request) -> web.Response:
+    """A kernel channel refusing a cross-origin WebSocket, as Jupyter's origin check answers it."""
+    return web.Response(status=403, text="Blocking Cross Origin WebSocket Attempt")
+
+
 async def main() -> None:
     app = create_upstream()
     app.router.add_get("/_test/close_codes", close_codes)
+    app.router.add_get("/api/kernels/{kernel}/channels", jupyter_kernel)
     runner = web.AppRunner(app)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
