@@ -35,7 +35,7 @@ def runtime(
     log_format: Optional[str] = typer.Option(
         None, "--log-format",
         help="auto|json|text: auto writes JSON lines when stdout is not a terminal or on Cloud Run, "
-        "text on a terminal [env DEVPROXY_LOG_FORMAT; default auto]",
+        "text on a terminal [env var: DEVPROXY_LOG_FORMAT; default: auto]",
     ),
 ) -> None:
     """Serve $PORT and forward HTTP and WebSocket traffic to the target through SOCKS5."""

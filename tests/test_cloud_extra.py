@@ -57,7 +57,7 @@ def test_logs_from_a_file_need_no_google(tmp_path: Path) -> None:
     """`devproxy logs --file - --diagnose` reads and diagnoses without the cloud extra."""
     line = json.dumps({"severity": "ERROR", "message": "socks5: client connection failed: could not read packet header"})
     ran = without_google(tmp_path, ["logs", "--file", "-", "--diagnose", "--json"], stdin=line + "\n")
-    assert ran.code == 0, ran.err  # a warning-level finding only
+    assert ran.code == 1, ran.err  # an error-level finding: the seed's own failure
     assert [f["id"] for f in json.loads(ran.out)["findings"]] == ["ts-packet-header"]
 
 
