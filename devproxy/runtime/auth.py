@@ -5,10 +5,13 @@ Modes: `token` (an access token, a login page and an HMAC-signed session cookie)
 The app calls `policy.check(request)` before proxying anything (HTTP and WebSocket alike);
 `None` means go ahead, anything else is the response to send instead.
 
-The pure rules live apart (sessions.py: session values, cookies, redirect targets; ratelimit.py:
-the client address and failed-login limit); the classes here only read requests and build
-responses. The token and the cookie
-value never appear in a log record.
+The pure rules live apart (sessions.py: session values, cookies, redirect targets, revocations,
+the origin check; ratelimit.py: the client address and failed-login limit); the classes here only
+read requests and build responses. The token and the cookie value never appear in a log record.
+
+Logging out is a POST from this site's own pages (another site cannot log a user out) and ends
+the session on the server too: the same cookie value, replayed, is refused until it would have
+expired (held in this instance's memory; a new access token ends every session everywhere).
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ from devproxy.contract import ACCESS_TOKEN_ENV, public_scheme
 from devproxy.errors import AuthError
 from devproxy.runtime.incoming import is_websocket
 from devproxy.runtime.log import EventLog
-from devproxy.runtime.pages import PAGE_HEADERS, login_page
+from devproxy.runtime.pages import PAGE_HEADERS, login_page, logout_page
 from devproxy.runtime.ratelimit import RateLimiter, client_ip
 from devproxy.runtime.sessions import (
     COOKIE_NAME,
@@ -36,10 +39,13 @@ from devproxy.runtime.sessions import (
     LOGIN_PATH,
     LOGOUT_PATH,
     TOKEN_PARAM,
+    Revocations,
     cookie_values,
     make_session,
     safe_next,
+    same_origin,
     session_key,
+    session_nonce,
     session_problem,
     without_param,
 )
@@ -124,13 +130,14 @@ class TokenAccess:
         self._public_scheme = public_scheme
         self._clock = clock
         self._limiter = limiter or RateLimiter()
+        self._revoked = Revocations()
         self.log = log
 
     def routes(self) -> list[web.RouteDef]:
         return [
             web.get(LOGIN_PATH, self._login_form),
             web.post(LOGIN_PATH, self._login_submit),
-            web.get(LOGOUT_PATH, self._logout),
+            web.get(LOGOUT_PATH, self._logout_form),
             web.post(LOGOUT_PATH, self._logout),
         ]
 
@@ -155,9 +162,17 @@ class TokenAccess:
         values = cookie_values(request.headers.getall("Cookie", []), COOKIE_NAME)
         if not values:
             return "no session cookie"
-        now = self._clock()
-        problems = [session_problem(self._key, value, now, self._lifetime_s) for value in values]
+        problems = [self._value_problem(value) for value in values]
         return None if None in problems else problems[0]
+
+    def _value_problem(self, value: str) -> str | None:
+        problem = session_problem(self._key, value, self._clock(), self._lifetime_s)
+        if problem is not None:
+            return problem
+        nonce = session_nonce(value)
+        if nonce is not None and self._revoked.revoked(nonce[0]):
+            return "session ended by logging out"
+        return None
 
     def _token_link(self, request: web.Request, token: str) -> web.StreamResponse:
         client = self._client(request)
@@ -253,13 +268,29 @@ class TokenAccess:
             return logged_in
         return _html(login_page(error="That access token is not right.", next_path=next_path), 401)
 
+    async def _logout_form(self, request: web.Request) -> web.StreamResponse:
+        """A page with the logout button: a GET (a link, an image on another site) changes nothing."""
+        return _html(logout_page())
+
     async def _logout(self, request: web.Request) -> web.StreamResponse:
+        client = self._client(request)
+        scheme = "https" if self._secure(request) else "http"
+        if not same_origin(request.headers.get("Origin"), request.headers.get("Sec-Fetch-Site"), request.host, scheme):
+            self.log.warning(events.AUTH_DENIED, "logout refused: the request came from another site",
+                             component="auth", client=client, path=request.path)
+            return _plain("devproxy: logout refused: the request came from another site\n", 403)
+        ended = 0
+        for value in cookie_values(request.headers.getall("Cookie", []), COOKIE_NAME):
+            nonce = session_nonce(value)
+            if nonce is not None and self._value_problem(value) is None:
+                self._revoked.revoke(nonce[0], nonce[1], self._clock())
+                ended += 1
         response = web.Response(status=303, headers={"Location": LOGIN_PATH, **PAGE_HEADERS})
         response.set_cookie(
             COOKIE_NAME, "", max_age=0, expires="Thu, 01 Jan 1970 00:00:00 GMT", path="/",
             httponly=True, secure=self._secure(request), samesite="Lax",
         )
-        self.log.info(events.AUTH_LOGOUT, "logged out", component="auth", client=self._client(request))
+        self.log.info(events.AUTH_LOGOUT, "logged out", component="auth", client=client, sessions=ended)
         return response
 
 

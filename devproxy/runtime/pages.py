@@ -79,6 +79,18 @@ def login_page(*, error: str | None, next_path: str) -> str:
     )
 
 
+def logout_page() -> str:
+    """The logout button: logging out is a POST from this page, so no other site can trigger it."""
+    return _document(
+        "devproxy: log out",
+        "<h1>devproxy</h1>"
+        '<form method="post" action="/_devproxy/logout">'
+        "<p>Log out of this devproxy? The session ends on the server too: the same cookie will not work again.</p>"
+        '<button type="submit">Log out</button>'
+        "</form>",
+    )
+
+
 def _text(value: object) -> str:
     if value is None or value == "":
         return "\u2014"
