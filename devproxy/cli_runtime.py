@@ -31,12 +31,19 @@ def runtime(
     auth: Optional[str] = typer.Option(
         None, "--auth", help="Access control: none|token|iap [env DEVPROXY_AUTH]"
     ),
+    route: Optional[list[str]] = typer.Option(
+        None, "--route", metavar="PREFIX=URL",
+        help="Another dev server under a path prefix (repeatable), e.g. /jupyter/=http://devbox:8889; "
+        "a URL with a path (even /) strips the prefix; append ;host=public to send the public Host "
+        "[env DEVPROXY_ROUTES, comma-separated]",
+    ),
 ) -> None:
     """Serve $PORT and forward HTTP and WebSocket traffic to the target through SOCKS5."""
     from devproxy.runtime.config import build_config
     from devproxy.runtime.server import serve
 
     config = build_config(
-        os.environ, target=target, listen=listen, socks=socks, no_tailscale=no_tailscale, auth=auth
+        os.environ, target=target, listen=listen, socks=socks, no_tailscale=no_tailscale, auth=auth,
+        routes=route or (),
     )
     raise typer.Exit(serve(config, os.environ))

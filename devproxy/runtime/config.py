@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Mapping
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from urllib.parse import unquote, urlsplit
 
 from devproxy.contract import AUTH_MODES, public_scheme
 from devproxy.errors import ConfigError
+from devproxy.runtime.routes import Route, build_routes, split_routes
 
 DEFAULT_SOCKS = "socks5://127.0.0.1:1055"
 DEFAULT_PORT = 8080
@@ -100,6 +102,8 @@ class RuntimeConfig:
     forwarded_headers: bool = True
     #: proxies in front that append to X-Forwarded-For (1 on Cloud Run); 0 trusts only the peer address.
     trusted_hops: int = 0
+    #: prefixed routes beside the default one (`target`), longest prefix first (routes.py).
+    routes: tuple[Route[Target], ...] = ()
 
 
 def parse_target(url: str) -> Target:
@@ -217,6 +221,7 @@ def build_config(
     no_tailscale: bool = False,
     auth: str | None = None,
     accepted_auth: tuple[str, ...] = AUTH_MODES,
+    routes: Sequence[str] = (),
 ) -> RuntimeConfig:
     """Merge defaults < environment (`DEVPROXY_*`) < flags. Raises: ConfigError."""
     target_url = _flag_or_env(target, env, "DEVPROXY_TARGET")
@@ -246,8 +251,10 @@ def build_config(
         raise ConfigError(f"invalid DEVPROXY_PUBLIC_SCHEME={scheme!r}: use http or https")
     forwarded = env.get("DEVPROXY_TEST_OMIT_FORWARDED", "") not in ("1", "true", "yes")
     socks_endpoint = parse_socks(socks_value)
+    default_target = parse_target(target_url)
+    route_specs = list(routes) or split_routes(env.get("DEVPROXY_ROUTES", ""))
     return RuntimeConfig(
-        target=parse_target(target_url),
+        target=default_target,
         listen=parse_listen(listen_value),
         socks=socks_endpoint,
         # With --socks none nothing would use tailscaled's SOCKS server, so it is not started.
@@ -257,4 +264,5 @@ def build_config(
         public_scheme=scheme,
         forwarded_headers=forwarded,
         trusted_hops=_hops_env(env),
+        routes=build_routes(default_target, route_specs, parse_target).routes,
     )

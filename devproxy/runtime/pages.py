@@ -11,8 +11,12 @@ from __future__ import annotations
 import html
 import time
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from devproxy.runtime.snapshots import BridgeSnapshot, Problem, StatusSnapshot, TailscaleCheck
+
+if TYPE_CHECKING:
+    from devproxy.runtime.routing import RouteView
 
 #: headers for every page devproxy itself serves (no framing, no referrer, no caching, no scripts).
 PAGE_HEADERS: dict[str, str] = {
@@ -155,7 +159,18 @@ def _websockets(sessions: Sequence[BridgeSnapshot]) -> str:
     return f"<p>{len(sessions)} open</p>{table}"
 
 
-def status_page(snapshot: StatusSnapshot) -> str:
+def _routes(routes: Sequence[RouteView]) -> str:
+    """Each route, its target and whether it answers now (the default route last)."""
+    rows = "".join(
+        f"<tr><td>{_text(r.prefix)}</td><td>{_text(r.description)}</td>"
+        f"<td>{_flag(r.check.ok)} {r.check.latency_ms:.0f} ms</td><td>{_text(r.check.error)}</td></tr>"
+        for r in routes
+    )
+    return ("<table><thead><tr><th>prefix</th><th>route</th><th>reachable</th><th>error</th></tr></thead>"
+            f"<tbody>{rows}</tbody></table>")
+
+
+def status_page(snapshot: StatusSnapshot, *, routes: Sequence[RouteView] = ()) -> str:
     """Render the runtime's status snapshot (the object its JSON form is serialised from) as HTML."""
     target = snapshot.target
     target_html = _rows([
@@ -174,7 +189,8 @@ def status_page(snapshot: StatusSnapshot) -> str:
         f"<h1>devproxy {_text(snapshot.version)} {_flag(snapshot.ok)}</h1>"
         f"<section><h2>Tailscale</h2>{_tailscale(snapshot.tailscale)}</section>"
         f"<section><h2>Target</h2>{target_html}</section>"
-        f"<section><h2>SOCKS5</h2>{socks_html}</section>"
+        + (f"<section><h2>Routes</h2>{_routes(routes)}</section>" if len(routes) > 1 else "")
+        + f"<section><h2>SOCKS5</h2>{socks_html}</section>"
         f"<section><h2>WebSockets</h2>{_websockets(snapshot.websockets)}</section>"
         f"<section><h2>Recent problems</h2>{errors_html}</section>"
         f"<p class=\"muted\">access control: {_text(snapshot.auth)} \u00b7 "

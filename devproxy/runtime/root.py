@@ -21,6 +21,7 @@ from devproxy.runtime.forwarder import Forwarder, create_forwarder
 from devproxy.runtime.health import Readiness
 from devproxy.runtime.log import EventLog
 from devproxy.runtime.page_table import PageTable
+from devproxy.runtime.routing import Routed, create_routed
 from devproxy.runtime.status_report import StatusSources, status_pages
 from devproxy.runtime.supervisor import Supervisor
 from devproxy.runtime.tailscale import tailscale_settings
@@ -43,10 +44,12 @@ class Runtime:
     status: StatusSources
     #: set when shutdown begins (readiness turns false at once).
     stopping: asyncio.Event
+    #: the prefixed routes' forwarders beside `forwarder` (the default route).
+    routed: Routed | None = None
 
     def handler(self) -> ServerHandler:
         """The one request handler for the low-level server."""
-        return create_handler(self.forwarder, self.bridges, self.pages, access=self.access)
+        return create_handler(self.forwarder, self.bridges, self.pages, access=self.access, routed=self.routed)
 
 
 def create_runtime(config: RuntimeConfig, env: Mapping[str, str], log: EventLog) -> Runtime:
@@ -59,17 +62,20 @@ def create_runtime(config: RuntimeConfig, env: Mapping[str, str], log: EventLog)
     readiness = Readiness(config, dialer, log, stopping=stopping,
                           checks={"tailscale": supervisor.check} if supervisor is not None else None)
     bridges = LiveBridges(log)
+    forwarder = create_forwarder(config, dialer, log, cookie_name=access.cookie_name)
+    routed = create_routed(config, dialer, log, forwarder, cookie_name=access.cookie_name)
     sources = StatusSources(dialer=dialer, log=log, bridges=bridges, readiness=readiness,
-                            auth_mode=access.mode, supervisor=supervisor)
+                            auth_mode=access.mode, supervisor=supervisor, routed=routed)
     return Runtime(
         config=config,
         log=log,
         access=access,
-        forwarder=create_forwarder(config, dialer, log, cookie_name=access.cookie_name),
+        forwarder=forwarder,
         bridges=bridges,
         readiness=readiness,
         supervisor=supervisor,
         pages=page_table(readiness, access, status_pages(sources)),
         status=sources,
         stopping=stopping,
+        routed=routed,
     )

@@ -19,13 +19,13 @@ with `Host`, not `X-Forwarded-Host`, and refuses its kernel WebSockets otherwise
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from urllib.parse import unquote, urlsplit
+from typing import Generic, Protocol, TypeVar
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 from devproxy.contract import PAGE_PREFIX
 from devproxy.errors import ConfigError
-from devproxy.runtime.config import Target, parse_target
 
 #: characters a prefix may hold: a plain path, no query, fragment, escapes or spaces.
 _PREFIX_CHARS = re.compile(r"/[A-Za-z0-9._~!$&'()*+:@/-]*")
@@ -34,13 +34,26 @@ _REFRESH = re.compile(r"""^(\s*\d+\s*[;,]\s*url\s*=\s*)(['"]?)(.*?)(\2\s*)$""", 
 _OPTIONS = {"host=public": True, "host=target": False}
 
 
+class Upstream(Protocol):
+    """What a route needs of its target (config.Target; this module stays below config)."""
+
+    @property
+    def host_header(self) -> str: ...
+
+    @property
+    def base_path(self) -> str: ...
+
+
+T = TypeVar("T", bound=Upstream)
+
+
 @dataclass(frozen=True, slots=True)
-class Route:
+class Route(Generic[T]):
     """One prefix and where it goes."""
 
     #: "/" for the default route; else as given, e.g. "/jupyter/" or "/app".
     prefix: str
-    target: Target
+    target: T
     #: None: pass-through (the path goes as it is); else the URL's path that replaces the prefix.
     replace: str | None = None
     #: send the browser's Host to the app instead of the target's own.
@@ -151,16 +164,16 @@ class Route:
 
 
 @dataclass(frozen=True, slots=True)
-class RouteTable:
+class RouteTable(Generic[T]):
     """The default route and the prefixed ones, longest prefix first."""
 
-    default: Route
-    routes: tuple[Route, ...] = ()
+    default: Route[T]
+    routes: tuple[Route[T], ...] = ()
 
-    def all(self) -> tuple[Route, ...]:
+    def all(self) -> tuple[Route[T], ...]:
         return (*self.routes, self.default)
 
-    def match(self, raw_path_qs: str) -> Route:
+    def match(self, raw_path_qs: str) -> Route[T]:
         """The route for a request: the longest prefix that matches whole segments, else the default."""
         path = raw_path_qs.partition("?")[0]
         for route in self.routes:
@@ -183,8 +196,11 @@ def has_dot_segment(path: str) -> bool:
     return any(segment in (".", "..") for segment in decoded.split("/"))
 
 
-def parse_route(text: str) -> Route:
-    """One `PREFIX=URL[;host=public]`. Raises: ConfigError (one line) when it cannot work."""
+def parse_route(text: str, parse_url: Callable[[str], T]) -> Route[T]:
+    """One `PREFIX=URL[;host=public]`; `parse_url` parses the URL (config.parse_target).
+
+    Raises: ConfigError (one line) when it cannot work.
+    """
     spec = text.strip()
     prefix, sep, rest = spec.partition("=")
     prefix = prefix.strip()
@@ -206,16 +222,13 @@ def parse_route(text: str) -> Route:
             raise ConfigError(f"invalid route {text!r}: unknown option {option!r} (known: host=public)")
         public_host = _OPTIONS[option.lower()]
     try:
-        path = urlsplit(url).path
-    except ValueError as exc:
-        raise ConfigError(f"invalid route {text!r}: {exc}") from exc
-    try:
-        target = parse_target(url)
+        target = parse_url(url)
+        parts = urlsplit(url)
+        if parts.path:  # the path replaces the prefix; the target itself is the origin
+            target = parse_url(urlunsplit((parts.scheme, parts.netloc, "", "", "")))
     except ConfigError as exc:
         raise ConfigError(f"invalid route {prefix}: {exc}") from exc
-    if path:
-        target = Target(target.scheme, target.host, target.port)
-    return Route(prefix, target, replace=path or None, public_host=public_host)
+    return Route(prefix, target, replace=parts.path or None, public_host=public_host)
 
 
 def split_routes(value: str) -> list[str]:
@@ -223,12 +236,12 @@ def split_routes(value: str) -> list[str]:
     return [item for item in (piece.strip() for piece in value.split(",")) if item]
 
 
-def build_routes(default: Target, specs: Iterable[str]) -> RouteTable:
+def build_routes(default: T, specs: Iterable[str], parse_url: Callable[[str], T]) -> RouteTable[T]:
     """The route table: `default` for everything else, then each spec. Raises: ConfigError."""
-    routes: list[Route] = []
+    routes: list[Route[T]] = []
     seen: dict[str, str] = {}
     for spec in specs:
-        route = parse_route(spec)
+        route = parse_route(spec, parse_url)
         key = route.stem
         if key in seen:
             raise ConfigError(f"invalid route {spec.strip()!r}: the prefix {seen[key]} is already routed")

@@ -92,6 +92,7 @@ async def run(config: RuntimeConfig, env: Mapping[str, str], *, log: EventLog | 
         target=str(config.target),
         socks=str(config.socks) if config.socks else "none",
         auth=config.auth,
+        routes=[route.describe() for route in config.routes] or None,
     )
     if runtime.supervisor is not None:
         await runtime.supervisor.start()
@@ -167,4 +168,6 @@ async def shutdown(runtime: Runtime, runner: web.BaseRunner) -> None:
     if tailscale is not None:
         await tailscale
     runtime.forwarder.close()
+    if runtime.routed is not None:
+        runtime.routed.close()
     log.info(events.RUNTIME_STOPPED, "devproxy stopped")

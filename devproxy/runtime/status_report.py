@@ -19,6 +19,7 @@ from devproxy.runtime.health import Readiness
 from devproxy.runtime.log import EventLog
 from devproxy.runtime.page_table import Page, protected
 from devproxy.runtime.pages import PAGE_HEADERS, status_page
+from devproxy.runtime.routing import Routed
 from devproxy.runtime.snapshots import SocksView, StatusSnapshot, problems
 from devproxy.runtime.supervisor import Supervisor
 
@@ -35,6 +36,8 @@ class StatusSources:
     readiness: Readiness
     auth_mode: str
     supervisor: Supervisor | None
+    #: the prefixed routes (each named on the page with its own target check).
+    routed: Routed | None = None
 
 
 async def snapshot(sources: StatusSources) -> StatusSnapshot:
@@ -58,9 +61,11 @@ def status_pages(sources: StatusSources) -> list[Page]:
     """The status page, behind the access policy (the dispatcher checks it)."""
     async def status(request: web.Request) -> web.StreamResponse:
         report = await snapshot(sources)
+        routes = await sources.routed.views(report.target) if sources.routed is not None else []
         if "application/json" in request.headers.get("Accept", ""):
-            return web.json_response(report.as_json(), headers={"Cache-Control": "no-store"})
-        return web.Response(text=status_page(report), content_type="text/html", headers=PAGE_HEADERS)
+            body = {**report.as_json(), "routes": [view.as_json() for view in routes]}
+            return web.json_response(body, headers={"Cache-Control": "no-store"})
+        return web.Response(text=status_page(report, routes=routes), content_type="text/html", headers=PAGE_HEADERS)
 
     handler: Callable[[web.Request], Awaitable[web.StreamResponse]] = status
     return protected([web.get(STATUS_PATH, handler)])

@@ -14,7 +14,7 @@ TABLE = build_routes(DEFAULT, [
     "/app/=http://devbox2:3000/",
     "/app/api/=http://devbox3:4000/v2/",
     "/docs=http://devbox:9000/site/",
-])
+], parse_target)
 
 
 @pytest.mark.parametrize(
@@ -30,7 +30,7 @@ TABLE = build_routes(DEFAULT, [
 )
 def test_parse_route(spec: str, prefix: str, target: str, replace: str | None, public_host: bool) -> None:
     """A URL without a path is pass-through; with one, even "/", it replaces the prefix."""
-    route = parse_route(spec)
+    route = parse_route(spec, parse_target)
     assert (route.prefix, str(route.target), route.replace, route.public_host) == (prefix, target, replace, public_host)
 
 
@@ -61,7 +61,7 @@ def test_parse_route(spec: str, prefix: str, target: str, replace: str | None, p
 def test_invalid_routes_are_one_line_errors(specs: list[str], needle: str) -> None:
     """Every bad route is a ConfigError (exit 2) whose one line says what is wrong."""
     with pytest.raises(ConfigError) as info:
-        build_routes(DEFAULT, specs)
+        build_routes(DEFAULT, specs, parse_target)
     assert needle in str(info.value)
     assert "\n" not in str(info.value) and info.value.exit_code == 2
 
@@ -98,7 +98,7 @@ def test_longest_prefix_and_path_rewriting(path: str, prefix: str, upstream: str
 
 def test_default_route_keeps_the_target_base_path() -> None:
     """--target with a path still prefixes every request for the default route."""
-    table = build_routes(parse_target("http://devbox:8888/base/"), [])
+    table = build_routes(parse_target("http://devbox:8888/base/"), [], parse_target)
     assert table.match("/x?y").upstream_path("/x?y") == "/base/x?y"
 
 
