@@ -23,6 +23,8 @@ SECRET_ENV = (AUTHKEY_ENV, AUTHKEY_ENV_ALIAS, ACCESS_TOKEN_ENV)
 PAGE_PREFIX = "/_devproxy/"
 HEALTH_PATH = PAGE_PREFIX + "health"
 READY_PATH = PAGE_PREFIX + "ready"
+#: where `devproxy share --revoke-all` posts its signed request to the running service.
+SHARE_REVOKE_PATH = PAGE_PREFIX + "share/revoke"
 
 
 def public_scheme(env: Mapping[str, str]) -> str | None:

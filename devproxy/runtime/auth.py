@@ -9,6 +9,10 @@ The pure rules live apart (sessions.py: session values, cookies, redirect target
 the origin check; ratelimit.py: the client address and failed-login limit); the classes here only
 read requests and build responses. The token and the cookie value never appear in a log record.
 
+Shared links (grants.py) carry a signed grant where the login link carries the token: the grant
+becomes a cookie scoped to its route's prefix, and it opens requests routed to that prefix only,
+never devproxy's own pages; expired or revoked links get a page that says so.
+
 Logging out is a POST from this site's own pages (another site cannot log a user out) and ends
 the session on the server too: the same cookie value, replayed, is refused until it would have
 expired (held in this instance's memory; a new access token ends every session everywhere).
@@ -21,18 +25,29 @@ import math
 import secrets
 import time
 from collections.abc import Callable, Mapping
-from typing import Protocol
+from typing import Any, Protocol
 from urllib.parse import quote
 
 from aiohttp import web
 
 from devproxy import events
-from devproxy.contract import ACCESS_TOKEN_ENV, public_scheme
+from devproxy.contract import ACCESS_TOKEN_ENV, PAGE_PREFIX, SHARE_REVOKE_PATH, public_scheme
 from devproxy.errors import AuthError
+from devproxy.runtime.grants import (
+    Grant,
+    GrantsSeen,
+    GrantView,
+    grant_key,
+    grant_problem,
+    is_grant,
+    read_grant,
+    read_revoke,
+)
 from devproxy.runtime.incoming import is_websocket
 from devproxy.runtime.log import EventLog
-from devproxy.runtime.pages import PAGE_HEADERS, login_page, logout_page
+from devproxy.runtime.pages import PAGE_HEADERS, login_page, logout_page, share_page
 from devproxy.runtime.ratelimit import RateLimiter, client_ip
+from devproxy.runtime.routes import Route, RouteTable, has_dot_segment
 from devproxy.runtime.sessions import (
     COOKIE_NAME,
     DEFAULT_SESSION_DAYS,
@@ -52,6 +67,7 @@ from devproxy.runtime.sessions import (
 
 #: a short token can be guessed despite the rate limit; deploy generates 32 random bytes.
 WEAK_TOKEN_LENGTH = 16
+REVOKE_PATH = SHARE_REVOKE_PATH
 
 
 class AccessPolicy(Protocol):
@@ -122,8 +138,15 @@ class TokenAccess:
         clock: Callable[[], float] = time.time,
         limiter: RateLimiter | None = None,
         trusted_hops: int = 0,
+        routes: RouteTable[Any] | None = None,
+        share_not_before: float = 0.0,
     ) -> None:
         self._token = token.encode()
+        self._grant_key = grant_key(token)
+        self._routes = routes
+        #: grants issued before this time are refused (`devproxy share --revoke-all`).
+        self._not_before = share_not_before
+        self._grants = GrantsSeen()
         self._trusted_hops = trusted_hops
         self._key = session_key(token)
         self._lifetime_s = session_days * 86400.0
@@ -139,10 +162,15 @@ class TokenAccess:
             web.post(LOGIN_PATH, self._login_submit),
             web.get(LOGOUT_PATH, self._logout_form),
             web.post(LOGOUT_PATH, self._logout),
+            web.post(REVOKE_PATH, self._revoke_grants),  # signed with the grant key: no session needed
         ]
 
+    def active_grants(self) -> list[GrantView]:
+        """Shared links in use on this instance (prefix and until when; never the grant)."""
+        return self._grants.active(self._clock(), self._not_before)
+
     async def check(self, request: web.Request) -> web.StreamResponse | None:
-        if request.path in (LOGIN_PATH, LOGOUT_PATH):
+        if request.path in (LOGIN_PATH, LOGOUT_PATH, REVOKE_PATH):
             return None
         websocket = is_websocket(request)
         link_tokens = request.rel_url.query.getall(TOKEN_PARAM, [])
@@ -150,16 +178,23 @@ class TokenAccess:
             if websocket:
                 # The token would travel on to the target in the URL; links are for pages.
                 return self._deny(request, "login token in a WebSocket URL", websocket=True)
+            if is_grant(link_tokens[-1]):
+                return self._grant_link(request, link_tokens[-1])
             return self._token_link(request, link_tokens[-1])
         problem = self._session_problem(request)
         if problem is None:
             return None
-        return self._deny(request, problem, websocket=websocket)
+        granted, grant_trouble = self._granted(request)
+        if granted:
+            return None
+        if grant_trouble is not None and not websocket and _wants_html(request):
+            return self._share_refused(request, grant_trouble, None)
+        return self._deny(request, grant_trouble or problem, websocket=websocket)
 
     # -- pieces of check() --------------------------------------------------------------
 
     def _session_problem(self, request: web.Request) -> str | None:
-        values = cookie_values(request.headers.getall("Cookie", []), COOKIE_NAME)
+        values = [v for v in cookie_values(request.headers.getall("Cookie", []), COOKIE_NAME) if not is_grant(v)]
         if not values:
             return "no session cookie"
         problems = [self._value_problem(value) for value in values]
@@ -173,6 +208,96 @@ class TokenAccess:
         if nonce is not None and self._revoked.revoked(nonce[0]):
             return "session ended by logging out"
         return None
+
+    # -- shared links -------------------------------------------------------------------
+
+    def _route(self, request: web.Request) -> Route[Any] | None:
+        """The route a request goes to, or None when no grant may open it (devproxy's pages, dot segments)."""
+        if self._routes is None or request.path.startswith(PAGE_PREFIX) or \
+                request.raw_path.startswith(PAGE_PREFIX) or has_dot_segment(request.raw_path.partition("?")[0]):
+            return None
+        return self._routes.match(request.raw_path)
+
+    def _grant_for(self, request: web.Request, grant: Grant) -> str | None:
+        """Why `grant` does not open this request (None when it does)."""
+        problem = grant_problem(grant, self._clock(), self._not_before)
+        if problem is not None:
+            return problem
+        if self._routes is not None and all(r.stem != grant.stem for r in self._routes.all()):
+            return "for a path this devproxy does not route"
+        route = self._route(request)
+        if route is None or route.stem != grant.stem:
+            return "for another path"
+        return None
+
+    def _granted(self, request: web.Request) -> tuple[bool, str | None]:
+        """Whether a grant cookie opens this request; else why the grant cookie there was refused."""
+        trouble: str | None = None
+        for value in cookie_values(request.headers.getall("Cookie", []), COOKIE_NAME):
+            grant = read_grant(self._grant_key, value) if is_grant(value) else None
+            if grant is None:
+                continue
+            problem = self._grant_for(request, grant)
+            if problem is None:
+                return True, None
+            if problem != "for another path":
+                trouble = f"shared link {problem}"
+        return False, trouble
+
+    def _grant_link(self, request: web.Request, value: str) -> web.StreamResponse:
+        """A shared link: a valid grant for this path becomes a cookie scoped to its prefix."""
+        client = self._client(request)
+        wait = self._limiter.retry_after(client)
+        if wait is not None:
+            return self._rate_limited(request, client, wait)
+        grant = read_grant(self._grant_key, value)
+        if grant is None:
+            self._limiter.record_failure(client)
+            return self._share_refused(request, "shared link not valid", None)
+        problem = self._grant_for(request, grant)
+        if problem is not None:
+            return self._share_refused(request, f"shared link {problem}", grant)
+        route = self._route(request)
+        assert route is not None
+        now = self._clock()
+        response = web.Response(status=303, headers={
+            "Location": without_param(request.raw_path, TOKEN_PARAM), **PAGE_HEADERS})
+        response.set_cookie(
+            COOKIE_NAME, value, max_age=max(1, int(grant.until - now)), path=route.prefix,
+            httponly=True, secure=self._secure(request), samesite="Lax",
+        )
+        self._grants.note(grant, now)
+        self.log.info(events.AUTH_SHARE_OPENED, f"shared link for {grant.prefix} opened", component="auth",
+                      client=client, prefix=grant.prefix, until=grant.until)
+        return response
+
+    def _share_refused(self, request: web.Request, problem: str, grant: Grant | None) -> web.Response:
+        """A page that says why a shared link does not work (not a bare 401)."""
+        self.log.info(events.AUTH_DENIED, f"not logged in: {problem}", component="auth",
+                      client=self._client(request), method=request.method, path=request.path)
+        status = 410 if problem.endswith(("expired", "revoked")) else 403
+        if not _wants_html(request) and request.method != "GET":
+            return _plain(f"devproxy: {problem}\n", status)
+        return _html(share_page(problem, grant.prefix if grant else None, grant.until if grant else None), status)
+
+    async def _revoke_grants(self, request: web.Request) -> web.StreamResponse:
+        """`devproxy share --revoke-all`: a request signed with the grant key moves "not before" to its time."""
+        client = self._client(request)
+        wait = self._limiter.retry_after(client)
+        if wait is not None:
+            return self._rate_limited(request, client, wait)
+        body = await request.content.read(200)
+        stamp = read_revoke(self._grant_key, body.decode("ascii", "replace"), self._clock())
+        if stamp is None:
+            self._limiter.record_failure(client)
+            self.log.warning(events.AUTH_LOGIN_FAILED, "revoke request refused: wrong signature or stale time",
+                             component="auth", client=client, method="revoke")
+            return _plain("devproxy: revoke refused: wrong signature, or the clocks differ by more than "
+                          "5 minutes\n", 403)
+        self._not_before = max(self._not_before, float(stamp))
+        self.log.info(events.AUTH_SHARE_REVOKED, "every shared link issued so far was revoked",
+                      component="auth", client=client, not_before=stamp)
+        return web.json_response({"revoked_before": stamp}, headers={"Cache-Control": "no-store"})
 
     def _token_link(self, request: web.Request, token: str) -> web.StreamResponse:
         client = self._client(request)
@@ -310,6 +435,16 @@ def _session_days(env: Mapping[str, str]) -> float:
     return days
 
 
+def _share_not_before(env: Mapping[str, str]) -> float:
+    raw = env.get("DEVPROXY_SHARE_NOT_BEFORE", "").strip()
+    if not raw:
+        return 0.0
+    if not raw.isdigit():
+        raise AuthError(f"invalid DEVPROXY_SHARE_NOT_BEFORE={raw!r}: expected epoch seconds "
+                        "(what devproxy share --revoke-all prints)")
+    return float(raw)
+
+
 def build_access(
     mode: str,
     env: Mapping[str, str],
@@ -317,6 +452,7 @@ def build_access(
     *,
     clock: Callable[[], float] = time.time,
     trusted_hops: int = 0,
+    routes: RouteTable[Any] | None = None,
 ) -> AccessPolicy:
     """The access policy for `--auth MODE`. Raises: AuthError (exit 2) when it cannot work."""
     if mode == "none":
@@ -342,7 +478,7 @@ def build_access(
             )
         return TokenAccess(
             token, log, session_days=_session_days(env), public_scheme=public_scheme(env), clock=clock,
-            trusted_hops=trusted_hops,
+            trusted_hops=trusted_hops, routes=routes, share_not_before=_share_not_before(env),
         )
     if mode == "iap":
         from devproxy.runtime.iap import IapAccess, iap_settings

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 from devproxy.runtime.snapshots import BridgeSnapshot, Problem, StatusSnapshot, TailscaleCheck
 
 if TYPE_CHECKING:
+    from devproxy.runtime.grants import GrantView
     from devproxy.runtime.routing import RouteView
 
 #: headers for every page devproxy itself serves (no framing, no referrer, no caching, no scripts).
@@ -95,6 +96,30 @@ def logout_page() -> str:
     )
 
 
+_SHARE_WORDS = {
+    "shared link expired": ("This shared link has expired", "It was valid until {until}."),
+    "shared link revoked": ("This shared link was revoked", "Every link shared before a moment was withdrawn."),
+    "shared link for another path": ("This link opens another page", "It opens only {prefix}."),
+    "shared link for a path this devproxy does not route": (
+        "This link is for a page that is not here", "Nothing is served under {prefix} any more."),
+}
+
+
+def share_page(problem: str, prefix: str | None, until: float | None) -> str:
+    """Why a shared link does not open anything (expired, revoked, not valid), and what to do."""
+    title, detail = _SHARE_WORDS.get(problem, ("This shared link is not valid",
+                                               "It may have been copied incompletely."))
+    when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(until)) if until is not None else ""
+    detail = detail.format(until=when, prefix=prefix or "")
+    return _document(
+        "devproxy: shared link",
+        "<h1>devproxy</h1>"
+        f'<section><h2>{html.escape(title)}</h2><p>{html.escape(detail)}</p>'
+        "<p>Ask the person who shared it for a new link.</p>"
+        '<p class="muted">Is this your devproxy? <a href="/_devproxy/login">Log in</a>.</p></section>',
+    )
+
+
 def _text(value: object) -> str:
     if value is None or value == "":
         return "\u2014"
@@ -170,7 +195,16 @@ def _routes(routes: Sequence[RouteView]) -> str:
             f"<tbody>{rows}</tbody></table>")
 
 
-def status_page(snapshot: StatusSnapshot, *, routes: Sequence[RouteView] = ()) -> str:
+def _grants(grants: Sequence[GrantView]) -> str:
+    """Shared links in use: which prefix, until when (never the link itself)."""
+    if not grants:
+        return '<p class="muted">none in use</p>'
+    rows = "".join(f"<tr><td>{_text(g.prefix)}</td><td>{_when(g.until)}</td></tr>" for g in grants)
+    return f"<table><thead><tr><th>prefix</th><th>until</th></tr></thead><tbody>{rows}</tbody></table>"
+
+
+def status_page(snapshot: StatusSnapshot, *, routes: Sequence[RouteView] = (),
+                grants: Sequence[GrantView] = ()) -> str:
     """Render the runtime's status snapshot (the object its JSON form is serialised from) as HTML."""
     target = snapshot.target
     target_html = _rows([
@@ -190,6 +224,7 @@ def status_page(snapshot: StatusSnapshot, *, routes: Sequence[RouteView] = ()) -
         f"<section><h2>Tailscale</h2>{_tailscale(snapshot.tailscale)}</section>"
         f"<section><h2>Target</h2>{target_html}</section>"
         + (f"<section><h2>Routes</h2>{_routes(routes)}</section>" if len(routes) > 1 else "")
+        + (f"<section><h2>Shared links</h2>{_grants(grants)}</section>" if snapshot.auth == "token" else "")
         + f"<section><h2>SOCKS5</h2>{socks_html}</section>"
         f"<section><h2>WebSockets</h2>{_websockets(snapshot.websockets)}</section>"
         f"<section><h2>Recent problems</h2>{errors_html}</section>"

@@ -21,7 +21,8 @@ from devproxy.runtime.forwarder import Forwarder, create_forwarder
 from devproxy.runtime.health import Readiness
 from devproxy.runtime.log import EventLog
 from devproxy.runtime.page_table import PageTable
-from devproxy.runtime.routing import Routed, create_routed
+from devproxy.runtime.auth import TokenAccess
+from devproxy.runtime.routing import Routed, create_routed, route_table
 from devproxy.runtime.status_report import StatusSources, status_pages
 from devproxy.runtime.supervisor import Supervisor
 from devproxy.runtime.tailscale import tailscale_settings
@@ -55,7 +56,7 @@ class Runtime:
 def create_runtime(config: RuntimeConfig, env: Mapping[str, str], log: EventLog) -> Runtime:
     """Build the runtime for `config`. Raises: AuthError, ConfigError for settings that cannot work."""
     dialer = Dialer(config.socks, connect_timeout=config.timeouts.connect, log=log)
-    access = build_access(config.auth, env, log, trusted_hops=config.trusted_hops)
+    access = build_access(config.auth, env, log, trusted_hops=config.trusted_hops, routes=route_table(config))
     supervisor = (Supervisor(tailscale_settings(env, config.socks, config.target), log, env=env)
                   if config.tailscale else None)
     stopping = asyncio.Event()
@@ -65,7 +66,8 @@ def create_runtime(config: RuntimeConfig, env: Mapping[str, str], log: EventLog)
     forwarder = create_forwarder(config, dialer, log, cookie_name=access.cookie_name)
     routed = create_routed(config, dialer, log, forwarder, cookie_name=access.cookie_name)
     sources = StatusSources(dialer=dialer, log=log, bridges=bridges, readiness=readiness,
-                            auth_mode=access.mode, supervisor=supervisor, routed=routed)
+                            auth_mode=access.mode, supervisor=supervisor, routed=routed,
+                            grants=access.active_grants if isinstance(access, TokenAccess) else None)
     return Runtime(
         config=config,
         log=log,

@@ -69,6 +69,11 @@ class Routed:
             forwarder.close()
 
 
+def route_table(config: RuntimeConfig) -> RouteTable[Target]:
+    """The configured routes with `--target` as the default route."""
+    return RouteTable(Route("/", config.target), config.routes)
+
+
 def create_routed(config: RuntimeConfig, dialer: Dialer, log: EventLog, default: Forwarder, *,
                   cookie_name: str | None) -> Routed:
     """A forwarder and a readiness check for each of `config.routes`."""
@@ -77,4 +82,4 @@ def create_routed(config: RuntimeConfig, dialer: Dialer, log: EventLog, default:
     for route in config.routes:
         by_prefix[route.prefix] = create_forwarder(config, dialer, log, cookie_name=cookie_name, route=route)
         checks[route.prefix] = Readiness(replace(config, target=route.target), dialer, log)
-    return Routed(RouteTable(Route("/", config.target), config.routes), default, by_prefix, checks)
+    return Routed(route_table(config), default, by_prefix, checks)

@@ -586,12 +586,12 @@ def test_build_access_none_warns_loudly() -> None:
 
 
 def test_build_access_token_mode() -> None:
-    """Token mode exposes its cookie name and the login/logout routes; a short token is warned about."""
+    """Token mode exposes its cookie name and the login/logout/revoke routes; a short token is warned about."""
     out = io.StringIO()
     policy = build_access("token", {"DEVPROXY_ACCESS_TOKEN": " short \n"}, EventLog(out))
     assert policy.mode == "token" and policy.cookie_name == COOKIE_NAME
     paths = sorted({route.path for route in policy.routes()})  # type: ignore[attr-defined]
-    assert paths == ["/_devproxy/login", "/_devproxy/logout"]
+    assert paths == ["/_devproxy/login", "/_devproxy/logout", "/_devproxy/share/revoke"]
     assert "auth.weak_token" in out.getvalue() and "short" not in out.getvalue().replace("shorter", "")
 
 
