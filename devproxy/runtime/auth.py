@@ -31,23 +31,16 @@ from urllib.parse import quote
 from aiohttp import web
 
 from devproxy import events
-from devproxy.contract import ACCESS_TOKEN_ENV, PAGE_PREFIX, SHARE_REVOKE_PATH, public_scheme
+from devproxy.contract import ACCESS_TOKEN_ENV, SHARE_REVOKE_PATH, public_scheme
 from devproxy.errors import AuthError
-from devproxy.runtime.grants import (
-    Grant,
-    GrantsSeen,
-    GrantView,
-    grant_key,
-    grant_problem,
-    is_grant,
-    read_grant,
-    read_revoke,
-)
+from devproxy.runtime.grants import GrantView, is_grant
 from devproxy.runtime.incoming import is_websocket
 from devproxy.runtime.log import EventLog
-from devproxy.runtime.pages import PAGE_HEADERS, login_page, logout_page, share_page
+from devproxy.runtime.pages import PAGE_HEADERS, login_page, logout_page
 from devproxy.runtime.ratelimit import RateLimiter, client_ip
-from devproxy.runtime.routes import Route, RouteTable, has_dot_segment
+from devproxy.runtime.responses import html_response, plain_response, wants_html
+from devproxy.runtime.routes import RouteTable
+from devproxy.runtime.shared_links import SharedLinks
 from devproxy.runtime.sessions import (
     COOKIE_NAME,
     DEFAULT_SESSION_DAYS,
@@ -80,30 +73,6 @@ class AccessPolicy(Protocol):
     def routes(self) -> list[web.RouteDef]: ...
 
     async def check(self, request: web.Request) -> web.StreamResponse | None: ...
-
-
-def _html(text: str, status: int = 200, headers: Mapping[str, str] | None = None) -> web.Response:
-    return web.Response(
-        text=text, status=status, content_type="text/html", charset="utf-8",
-        headers={**PAGE_HEADERS, **(headers or {})},
-    )
-
-
-def _plain(text: str, status: int, headers: Mapping[str, str] | None = None) -> web.Response:
-    return web.Response(
-        text=text, status=status, content_type="text/plain", charset="utf-8",
-        headers={"Cache-Control": "no-store", **(headers or {})},
-    )
-
-
-def _wants_html(request: web.Request) -> bool:
-    return (
-        request.method in ("GET", "HEAD")
-        and (
-            "text/html" in request.headers.get("Accept", "")
-            or request.headers.get("Sec-Fetch-Mode", "") == "navigate"
-        )
-    )
 
 
 # -- the modes ------------------------------------------------------------------------------
@@ -142,11 +111,7 @@ class TokenAccess:
         share_not_before: float = 0.0,
     ) -> None:
         self._token = token.encode()
-        self._grant_key = grant_key(token)
-        self._routes = routes
-        #: grants issued before this time are refused (`devproxy share --revoke-all`).
-        self._not_before = share_not_before
-        self._grants = GrantsSeen()
+        self._shares = SharedLinks(token, log, routes=routes, not_before=share_not_before, clock=clock)
         self._trusted_hops = trusted_hops
         self._key = session_key(token)
         self._lifetime_s = session_days * 86400.0
@@ -167,7 +132,7 @@ class TokenAccess:
 
     def active_grants(self) -> list[GrantView]:
         """Shared links in use on this instance (prefix and until when; never the grant)."""
-        return self._grants.active(self._clock(), self._not_before)
+        return self._shares.active()
 
     async def check(self, request: web.Request) -> web.StreamResponse | None:
         if request.path in (LOGIN_PATH, LOGOUT_PATH, REVOKE_PATH):
@@ -184,11 +149,11 @@ class TokenAccess:
         problem = self._session_problem(request)
         if problem is None:
             return None
-        granted, grant_trouble = self._granted(request)
+        granted, grant_trouble = self._shares.allows(request)
         if granted:
             return None
-        if grant_trouble is not None and not websocket and _wants_html(request):
-            return self._share_refused(request, grant_trouble, None)
+        if grant_trouble is not None and not websocket and wants_html(request):
+            return self._shares.refused(request, grant_trouble, None, client=self._client(request))
         return self._deny(request, grant_trouble or problem, websocket=websocket)
 
     # -- pieces of check() --------------------------------------------------------------
@@ -209,95 +174,29 @@ class TokenAccess:
             return "session ended by logging out"
         return None
 
-    # -- shared links -------------------------------------------------------------------
-
-    def _route(self, request: web.Request) -> Route[Any] | None:
-        """The route a request goes to, or None when no grant may open it (devproxy's pages, dot segments)."""
-        if self._routes is None or request.path.startswith(PAGE_PREFIX) or \
-                request.raw_path.startswith(PAGE_PREFIX) or has_dot_segment(request.raw_path.partition("?")[0]):
-            return None
-        return self._routes.match(request.raw_path)
-
-    def _grant_for(self, request: web.Request, grant: Grant) -> str | None:
-        """Why `grant` does not open this request (None when it does)."""
-        problem = grant_problem(grant, self._clock(), self._not_before)
-        if problem is not None:
-            return problem
-        if self._routes is not None and all(r.stem != grant.stem for r in self._routes.all()):
-            return "for a path this devproxy does not route"
-        route = self._route(request)
-        if route is None or route.stem != grant.stem:
-            return "for another path"
-        return None
-
-    def _granted(self, request: web.Request) -> tuple[bool, str | None]:
-        """Whether a grant cookie opens this request; else why the grant cookie there was refused."""
-        trouble: str | None = None
-        for value in cookie_values(request.headers.getall("Cookie", []), COOKIE_NAME):
-            grant = read_grant(self._grant_key, value) if is_grant(value) else None
-            if grant is None:
-                continue
-            problem = self._grant_for(request, grant)
-            if problem is None:
-                return True, None
-            if problem != "for another path":
-                trouble = f"shared link {problem}"
-        return False, trouble
+    # -- shared links (shared_links.py decides; this adds the rate limit) -----------------
 
     def _grant_link(self, request: web.Request, value: str) -> web.StreamResponse:
-        """A shared link: a valid grant for this path becomes a cookie scoped to its prefix."""
         client = self._client(request)
         wait = self._limiter.retry_after(client)
         if wait is not None:
             return self._rate_limited(request, client, wait)
-        grant = read_grant(self._grant_key, value)
-        if grant is None:
+        response, valid = self._shares.open_link(request, value, client=client, secure=self._secure(request))
+        if not valid:
             self._limiter.record_failure(client)
-            return self._share_refused(request, "shared link not valid", None)
-        problem = self._grant_for(request, grant)
-        if problem is not None:
-            return self._share_refused(request, f"shared link {problem}", grant)
-        route = self._route(request)
-        assert route is not None
-        now = self._clock()
-        response = web.Response(status=303, headers={
-            "Location": without_param(request.raw_path, TOKEN_PARAM), **PAGE_HEADERS})
-        response.set_cookie(
-            COOKIE_NAME, value, max_age=max(1, int(grant.until - now)), path=route.prefix,
-            httponly=True, secure=self._secure(request), samesite="Lax",
-        )
-        self._grants.note(grant, now)
-        self.log.info(events.AUTH_SHARE_OPENED, f"shared link for {grant.prefix} opened", component="auth",
-                      client=client, prefix=grant.prefix, until=grant.until)
         return response
 
-    def _share_refused(self, request: web.Request, problem: str, grant: Grant | None) -> web.Response:
-        """A page that says why a shared link does not work (not a bare 401)."""
-        self.log.info(events.AUTH_DENIED, f"not logged in: {problem}", component="auth",
-                      client=self._client(request), method=request.method, path=request.path)
-        status = 410 if problem.endswith(("expired", "revoked")) else 403
-        if not _wants_html(request) and request.method != "GET":
-            return _plain(f"devproxy: {problem}\n", status)
-        return _html(share_page(problem, grant.prefix if grant else None, grant.until if grant else None), status)
-
     async def _revoke_grants(self, request: web.Request) -> web.StreamResponse:
-        """`devproxy share --revoke-all`: a request signed with the grant key moves "not before" to its time."""
+        """`devproxy share --revoke-all`: a request signed with the grant key (no session needed)."""
         client = self._client(request)
         wait = self._limiter.retry_after(client)
         if wait is not None:
             return self._rate_limited(request, client, wait)
         body = await request.content.read(200)
-        stamp = read_revoke(self._grant_key, body.decode("ascii", "replace"), self._clock())
-        if stamp is None:
+        response = self._shares.revoke(body.decode("ascii", "replace"), client=client)
+        if response.status != 200:
             self._limiter.record_failure(client)
-            self.log.warning(events.AUTH_LOGIN_FAILED, "revoke request refused: wrong signature or stale time",
-                             component="auth", client=client, method="revoke")
-            return _plain("devproxy: revoke refused: wrong signature, or the clocks differ by more than "
-                          "5 minutes\n", 403)
-        self._not_before = max(self._not_before, float(stamp))
-        self.log.info(events.AUTH_SHARE_REVOKED, "every shared link issued so far was revoked",
-                      component="auth", client=client, not_before=stamp)
-        return web.json_response({"revoked_before": stamp}, headers={"Cache-Control": "no-store"})
+        return response
 
     def _token_link(self, request: web.Request, token: str) -> web.StreamResponse:
         client = self._client(request)
@@ -335,12 +234,12 @@ class TokenAccess:
             websocket=websocket or None,
         )
         if websocket:
-            return _plain("devproxy: not logged in; open /_devproxy/login first\n", 401)
-        if _wants_html(request):
+            return plain_response("devproxy: not logged in; open /_devproxy/login first\n", 401)
+        if wants_html(request):
             back = safe_next(without_param(request.raw_path, TOKEN_PARAM))
             location = f"{LOGIN_PATH}?next={quote(back, safe='')}"
             return web.Response(status=303, headers={"Location": location, **PAGE_HEADERS})
-        return _plain("devproxy: not logged in; open /_devproxy/login\n", 401)
+        return plain_response("devproxy: not logged in; open /_devproxy/login\n", 401)
 
     def _rate_limited(self, request: web.Request, client: str, wait: float) -> web.Response:
         seconds = max(1, math.ceil(wait))
@@ -349,11 +248,11 @@ class TokenAccess:
             component="auth", client=client, retry_after_s=seconds,
         )
         headers = {"Retry-After": str(seconds)}
-        if request.method == "POST" or _wants_html(request):
+        if request.method == "POST" or wants_html(request):
             page = login_page(error=f"Too many failed attempts. Try again in {seconds} seconds.",
                               next_path="/")
-            return _html(page, 429, headers)
-        return _plain(f"devproxy: too many failed logins; retry in {seconds} s\n", 429, headers)
+            return html_response(page, 429, headers)
+        return plain_response(f"devproxy: too many failed logins; retry in {seconds} s\n", 429, headers)
 
     def _client(self, request: web.Request) -> str:
         forwarded = request.headers.getall("X-Forwarded-For", [])
@@ -376,7 +275,7 @@ class TokenAccess:
     # -- routes -------------------------------------------------------------------------
 
     async def _login_form(self, request: web.Request) -> web.StreamResponse:
-        return _html(login_page(error=None, next_path=safe_next(request.query.get("next"))))
+        return html_response(login_page(error=None, next_path=safe_next(request.query.get("next"))))
 
     async def _login_submit(self, request: web.Request) -> web.StreamResponse:
         client = self._client(request)
@@ -391,11 +290,11 @@ class TokenAccess:
                                  next_path, method="form")
         if logged_in is not None:
             return logged_in
-        return _html(login_page(error="That access token is not right.", next_path=next_path), 401)
+        return html_response(login_page(error="That access token is not right.", next_path=next_path), 401)
 
     async def _logout_form(self, request: web.Request) -> web.StreamResponse:
         """A page with the logout button: a GET (a link, an image on another site) changes nothing."""
-        return _html(logout_page())
+        return html_response(logout_page())
 
     async def _logout(self, request: web.Request) -> web.StreamResponse:
         client = self._client(request)
@@ -403,7 +302,7 @@ class TokenAccess:
         if not same_origin(request.headers.get("Origin"), request.headers.get("Sec-Fetch-Site"), request.host, scheme):
             self.log.warning(events.AUTH_DENIED, "logout refused: the request came from another site",
                              component="auth", client=client, path=request.path)
-            return _plain("devproxy: logout refused: the request came from another site\n", 403)
+            return plain_response("devproxy: logout refused: the request came from another site\n", 403)
         ended = 0
         for value in cookie_values(request.headers.getall("Cookie", []), COOKIE_NAME):
             nonce = session_nonce(value)

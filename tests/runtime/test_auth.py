@@ -13,6 +13,7 @@ from urllib.parse import parse_qs, urlsplit
 import aiohttp
 import pytest
 from aiohttp import web
+from aiohttp.test_utils import make_mocked_request
 from yarl import URL
 
 from devproxy.errors import AuthError
@@ -597,7 +598,6 @@ def test_build_access_token_mode() -> None:
 
 async def test_none_mode_allows_everything() -> None:
     """NoAccess.check lets every request through."""
-    from aiohttp.test_utils import make_mocked_request
 
     assert await NoAccess().check(make_mocked_request("GET", "/x")) is None
 
