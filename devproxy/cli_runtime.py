@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from typing import Optional
 
 import typer
@@ -31,6 +32,11 @@ def runtime(
     auth: Optional[str] = typer.Option(
         None, "--auth", help="Access control: none|token|iap [env DEVPROXY_AUTH]"
     ),
+    log_format: Optional[str] = typer.Option(
+        None, "--log-format",
+        help="auto|json|text: auto writes JSON lines when stdout is not a terminal or on Cloud Run, "
+        "text on a terminal [env DEVPROXY_LOG_FORMAT; default auto]",
+    ),
     route: Optional[list[str]] = typer.Option(
         None, "--route", metavar="PREFIX=URL",
         help="Another dev server under a path prefix (repeatable), e.g. /jupyter/=http://devbox:8889; "
@@ -44,6 +50,7 @@ def runtime(
 
     config = build_config(
         os.environ, target=target, listen=listen, socks=socks, no_tailscale=no_tailscale, auth=auth,
+        log_format_flag=log_format, stdout_tty=sys.stdout.isatty(),
         routes=route or (),
     )
-    raise typer.Exit(serve(config, os.environ))
+    raise typer.Exit(serve(config))
