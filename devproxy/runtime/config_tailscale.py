@@ -20,7 +20,9 @@ from urllib.parse import urlsplit
 from devproxy.contract import AUTHKEY_ENV, AUTHKEY_ENV_ALIAS, SECRET_ENV
 from devproxy.errors import ConfigError
 from devproxy.runtime import config_env
-from devproxy.runtime.watchdog import DEFAULT_BOUND_S
+
+#: the watchdog's default bound (watchdog.py reads it from here: config must not import the watchdog).
+DEFAULT_BOUND_S = 60.0
 
 DEFAULT_SOCKS_HOST = "127.0.0.1"
 DEFAULT_SOCKS_PORT = 1055

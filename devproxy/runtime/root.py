@@ -15,7 +15,7 @@ from devproxy.runtime.app import ServerHandler, create_handler, page_table
 from devproxy.runtime.auth import AccessPolicy, build_access
 from devproxy.runtime.bridges import LiveBridges
 from devproxy.runtime.config import RuntimeConfig
-from devproxy.runtime.dial import Dialer
+from devproxy.runtime.tunnel import Dialer
 from devproxy.runtime.forwarder import Forwarder, create_forwarder
 from devproxy.runtime.health import Readiness
 from devproxy.runtime.log import EventLog

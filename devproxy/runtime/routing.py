@@ -11,7 +11,7 @@ from dataclasses import dataclass, replace
 from aiohttp import web
 
 from devproxy.runtime.config import RuntimeConfig, Target
-from devproxy.runtime.dial import Dialer
+from devproxy.runtime.tunnel import Dialer
 from devproxy.runtime.forwarder import Forwarder, create_forwarder
 from devproxy.runtime.health import Readiness
 from devproxy.runtime.log import EventLog

@@ -14,8 +14,8 @@ from aiohttp import web
 
 from devproxy import __version__
 from devproxy.runtime.bridges import LiveBridges
-from devproxy.runtime.dial import Dialer
 from devproxy.runtime.grants import GrantView
+from devproxy.runtime.tunnel import Dialer
 from devproxy.runtime.health import Readiness
 from devproxy.runtime.log import EventLog
 from devproxy.runtime.page_table import Page, protected
