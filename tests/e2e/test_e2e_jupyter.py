@@ -13,6 +13,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 import pytest
 from playwright.sync_api import Browser
@@ -30,6 +31,13 @@ LOGIN_INPUT = "input[type=password]"
 NOTEBOOK = "e2e.ipynb"
 CELL = "print(6 * 7, 'from the kernel')"
 OUTPUT = "42 from the kernel"
+#: opens a WebSocket from the page; resolves to "open" or to the close code (bounded by a timer).
+WEBSOCKET_OUTCOME = """url => new Promise(resolve => {
+  const ws = new WebSocket(url);
+  const timer = setTimeout(() => resolve('no answer in 15 s'), 15000);
+  ws.onopen = () => { clearTimeout(timer); ws.close(); resolve('open'); };
+  ws.onclose = e => { clearTimeout(timer); resolve(e.code); };
+})"""
 
 
 def _notebook() -> str:
@@ -43,8 +51,14 @@ def _notebook() -> str:
     })
 
 
+@dataclass
+class JupyterLab:
+    managed: Managed
+    port: int
+
+
 @pytest.fixture(scope="module")
-def jupyter(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
+def jupyter(tmp_path_factory: pytest.TempPathFactory) -> Iterator[JupyterLab]:
     """JupyterLab on a free loopback port under /jupyter/, no token of its own (devproxy guards it)."""
     root = tmp_path_factory.mktemp("jupyter")
     (root / "notebooks").mkdir()
@@ -66,16 +80,29 @@ def jupyter(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
     try:
         wait_until(lambda: http_status(f"http://127.0.0.1:{port}/jupyter/api/status") == 200, 90,
                    "JupyterLab /jupyter/api/status", interval=0.25, alive=managed)
-        yield port
+        yield JupyterLab(managed, port)
     finally:
         managed.stop()
 
 
 @pytest.fixture(scope="module")
-def proxy(code_server: CodeServer, socks: Microsocks, jupyter: int) -> Iterator[Devproxy]:
-    routes = f"/jupyter/=http://127.0.0.1:{jupyter};host=public"
+def proxy(code_server: CodeServer, socks: Microsocks, jupyter: JupyterLab) -> Iterator[Devproxy]:
+    routes = f"/jupyter/=http://127.0.0.1:{jupyter.port};host=public"
     proxy = start_devproxy("devproxy-jupyter", code_server.target, socks.url, auth="token",
                            extra_env={"DEVPROXY_ACCESS_TOKEN": TOKEN, "DEVPROXY_ROUTES": routes})
+    try:
+        yield proxy
+    finally:
+        proxy.stop()
+
+
+@pytest.fixture(scope="module")
+def proxy_without_public_host(code_server: CodeServer, socks: Microsocks,
+                              jupyter: JupyterLab) -> Iterator[Devproxy]:
+    """The same route without `;host=public`: Jupyter sees its own address as Host."""
+    proxy = start_devproxy("devproxy-jupyter-own-host", code_server.target, socks.url, auth="token",
+                           extra_env={"DEVPROXY_ACCESS_TOKEN": TOKEN,
+                                      "DEVPROXY_ROUTES": f"/jupyter/=http://127.0.0.1:{jupyter.port}"})
     try:
         yield proxy
     finally:
@@ -154,3 +181,22 @@ def test_shared_link_opens_jupyter_only(browser: Browser, proxy: Devproxy) -> No
         assert link.split("=", 1)[1] not in proxy.managed.output()
     finally:
         bench.close()
+
+
+def test_jupyter_websockets_need_the_public_host(browser: Browser, proxy: Devproxy,
+                                                 proxy_without_public_host: Devproxy, jupyter: JupyterLab) -> None:
+    """Negative control: without `;host=public` Jupyter blocks the page's WebSockets (its Origin check)."""
+    outcomes = {}
+    for name, each in (("public", proxy), ("own", proxy_without_public_host)):
+        bench = _page(browser, f"jupyter-host-{name}")
+        try:
+            base = each.url(PUBLIC_HOST)
+            bench.goto(f"{base}/jupyter/lab?devproxy_token={TOKEN}")
+            ws_url = base.replace("http://", "ws://") + "/jupyter/api/events/subscribe"
+            outcomes[name] = bench.page.evaluate(WEBSOCKET_OUTCOME, ws_url)
+        finally:
+            bench.close()
+    assert outcomes == {"public": "open", "own": 1006}, outcomes
+    # Jupyter's own words: the Origin's host is not the Host it was sent
+    assert f"Origin: http://{PUBLIC_HOST}:{proxy_without_public_host.port}, Host: 127.0.0.1:{jupyter.port}" \
+        in jupyter.managed.output()
