@@ -47,8 +47,8 @@ def share(
         typer.echo(f"every link shared before {_utc(stamp)} is revoked on the running service")
         typer.echo(
             "to keep them revoked after the service restarts, set DEVPROXY_SHARE_NOT_BEFORE="
-            f"{stamp} on it, e.g. gcloud run services update SERVICE --region REGION "
-            f"--update-env-vars DEVPROXY_SHARE_NOT_BEFORE={stamp}",
+            f"{stamp:.3f} on it, e.g. gcloud run services update SERVICE --region REGION "
+            f"--update-env-vars DEVPROXY_SHARE_NOT_BEFORE={stamp:.3f}",
             err=True,
         )
         return

@@ -68,12 +68,12 @@ def share_link(token: str, url: str, prefix: str, seconds: int, *, now: float | 
     return SharedLink(f"{url}{prefix}?{TOKEN_PARAM}={grant}", prefix, int(issued + seconds))
 
 
-def revoke_all(token: str, url: str, *, now: float | None = None) -> int:
+def revoke_all(token: str, url: str, *, now: float | None = None) -> float:
     """Tell the running service to refuse every link issued before now; returns that time.
 
     Raises: DevproxyError naming what went wrong (the service refused, or could not be reached).
     """
-    stamp = int(time.time() if now is None else now)
+    stamp = round(time.time() if now is None else now, 3)
     request = urllib.request.Request(
         url + SHARE_REVOKE_PATH, data=revoke_message(grant_key(token), stamp).encode(), method="POST",
         headers={"Content-Type": "text/plain", "User-Agent": "devproxy-share"},

@@ -1,7 +1,8 @@
 """Shared links: a signed, expiring grant that opens one route prefix, and nothing else. Pure.
 
 `devproxy share PREFIX` signs a grant `g1.<prefix>.<issued>.<until>.<nonce>.<signature>` (prefix in
-unpadded base64url, times in epoch seconds) with a key derived from the access token under its own
+unpadded base64url, issued in epoch milliseconds so that a link made right after a revocation is
+not caught by it, until in epoch seconds) with a key derived from the access token under its own
 label, so a grant can never pass for a session cookie and a new access token ends every grant. The
 runtime turns a valid grant into a cookie scoped to the prefix. Revoking every link is a
 "not before" time: grants issued earlier are refused (`DEVPROXY_SHARE_NOT_BEFORE` at start, or a
@@ -53,7 +54,7 @@ class Grant:
     """What a valid grant says: which prefix, issued when, valid until when (epoch seconds)."""
 
     prefix: str
-    issued: int
+    issued: float
     until: int
     nonce: str
 
@@ -69,7 +70,7 @@ def is_grant(value: str) -> bool:
 
 def make_grant(key: bytes, prefix: str, issued: float, seconds: float, nonce: str) -> str:
     """A signed grant for `prefix`, valid for `seconds` from `issued`."""
-    payload = f"{GRANT_VERSION}.{_b64(prefix)}.{int(issued)}.{int(issued + seconds)}.{nonce}"
+    payload = f"{GRANT_VERSION}.{_b64(prefix)}.{int(issued * 1000)}.{int(issued + seconds)}.{nonce}"
     return f"{payload}.{_sign(key, payload)}"
 
 
@@ -85,7 +86,7 @@ def read_grant(key: bytes, value: str) -> Grant | None:
         prefix = _unb64(parts[1])
     except (binascii.Error, UnicodeDecodeError, ValueError):
         return None
-    return Grant(prefix, int(parts[2]), int(parts[3]), parts[4])
+    return Grant(prefix, int(parts[2]) / 1000, int(parts[3]), parts[4])
 
 
 def grant_problem(grant: Grant, now: float, not_before: float) -> str | None:
@@ -129,20 +130,21 @@ def share_prefix(text: str) -> str:
     return value
 
 
-def revoke_message(key: bytes, not_before: int) -> str:
-    """The signed body of a revoke-all request: `<not_before>.<signature>`."""
-    return f"{not_before}.{_sign(key, f'{_REVOKE_LABEL}.{not_before}')}"
+def revoke_message(key: bytes, not_before: float) -> str:
+    """The signed body of a revoke-all request: `<not_before in epoch milliseconds>.<signature>`."""
+    stamp = int(not_before * 1000)
+    return f"{stamp}.{_sign(key, f'{_REVOKE_LABEL}.{stamp}')}"
 
 
-def read_revoke(key: bytes, body: str, now: float) -> int | None:
-    """The "not before" time of a correctly signed, current revoke-all request (None otherwise)."""
+def read_revoke(key: bytes, body: str, now: float) -> float | None:
+    """The "not before" time (epoch seconds) of a correctly signed, current revoke-all request (None otherwise)."""
     stamp, _, signature = body.strip().partition(".")
     if not stamp.isdigit() or not hmac.compare_digest(
             _sign(key, f"{_REVOKE_LABEL}.{stamp}").encode(), signature.encode()):
         return None
-    if abs(int(stamp) - now) > REVOKE_SKEW:
+    if abs(int(stamp) / 1000 - now) > REVOKE_SKEW:
         return None  # an old request replayed (or a clock far off)
-    return int(stamp)
+    return int(stamp) / 1000
 
 
 @dataclass(frozen=True, slots=True)

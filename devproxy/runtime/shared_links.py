@@ -122,7 +122,7 @@ class SharedLinks:
                              component="auth", client=client, method="revoke")
             return plain_response("devproxy: revoke refused: wrong signature, or the clocks differ by more than "
                                   "5 minutes\n", 403)
-        self._not_before = max(self._not_before, float(stamp))
+        self._not_before = max(self._not_before, stamp)
         self.log.info(events.AUTH_SHARE_REVOKED, "every shared link issued so far was revoked",
                       component="auth", client=client, not_before=stamp)
         return web.json_response({"revoked_before": stamp}, headers={"Cache-Control": "no-store"})

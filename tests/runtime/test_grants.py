@@ -139,3 +139,14 @@ def test_grants_seen_lists_live_ones_only() -> None:
     seen.note(Grant("/c/", NOW, NOW + 300, "3"), NOW)
     assert [v.prefix for v in seen.active(NOW, 0)] == ["/b/", "/c/"]
     assert seen.active(NOW, 0)[0].as_json() == {"prefix": "/b/", "until": NOW + 200, "issued": NOW + 5}
+
+
+def test_revocation_is_precise_to_the_millisecond() -> None:
+    """A link made in the same second as --revoke-all, but after it, keeps working; one made before does not."""
+    revoked_at = read_revoke(KEY, revoke_message(KEY, NOW + 0.400), NOW + 1)
+    assert revoked_at == NOW + 0.4
+    before = read_grant(KEY, make_grant(KEY, "/a/", NOW + 0.399, 3600, "b"))
+    after = read_grant(KEY, make_grant(KEY, "/a/", NOW + 0.401, 3600, "a"))
+    assert before is not None and after is not None
+    assert grant_problem(before, NOW + 1, revoked_at) == "revoked"
+    assert grant_problem(after, NOW + 1, revoked_at) is None
