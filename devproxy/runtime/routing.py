@@ -6,6 +6,7 @@ and answers which forwarder a request goes to.
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, replace
 
 from aiohttp import web
@@ -58,8 +59,10 @@ class Routed:
 
     async def views(self, default_check: TargetCheck) -> list[RouteView]:
         """Every route with its target checked now (the default route's check is passed in)."""
-        views = [RouteView(route.prefix, route.describe(), await self.checks[route.prefix].target_check(), False)
-                 for route in self.table.routes]
+        # Concurrently: a dead route's dial (up to the connect timeout) must not add up with the others.
+        checks = await asyncio.gather(*(self.checks[route.prefix].target_check() for route in self.table.routes))
+        views = [RouteView(route.prefix, route.describe(), check, False)
+                 for route, check in zip(self.table.routes, checks, strict=True)]
         default = self.table.default
         return [*views, RouteView(default.prefix, default.describe(), default_check, True)]
 
