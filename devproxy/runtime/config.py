@@ -20,7 +20,8 @@ from devproxy.errors import ConfigError
 from devproxy.runtime import config_env
 from devproxy.runtime.config_access import AccessSettings, access_settings
 from devproxy.runtime.config_tailscale import DEFAULT_SOCKS_HOST, DEFAULT_SOCKS_PORT, TailscaleSettings, tailscale_section
-from devproxy.runtime.routes import Route, build_routes, split_routes
+from devproxy.route_specs import ROUTES_ENV, split_routes
+from devproxy.runtime.routes import Route, build_routes
 
 DEFAULT_SOCKS = "socks5://127.0.0.1:1055"
 DEFAULT_PORT = 8080
@@ -296,7 +297,7 @@ def build_config(
     mode = parse_auth(_flag_or_env(auth, env, "DEVPROXY_AUTH") or accepted_auth[0], accepted_auth)
     # With --socks none nothing would use tailscaled's SOCKS server, so it is not started.
     supervised = not (no_tailscale or config_env.flag(env, "DEVPROXY_NO_TAILSCALE")) and socks_endpoint is not None
-    route_specs = list(routes) or split_routes(config_env.text(env, "DEVPROXY_ROUTES"))
+    route_specs = list(routes) or split_routes(config_env.text(env, ROUTES_ENV))
     # Keyword order is check order: the proxy's own settings first, tailscale's last.
     return RuntimeConfig(
         target=parsed_target,

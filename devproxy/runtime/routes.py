@@ -13,7 +13,8 @@ matches `/app` and `/app/x`, never `/apple`). The mode follows nginx's rule for 
   `Set-Cookie` paths (`Path=/` becomes `Path=/app/`, as nginx's `proxy_cookie_path`).
 
 A route may send the public host as `Host` (`;host=public`): Jupyter compares the Origin's host
-with `Host`, not `X-Forwarded-Host`, and refuses its kernel WebSockets otherwise.
+with `Host`, not `X-Forwarded-Host`, and refuses its kernel WebSockets otherwise. The syntax of a
+route and its checks are shared with deploy (devproxy/route_specs.py).
 """
 
 from __future__ import annotations
@@ -22,16 +23,13 @@ import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Generic, Protocol, TypeVar
-from urllib.parse import unquote, urlsplit, urlunsplit
+from urllib.parse import urlsplit, urlunsplit
 
-from devproxy.contract import PAGE_PREFIX
 from devproxy.errors import ConfigError
+from devproxy.route_specs import RouteSpec, parse_specs
 
-#: characters a prefix may hold: a plain path, no query, fragment, escapes or spaces.
-_PREFIX_CHARS = re.compile(r"/[A-Za-z0-9._~!$&'()*+:@/-]*")
 #: `Refresh: 5; url=/login` (the URL part, quoted or not).
 _REFRESH = re.compile(r"""^(\s*\d+\s*[;,]\s*url\s*=\s*)(['"]?)(.*?)(\2\s*)$""", re.IGNORECASE | re.DOTALL)
-_OPTIONS = {"host=public": True, "host=target": False}
 
 
 class Upstream(Protocol):
@@ -190,62 +188,21 @@ class RouteTable(Generic[T]):
         return None
 
 
-def has_dot_segment(path: str) -> bool:
-    """Whether a path has a `.` or `..` segment, in any spelling a server might decode."""
-    decoded = unquote(unquote(path)).replace("\\", "/")
-    return any(segment in (".", "..") for segment in decoded.split("/"))
-
-
-def parse_route(text: str, parse_url: Callable[[str], T]) -> Route[T]:
-    """One `PREFIX=URL[;host=public]`; `parse_url` parses the URL (config.parse_target).
-
-    Raises: ConfigError (one line) when it cannot work.
-    """
-    spec = text.strip()
-    prefix, sep, rest = spec.partition("=")
-    prefix = prefix.strip()
-    if not sep or not rest.strip():
-        raise ConfigError(f"invalid route {text!r}: use PREFIX=URL, e.g. /jupyter/=http://devbox:8889")
-    url, *options = [piece.strip() for piece in rest.split(";")]
-    if not prefix.startswith("/"):
-        raise ConfigError(f"invalid route {text!r}: the prefix must start with '/' (e.g. /{prefix.lstrip('/')})")
-    if prefix == "/" or not _PREFIX_CHARS.fullmatch(prefix) or "//" in prefix or has_dot_segment(prefix):
-        raise ConfigError(
-            f"invalid route {text!r}: the prefix must be a plain path such as /app/ "
-            "('/' itself is the default route, --target)"
-        )
-    if (prefix.lower() + "/").startswith(PAGE_PREFIX):
-        raise ConfigError(f"invalid route {text!r}: {PAGE_PREFIX} is reserved for devproxy's own pages")
-    public_host = False
-    for option in options:
-        if option.lower() not in _OPTIONS:
-            raise ConfigError(f"invalid route {text!r}: unknown option {option!r} (known: host=public)")
-        public_host = _OPTIONS[option.lower()]
+def parse_route(spec: RouteSpec, parse_url: Callable[[str], T]) -> Route[T]:
+    """The route for a checked spec; `parse_url` parses its URL (config.parse_target). Raises: ConfigError."""
     try:
-        target = parse_url(url)
-        parts = urlsplit(url)
-        if parts.path:  # the path replaces the prefix; the target itself is the origin
+        target = parse_url(spec.url)
+        parts = urlsplit(spec.url)
+        path = parts.path
+        if path:  # the path replaces the prefix; the target itself is the origin
             target = parse_url(urlunsplit((parts.scheme, parts.netloc, "", "", "")))
     except ConfigError as exc:
-        raise ConfigError(f"invalid route {prefix}: {exc}") from exc
-    return Route(prefix, target, replace=parts.path or None, public_host=public_host)
+        raise ConfigError(f"invalid route {spec.prefix}: {exc}") from exc
+    return Route(spec.prefix, target, replace=path or None, public_host=spec.public_host)
 
 
-def split_routes(value: str) -> list[str]:
-    """`DEVPROXY_ROUTES`: pairs separated by commas (blank entries ignored)."""
-    return [item for item in (piece.strip() for piece in value.split(",")) if item]
-
-
-def build_routes(default: T, specs: Iterable[str], parse_url: Callable[[str], T]) -> RouteTable[T]:
-    """The route table: `default` for everything else, then each spec. Raises: ConfigError."""
-    routes: list[Route[T]] = []
-    seen: dict[str, str] = {}
-    for spec in specs:
-        route = parse_route(spec, parse_url)
-        key = route.stem
-        if key in seen:
-            raise ConfigError(f"invalid route {spec.strip()!r}: the prefix {seen[key]} is already routed")
-        seen[key] = route.prefix
-        routes.append(route)
+def build_routes(default: T, texts: Iterable[str], parse_url: Callable[[str], T]) -> RouteTable[T]:
+    """The route table: `default` for everything else, then each `PREFIX=URL`. Raises: ConfigError."""
+    routes = [parse_route(spec, parse_url) for spec in parse_specs(texts)]
     routes.sort(key=lambda r: (-len(r.stem), r.prefix))
     return RouteTable(Route("/", default), tuple(routes))

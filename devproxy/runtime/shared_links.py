@@ -22,7 +22,8 @@ from devproxy.runtime.grants import Grant, GrantsSeen, GrantView, grant_key, gra
 from devproxy.runtime.log import EventLog
 from devproxy.runtime.pages import PAGE_HEADERS, share_page
 from devproxy.runtime.responses import html_response, plain_response, wants_html
-from devproxy.runtime.routes import Route, RouteTable, has_dot_segment
+from devproxy.route_specs import has_dot_segment
+from devproxy.runtime.routes import Route, RouteTable
 from devproxy.runtime.sessions import COOKIE_NAME, TOKEN_PARAM, cookie_values, without_param
 
 #: a grant for a prefix that matches no route any more.

@@ -6,7 +6,8 @@ import pytest
 
 from devproxy.errors import ConfigError
 from devproxy.runtime.config import parse_target
-from devproxy.runtime.routes import RouteTable, build_routes, has_dot_segment, parse_route, split_routes
+from devproxy.route_specs import has_dot_segment, parse_spec, split_routes
+from devproxy.runtime.routes import RouteTable, build_routes, parse_route
 
 DEFAULT = parse_target("http://devbox:8888")
 TABLE = build_routes(DEFAULT, [
@@ -30,7 +31,7 @@ TABLE = build_routes(DEFAULT, [
 )
 def test_parse_route(spec: str, prefix: str, target: str, replace: str | None, public_host: bool) -> None:
     """A URL without a path is pass-through; with one, even "/", it replaces the prefix."""
-    route = parse_route(spec, parse_target)
+    route = parse_route(parse_spec(spec), parse_target)
     assert (route.prefix, str(route.target), route.replace, route.public_host) == (prefix, target, replace, public_host)
 
 
