@@ -22,7 +22,7 @@ from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from devproxy.runtime.grants import grant_key, make_grant
 from e2e_procs import Managed, child_env, free_port, http_status, start, wait_until
 from e2e_services import KNOWN_FILE, CodeServer, Devproxy, Microsocks, start_devproxy
-from e2e_workbench import PUBLIC_HOST, Workbench, open_context_page
+from e2e_workbench import PUBLIC_HOST, WEBSOCKET_OUTCOME, Workbench, open_context_page
 
 pytestmark = pytest.mark.e2e
 
@@ -31,13 +31,6 @@ LOGIN_INPUT = "input[type=password]"
 NOTEBOOK = "e2e.ipynb"
 CELL = "print(6 * 7, 'from the kernel')"
 OUTPUT = "42 from the kernel"
-#: opens a WebSocket from the page; resolves to "open" or to the close code (bounded by a timer).
-WEBSOCKET_OUTCOME = """url => new Promise(resolve => {
-  const ws = new WebSocket(url);
-  const timer = setTimeout(() => resolve('no answer in 15 s'), 15000);
-  ws.onopen = () => { clearTimeout(timer); ws.close(); resolve('open'); };
-  ws.onclose = e => { clearTimeout(timer); resolve(e.code); };
-})"""
 
 
 def _notebook() -> str:
