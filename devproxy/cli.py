@@ -49,6 +49,9 @@ def _register() -> None:
     from devproxy import cli_runtime
 
     cli_runtime.register(app)
+    from devproxy import cli_share
+
+    cli_share.register(app)
     try:
         from devproxy import cli_deploy
     except ImportError:  # pragma: no cover - only while the module is being written

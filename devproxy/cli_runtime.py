@@ -37,6 +37,12 @@ def runtime(
         help="auto|json|text: auto writes JSON lines when stdout is not a terminal or on Cloud Run, "
         "text on a terminal [env var: DEVPROXY_LOG_FORMAT; default: auto]",
     ),
+    route: Optional[list[str]] = typer.Option(
+        None, "--route", metavar="PREFIX=URL",
+        help="Another dev server under a path prefix (repeatable), e.g. /jupyter/=http://devbox:8889; "
+        "a URL with a path (even /) strips the prefix; append ;host=public to send the public Host "
+        "[env DEVPROXY_ROUTES, comma-separated]",
+    ),
 ) -> None:
     """Serve $PORT and forward HTTP and WebSocket traffic to the target through SOCKS5."""
     from devproxy.runtime.config import build_config
@@ -45,5 +51,6 @@ def runtime(
     config = build_config(
         os.environ, target=target, listen=listen, socks=socks, no_tailscale=no_tailscale, auth=auth,
         log_format_flag=log_format, stdout_tty=sys.stdout.isatty(),
+        routes=route or (),
     )
     raise typer.Exit(serve(config))

@@ -21,4 +21,6 @@ SECRET_ENV = (AUTHKEY_ENV, AUTHKEY_ENV_ALIAS, ACCESS_TOKEN_ENV)
 PAGE_PREFIX = "/_devproxy/"
 HEALTH_PATH = PAGE_PREFIX + "health"
 READY_PATH = PAGE_PREFIX + "ready"
+#: where `devproxy share --revoke-all` posts its signed request to the running service.
+SHARE_REVOKE_PATH = PAGE_PREFIX + "share/revoke"
 

@@ -13,6 +13,8 @@ AUTH_LOGIN = "auth.login"
 AUTH_LOGIN_FAILED = "auth.login_failed"
 AUTH_LOGOUT = "auth.logout"
 AUTH_RATE_LIMITED = "auth.rate_limited"
+AUTH_SHARE_OPENED = "auth.share_opened"
+AUTH_SHARE_REVOKED = "auth.share_revoked"
 AUTH_WEAK_TOKEN = "auth.weak_token"
 
 HTTP_ACCESS = "http.access"
@@ -72,6 +74,8 @@ WS_UPGRADE_REJECTED = "ws.upgrade_rejected"
 BENIGN: frozenset[str] = frozenset({
     AUTH_LOGIN,
     AUTH_LOGOUT,
+    AUTH_SHARE_OPENED,
+    AUTH_SHARE_REVOKED,
     HTTP_ACCESS,
     HTTP_BAD_REQUEST,
     HTTP_HEAD_TIMEOUT,

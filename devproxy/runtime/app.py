@@ -20,6 +20,7 @@ from devproxy.runtime.health import Readiness, health, ready_handler
 from devproxy.runtime.http_forward import forward_http
 from devproxy.runtime.incoming import is_websocket
 from devproxy.runtime.page_table import Handler, Page, PageTable, public
+from devproxy.runtime.routing import Routed
 from devproxy.runtime.thaw import ThawGuard
 from devproxy.runtime.vsda import vsda_stub
 from devproxy.runtime.ws_bridge import bridge_websocket
@@ -33,19 +34,24 @@ async def _continue(request: web.BaseRequest) -> None:
         await request.writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
 
 
-def proxy_handler(proxy: Forwarder, live: LiveBridges, access: AccessPolicy | None) -> Handler:
+def proxy_handler(proxy: Forwarder, live: LiveBridges, access: AccessPolicy | None,
+                  routed: Routed | None = None) -> Handler:
     async def forward(request: web.Request) -> web.StreamResponse:
         stub = vsda_stub(request.path)
         if stub is not None:
             return stub
+        moved = routed.slash_redirect(request) if routed is not None else None
+        if moved is not None:
+            return moved
         if access is not None:
             denied = await access.check(request)
             if denied is not None:
                 return denied
+        target = routed.pick(request.raw_path) if routed is not None else proxy
         if is_websocket(request):
-            return await bridge_websocket(request, proxy, live)
+            return await bridge_websocket(request, target, live)
         await _continue(request)
-        return await forward_http(request, proxy)
+        return await forward_http(request, target)
 
     return forward
 
@@ -59,13 +65,14 @@ def page_table(readiness: Readiness, access: AccessPolicy | None, extra: list[Pa
 
 
 def create_handler(proxy: Forwarder, live: LiveBridges, pages: PageTable, *,
-                   access: AccessPolicy | None = None, gate: ThawGuard | None = None) -> ServerHandler:
-    """The runtime's one request handler: devproxy pages first, then everything else to the target.
+                   access: AccessPolicy | None = None, routed: Routed | None = None,
+                   gate: ThawGuard | None = None) -> ServerHandler:
+    """The runtime's one request handler: devproxy pages first, then everything else to its route's target.
 
     After a freeze `gate` holds requests for the target (bounded) until the tailnet path is checked;
     devproxy's own pages answer at once.
     """
-    forward = proxy_handler(proxy, live, access)
+    forward = proxy_handler(proxy, live, access, routed)
 
     async def dispatch(base: web.BaseRequest) -> web.StreamResponse:
         # The low-level server builds BaseRequest; handlers use nothing of Request beyond it.

@@ -5,10 +5,17 @@ Modes: `token` (an access token, a login page and an HMAC-signed session cookie)
 The app calls `policy.check(request)` before proxying anything (HTTP and WebSocket alike);
 `None` means go ahead, anything else is the response to send instead.
 
-The pure rules live apart (sessions.py: session values, cookies, redirect targets; ratelimit.py:
-the client address and failed-login limit); the classes here only read requests and build
-responses. The token and the cookie
-value never appear in a log record.
+The pure rules live apart (sessions.py: session values, cookies, redirect targets, revocations,
+the origin check; ratelimit.py: the client address and failed-login limit); the classes here only
+read requests and build responses. The token and the cookie value never appear in a log record.
+
+Shared links (grants.py) carry a signed grant where the login link carries the token: the grant
+becomes a cookie scoped to its route's prefix, and it opens requests routed to that prefix only,
+never devproxy's own pages; expired or revoked links get a page that says so.
+
+Logging out is a POST from this site's own pages (another site cannot log a user out) and ends
+the session on the server too: the same cookie value, replayed, is refused until it would have
+expired (held in this instance's memory; a new access token ends every session everywhere).
 """
 
 from __future__ import annotations
@@ -17,35 +24,44 @@ import hmac
 import math
 import secrets
 import time
-from collections.abc import Callable, Mapping
-from typing import Protocol
+from collections.abc import Callable
+from typing import Any, Protocol
 from urllib.parse import quote
 
 from aiohttp import web
 
 from devproxy import events
+from devproxy.contract import SHARE_REVOKE_PATH
 from devproxy.errors import AuthError
 from devproxy.runtime.config_access import AccessSettings
+from devproxy.runtime.grants import GrantView, is_grant
 from devproxy.runtime.incoming import is_websocket
 from devproxy.runtime.log import EventLog
-from devproxy.runtime.pages import PAGE_HEADERS, login_page
+from devproxy.runtime.pages import PAGE_HEADERS, login_page, logout_page
 from devproxy.runtime.ratelimit import RateLimiter, client_ip
+from devproxy.runtime.responses import html_response, plain_response, wants_html
+from devproxy.runtime.routes import RouteTable
+from devproxy.runtime.shared_links import SharedLinks
 from devproxy.runtime.sessions import (
     COOKIE_NAME,
     DEFAULT_SESSION_DAYS,
     LOGIN_PATH,
     LOGOUT_PATH,
     TOKEN_PARAM,
+    Revocations,
     cookie_values,
     make_session,
     safe_next,
+    same_origin,
     session_key,
+    session_nonce,
     session_problem,
     without_param,
 )
 
 #: a short token can be guessed despite the rate limit; deploy generates 32 random bytes.
 WEAK_TOKEN_LENGTH = 16
+REVOKE_PATH = SHARE_REVOKE_PATH
 
 
 class AccessPolicy(Protocol):
@@ -58,30 +74,6 @@ class AccessPolicy(Protocol):
     def routes(self) -> list[web.RouteDef]: ...
 
     async def check(self, request: web.Request) -> web.StreamResponse | None: ...
-
-
-def _html(text: str, status: int = 200, headers: Mapping[str, str] | None = None) -> web.Response:
-    return web.Response(
-        text=text, status=status, content_type="text/html", charset="utf-8",
-        headers={**PAGE_HEADERS, **(headers or {})},
-    )
-
-
-def _plain(text: str, status: int, headers: Mapping[str, str] | None = None) -> web.Response:
-    return web.Response(
-        text=text, status=status, content_type="text/plain", charset="utf-8",
-        headers={"Cache-Control": "no-store", **(headers or {})},
-    )
-
-
-def _wants_html(request: web.Request) -> bool:
-    return (
-        request.method in ("GET", "HEAD")
-        and (
-            "text/html" in request.headers.get("Accept", "")
-            or request.headers.get("Sec-Fetch-Mode", "") == "navigate"
-        )
-    )
 
 
 # -- the modes ------------------------------------------------------------------------------
@@ -116,26 +108,35 @@ class TokenAccess:
         clock: Callable[[], float] = time.time,
         limiter: RateLimiter | None = None,
         trusted_hops: int = 0,
+        routes: RouteTable[Any] | None = None,
+        share_not_before: float = 0.0,
     ) -> None:
         self._token = token.encode()
+        self._shares = SharedLinks(token, log, routes=routes, not_before=share_not_before, clock=clock)
         self._trusted_hops = trusted_hops
         self._key = session_key(token)
         self._lifetime_s = session_days * 86400.0
         self._public_scheme = public_scheme
         self._clock = clock
         self._limiter = limiter or RateLimiter()
+        self._revoked = Revocations()
         self.log = log
 
     def routes(self) -> list[web.RouteDef]:
         return [
             web.get(LOGIN_PATH, self._login_form),
             web.post(LOGIN_PATH, self._login_submit),
-            web.get(LOGOUT_PATH, self._logout),
+            web.get(LOGOUT_PATH, self._logout_form),
             web.post(LOGOUT_PATH, self._logout),
+            web.post(REVOKE_PATH, self._revoke_grants),  # signed with the grant key: no session needed
         ]
 
+    def active_grants(self) -> list[GrantView]:
+        """Shared links in use on this instance (prefix and until when; never the grant)."""
+        return self._shares.active()
+
     async def check(self, request: web.Request) -> web.StreamResponse | None:
-        if request.path in (LOGIN_PATH, LOGOUT_PATH):
+        if request.path in (LOGIN_PATH, LOGOUT_PATH, REVOKE_PATH):
             return None
         websocket = is_websocket(request)
         link_tokens = request.rel_url.query.getall(TOKEN_PARAM, [])
@@ -143,21 +144,60 @@ class TokenAccess:
             if websocket:
                 # The token would travel on to the target in the URL; links are for pages.
                 return self._deny(request, "login token in a WebSocket URL", websocket=True)
+            if is_grant(link_tokens[-1]):
+                return self._grant_link(request, link_tokens[-1])
             return self._token_link(request, link_tokens[-1])
         problem = self._session_problem(request)
         if problem is None:
             return None
-        return self._deny(request, problem, websocket=websocket)
+        granted, grant_trouble = self._shares.allows(request)
+        if granted:
+            return None
+        if grant_trouble is not None and not websocket and wants_html(request):
+            return self._shares.refused(request, grant_trouble, None, client=self._client(request))
+        return self._deny(request, grant_trouble or problem, websocket=websocket)
 
     # -- pieces of check() --------------------------------------------------------------
 
     def _session_problem(self, request: web.Request) -> str | None:
-        values = cookie_values(request.headers.getall("Cookie", []), COOKIE_NAME)
+        values = [v for v in cookie_values(request.headers.getall("Cookie", []), COOKIE_NAME) if not is_grant(v)]
         if not values:
             return "no session cookie"
-        now = self._clock()
-        problems = [session_problem(self._key, value, now, self._lifetime_s) for value in values]
+        problems = [self._value_problem(value) for value in values]
         return None if None in problems else problems[0]
+
+    def _value_problem(self, value: str) -> str | None:
+        problem = session_problem(self._key, value, self._clock(), self._lifetime_s)
+        if problem is not None:
+            return problem
+        nonce = session_nonce(value)
+        if nonce is not None and self._revoked.revoked(nonce[0]):
+            return "session ended by logging out"
+        return None
+
+    # -- shared links (shared_links.py decides; this adds the rate limit) -----------------
+
+    def _grant_link(self, request: web.Request, value: str) -> web.StreamResponse:
+        client = self._client(request)
+        wait = self._limiter.retry_after(client)
+        if wait is not None:
+            return self._rate_limited(request, client, wait)
+        response, valid = self._shares.open_link(request, value, client=client, secure=self._secure(request))
+        if not valid:
+            self._limiter.record_failure(client)
+        return response
+
+    async def _revoke_grants(self, request: web.Request) -> web.StreamResponse:
+        """`devproxy share --revoke-all`: a request signed with the grant key (no session needed)."""
+        client = self._client(request)
+        wait = self._limiter.retry_after(client)
+        if wait is not None:
+            return self._rate_limited(request, client, wait)
+        body = await request.content.read(200)
+        response = self._shares.revoke(body.decode("ascii", "replace"), client=client)
+        if response.status != 200:
+            self._limiter.record_failure(client)
+        return response
 
     def _token_link(self, request: web.Request, token: str) -> web.StreamResponse:
         client = self._client(request)
@@ -195,12 +235,12 @@ class TokenAccess:
             websocket=websocket or None,
         )
         if websocket:
-            return _plain("devproxy: not logged in; open /_devproxy/login first\n", 401)
-        if _wants_html(request):
+            return plain_response("devproxy: not logged in; open /_devproxy/login first\n", 401)
+        if wants_html(request):
             back = safe_next(without_param(request.raw_path, TOKEN_PARAM))
             location = f"{LOGIN_PATH}?next={quote(back, safe='')}"
             return web.Response(status=303, headers={"Location": location, **PAGE_HEADERS})
-        return _plain("devproxy: not logged in; open /_devproxy/login\n", 401)
+        return plain_response("devproxy: not logged in; open /_devproxy/login\n", 401)
 
     def _rate_limited(self, request: web.Request, client: str, wait: float) -> web.Response:
         seconds = max(1, math.ceil(wait))
@@ -209,11 +249,11 @@ class TokenAccess:
             component="auth", client=client, retry_after_s=seconds,
         )
         headers = {"Retry-After": str(seconds)}
-        if request.method == "POST" or _wants_html(request):
+        if request.method == "POST" or wants_html(request):
             page = login_page(error=f"Too many failed attempts. Try again in {seconds} seconds.",
                               next_path="/")
-            return _html(page, 429, headers)
-        return _plain(f"devproxy: too many failed logins; retry in {seconds} s\n", 429, headers)
+            return html_response(page, 429, headers)
+        return plain_response(f"devproxy: too many failed logins; retry in {seconds} s\n", 429, headers)
 
     def _client(self, request: web.Request) -> str:
         forwarded = request.headers.getall("X-Forwarded-For", [])
@@ -236,7 +276,7 @@ class TokenAccess:
     # -- routes -------------------------------------------------------------------------
 
     async def _login_form(self, request: web.Request) -> web.StreamResponse:
-        return _html(login_page(error=None, next_path=safe_next(request.query.get("next"))))
+        return html_response(login_page(error=None, next_path=safe_next(request.query.get("next"))))
 
     async def _login_submit(self, request: web.Request) -> web.StreamResponse:
         client = self._client(request)
@@ -251,15 +291,31 @@ class TokenAccess:
                                  next_path, method="form")
         if logged_in is not None:
             return logged_in
-        return _html(login_page(error="That access token is not right.", next_path=next_path), 401)
+        return html_response(login_page(error="That access token is not right.", next_path=next_path), 401)
+
+    async def _logout_form(self, request: web.Request) -> web.StreamResponse:
+        """A page with the logout button: a GET (a link, an image on another site) changes nothing."""
+        return html_response(logout_page())
 
     async def _logout(self, request: web.Request) -> web.StreamResponse:
+        client = self._client(request)
+        scheme = "https" if self._secure(request) else "http"
+        if not same_origin(request.headers.get("Origin"), request.headers.get("Sec-Fetch-Site"), request.host, scheme):
+            self.log.warning(events.AUTH_DENIED, "logout refused: the request came from another site",
+                             component="auth", client=client, path=request.path)
+            return plain_response("devproxy: logout refused: the request came from another site\n", 403)
+        ended = 0
+        for value in cookie_values(request.headers.getall("Cookie", []), COOKIE_NAME):
+            nonce = session_nonce(value)
+            if nonce is not None and self._value_problem(value) is None:
+                self._revoked.revoke(nonce[0], nonce[1], self._clock())
+                ended += 1
         response = web.Response(status=303, headers={"Location": LOGIN_PATH, **PAGE_HEADERS})
         response.set_cookie(
             COOKIE_NAME, "", max_age=0, expires="Thu, 01 Jan 1970 00:00:00 GMT", path="/",
             httponly=True, secure=self._secure(request), samesite="Lax",
         )
-        self.log.info(events.AUTH_LOGOUT, "logged out", component="auth", client=self._client(request))
+        self.log.info(events.AUTH_LOGOUT, "logged out", component="auth", client=client, sessions=ended)
         return response
 
 
@@ -272,6 +328,7 @@ def build_access(
     *,
     public_scheme: str | None = None,
     clock: Callable[[], float] = time.time,
+    routes: RouteTable[Any] | None = None,
 ) -> AccessPolicy:
     """The access policy the configuration chose (the config builder checked what each mode needs)."""
     mode = settings.mode
@@ -291,7 +348,7 @@ def build_access(
             )
         return TokenAccess(
             settings.token, log, session_days=settings.session_days, public_scheme=public_scheme, clock=clock,
-            trusted_hops=settings.trusted_hops,
+            trusted_hops=settings.trusted_hops, routes=routes, share_not_before=settings.share_not_before,
         )
     if mode == "iap" and settings.iap is not None:
         from devproxy.runtime.iap import IapAccess

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Mapping
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from urllib.parse import unquote, urlsplit
 
@@ -19,6 +20,8 @@ from devproxy.errors import ConfigError
 from devproxy.runtime import config_env
 from devproxy.runtime.config_access import AccessSettings, access_settings
 from devproxy.runtime.config_tailscale import DEFAULT_SOCKS_HOST, DEFAULT_SOCKS_PORT, TailscaleSettings, tailscale_section
+from devproxy.route_specs import ROUTES_ENV, split_routes
+from devproxy.runtime.routes import Route, build_routes
 
 DEFAULT_SOCKS = "socks5://127.0.0.1:1055"
 DEFAULT_PORT = 8080
@@ -115,6 +118,8 @@ class RuntimeConfig:
     log_format: str = "json"
     #: send X-Forwarded-* to the target; only tests turn it off (proving the origin check matters).
     forwarded_headers: bool = True
+    #: prefixed routes beside the default one (`target`), longest prefix first (routes.py).
+    routes: tuple[Route[Target], ...] = ()
 
     @property
     def auth(self) -> str:
@@ -287,6 +292,7 @@ def build_config(
     log_format_flag: str | None = None,
     stdout_tty: bool = False,
     accepted_auth: tuple[str, ...] = AUTH_MODES,
+    routes: Sequence[str] = (),
 ) -> RuntimeConfig:
     """Merge defaults < environment (`DEVPROXY_*`) < flags. Raises: ConfigError, AuthError (exit 2)."""
     target_url = _flag_or_env(target, env, "DEVPROXY_TARGET")
@@ -301,11 +307,13 @@ def build_config(
     mode = parse_auth(_flag_or_env(auth, env, "DEVPROXY_AUTH") or accepted_auth[0], accepted_auth)
     # With --socks none nothing would use tailscaled's SOCKS server, so it is not started.
     supervised = not (no_tailscale or config_env.flag(env, "DEVPROXY_NO_TAILSCALE")) and socks_endpoint is not None
+    route_specs = list(routes) or split_routes(config_env.text(env, ROUTES_ENV))
     # Keyword order is check order: the proxy's own settings first, tailscale's last.
     return RuntimeConfig(
         target=parsed_target,
         listen=parse_listen(listen_value),
         socks=socks_endpoint,
+        routes=build_routes(parsed_target, route_specs, parse_target).routes,
         access=access_settings(env, mode),
         timeouts=timeouts(env),
         public_scheme=public_scheme(env),

@@ -45,6 +45,8 @@ class AccessSettings:
     iap: IapSettings | None = None
     #: proxies in front that append to X-Forwarded-For (1 on Cloud Run); 0 trusts only the peer address.
     trusted_hops: int = 0
+    #: shared links issued before this time (epoch seconds) are refused (`devproxy share --revoke-all`).
+    share_not_before: float = 0.0
 
 
 def iap_settings(env: Mapping[str, str]) -> IapSettings:
@@ -82,7 +84,8 @@ def access_settings(env: Mapping[str, str], mode: str) -> AccessSettings:
                                      unit=" days")
         except ConfigError as exc:
             raise AuthError(exc.message) from None
-        return AccessSettings(mode, token=token, session_days=days, trusted_hops=hops)
+        not_before = config_env.number(env, "DEVPROXY_SHARE_NOT_BEFORE", 0.0, low=0, high=1e11, unit=" (epoch seconds)")
+        return AccessSettings(mode, token=token, session_days=days, trusted_hops=hops, share_not_before=not_before)
     if mode == "iap":
         return AccessSettings(mode, iap=iap_settings(env), trusted_hops=hops)
     return AccessSettings(mode, trusted_hops=hops)

@@ -6,14 +6,15 @@ the WebSocket bridge take it as their one dependency.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from aiohttp import web
 
-from devproxy.runtime.config import RuntimeConfig
+from devproxy.runtime.config import RuntimeConfig, Target
 from devproxy.runtime.tunnel import Dialer, Tunnel, tunnel_to
 from devproxy.runtime.headers import Forwarding, forwarded_scheme, strip_cookie
 from devproxy.runtime.log import EventLog
+from devproxy.runtime.routes import Route
 from devproxy.runtime.upstream_http import Pool
 
 
@@ -59,14 +60,42 @@ class Forwarder:
     pool: Pool
     headers: HeaderPolicy
     log: EventLog
+    #: the route this forwarder serves (its `config.target` is the route's); None: the default one.
+    route: Route[Target] | None = None
 
     def close(self) -> None:
         """Close the pooled tunnel connections (at shutdown)."""
         self.pool.close()
 
+    def target_path(self, raw_path_qs: str) -> str:
+        """The path and query the target gets (the route's mode decides)."""
+        if self.route is not None:
+            return self.route.upstream_path(raw_path_qs)
+        return f"{self.config.target.base_path}{raw_path_qs}"
 
-def create_forwarder(config: RuntimeConfig, dialer: Dialer, log: EventLog, *, cookie_name: str | None) -> Forwarder:
-    """The forwarder for `config`, with its pool and header policy."""
+    def target_host(self, request: web.Request) -> str:
+        """The Host the target gets: its own, or the public one for routes that ask for it."""
+        if self.route is not None and self.route.public_host and request.host:
+            return request.host
+        return self.config.target.host_header
+
+    def route_headers(self) -> list[tuple[str, str]]:
+        """Headers a route adds toward the target (`X-Forwarded-Prefix` when the prefix is stripped)."""
+        prefix = self.route.forwarded_prefix() if self.route is not None else None
+        return [("X-Forwarded-Prefix", prefix)] if prefix else []
+
+    def answer_headers(self, headers: list[tuple[str, str]], request: web.Request) -> list[tuple[str, str]]:
+        """The target's response headers as the browser must see them (paths put back under a route's prefix)."""
+        if self.route is None or self.route.replace is None:
+            return headers
+        return self.route.answer_headers(headers, request.host)
+
+
+def create_forwarder(config: RuntimeConfig, dialer: Dialer, log: EventLog, *, cookie_name: str | None,
+                     route: Route[Target] | None = None) -> Forwarder:
+    """The forwarder for `config` (or for one of its routes), with its own pool and header policy."""
+    if route is not None:
+        config = replace(config, target=route.target)
     target = config.target
     tunnel = tunnel_to(dialer, target.host, target.port, https=target.scheme == "https")
     return Forwarder(
@@ -76,4 +105,5 @@ def create_forwarder(config: RuntimeConfig, dialer: Dialer, log: EventLog, *, co
         pool=Pool(tunnel),
         headers=HeaderPolicy(config.forwarded_headers, config.public_scheme, cookie_name),
         log=log,
+        route=route,
     )

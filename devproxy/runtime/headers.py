@@ -40,7 +40,7 @@ PLATFORM_ONLY = frozenset(
     }
 )
 #: set fresh by the proxy toward the target.
-FORWARDED = frozenset({"x-forwarded-for", "x-forwarded-host", "x-forwarded-proto"})
+FORWARDED = frozenset({"x-forwarded-for", "x-forwarded-host", "x-forwarded-proto", "x-forwarded-prefix"})
 #: the WebSocket client library writes these itself for the upstream handshake.
 WS_HANDSHAKE = frozenset(
     {

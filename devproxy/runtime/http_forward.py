@@ -55,16 +55,16 @@ async def forward_http(request: web.Request, proxy: Forwarder) -> web.StreamResp
     target = proxy.config.target
     incoming = raw_headers(request)
     out_headers = hdr.request_headers(
-        incoming, target_host=target.host_header, fwd=proxy.headers.forwarding(request, incoming),
+        incoming, target_host=proxy.target_host(request), fwd=proxy.headers.forwarding(request, incoming),
         cookie=proxy.headers.cookie_for_target(incoming),
-    )
+    ) + proxy.route_headers()
     has_body = request.body_exists
     chunked = has_body and request.content_length is None
     if chunked:  # the browser's chunks were undone by the server: frame the body anew
         out_headers.append(("Transfer-Encoding", "chunked"))
     method = request.method
     try:
-        head = http_wire.request_head(method, f"{target.base_path}{request.raw_path}", out_headers)
+        head = http_wire.request_head(method, proxy.target_path(request.raw_path), out_headers)
     except ValueError as exc:
         return _failed(proxy, request, TargetUnreachableError(f"cannot forward this request: {exc}"), started)
     try:
@@ -88,7 +88,8 @@ async def forward_http(request: web.Request, proxy: Forwarder) -> web.StreamResp
 async def _answer(proxy: Forwarder, request: web.Request, answer: Response, started: float) -> web.StreamResponse:
     """Send the target's answer to the browser: in one write when it is small and whole, else streamed."""
     status = answer.status
-    headers = hdr.response_headers((hdr.header_text(k), hdr.header_text(v)) for k, v in answer.headers)
+    headers = proxy.answer_headers(
+        hdr.response_headers((hdr.header_text(k), hdr.header_text(v)) for k, v in answer.headers), request)
     reason = answer.reason.decode("utf-8", "surrogateescape")
     if request.method != "HEAD" and status not in BODILESS and _has(headers, "content-type"):
         body = answer.whole()

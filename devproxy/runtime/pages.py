@@ -11,8 +11,13 @@ from __future__ import annotations
 import html
 import time
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from devproxy.runtime.snapshots import BridgeSnapshot, Problem, StatusSnapshot, TailscaleCheck
+
+if TYPE_CHECKING:
+    from devproxy.runtime.grants import GrantView
+    from devproxy.runtime.routing import RouteView
 
 #: headers for every page devproxy itself serves (no framing, no referrer, no caching, no scripts).
 PAGE_HEADERS: dict[str, str] = {
@@ -76,6 +81,42 @@ def login_page(*, error: str | None, next_path: str) -> str:
         "</form>"
         '<p class="muted">The token was printed by <code>devproxy deploy</code> and is kept in '
         "Secret Manager.</p>",
+    )
+
+
+def logout_page() -> str:
+    """The logout button: logging out is a POST from this page, so no other site can trigger it."""
+    return _document(
+        "devproxy: log out",
+        "<h1>devproxy</h1>"
+        '<form method="post" action="/_devproxy/logout">'
+        "<p>Log out of this devproxy? The session ends on the server too: the same cookie will not work again.</p>"
+        '<button type="submit">Log out</button>'
+        "</form>",
+    )
+
+
+_SHARE_WORDS = {
+    "shared link expired": ("This shared link has expired", "It was valid until {until}."),
+    "shared link revoked": ("This shared link was revoked", "Every link shared before a moment was withdrawn."),
+    "shared link for another path": ("This link opens another page", "It opens only {prefix}."),
+    "shared link for a path this devproxy does not route": (
+        "This link is for a page that is not here", "Nothing is served under {prefix} any more."),
+}
+
+
+def share_page(problem: str, prefix: str | None, until: float | None) -> str:
+    """Why a shared link does not open anything (expired, revoked, not valid), and what to do."""
+    title, detail = _SHARE_WORDS.get(problem, ("This shared link is not valid",
+                                               "It may have been copied incompletely."))
+    when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(until)) if until is not None else ""
+    detail = detail.format(until=when, prefix=prefix or "")
+    return _document(
+        "devproxy: shared link",
+        "<h1>devproxy</h1>"
+        f'<section><h2>{html.escape(title)}</h2><p>{html.escape(detail)}</p>'
+        "<p>Ask the person who shared it for a new link.</p>"
+        '<p class="muted">Is this your devproxy? <a href="/_devproxy/login">Log in</a>.</p></section>',
     )
 
 
@@ -143,7 +184,27 @@ def _websockets(sessions: Sequence[BridgeSnapshot]) -> str:
     return f"<p>{len(sessions)} open</p>{table}"
 
 
-def status_page(snapshot: StatusSnapshot) -> str:
+def _routes(routes: Sequence[RouteView]) -> str:
+    """Each route, its target and whether it answers now (the default route last)."""
+    rows = "".join(
+        f"<tr><td>{_text(r.prefix)}</td><td>{_text(r.description)}</td>"
+        f"<td>{_flag(r.check.ok)} {r.check.latency_ms:.0f} ms</td><td>{_text(r.check.error)}</td></tr>"
+        for r in routes
+    )
+    return ("<table><thead><tr><th>prefix</th><th>route</th><th>reachable</th><th>error</th></tr></thead>"
+            f"<tbody>{rows}</tbody></table>")
+
+
+def _grants(grants: Sequence[GrantView]) -> str:
+    """Shared links in use: which prefix, until when (never the link itself)."""
+    if not grants:
+        return '<p class="muted">none in use</p>'
+    rows = "".join(f"<tr><td>{_text(g.prefix)}</td><td>{_when(g.until)}</td></tr>" for g in grants)
+    return f"<table><thead><tr><th>prefix</th><th>until</th></tr></thead><tbody>{rows}</tbody></table>"
+
+
+def status_page(snapshot: StatusSnapshot, *, routes: Sequence[RouteView] = (),
+                grants: Sequence[GrantView] = ()) -> str:
     """Render the runtime's status snapshot (the object its JSON form is serialised from) as HTML."""
     target = snapshot.target
     target_html = _rows([
@@ -162,7 +223,9 @@ def status_page(snapshot: StatusSnapshot) -> str:
         f"<h1>devproxy {_text(snapshot.version)} {_flag(snapshot.ok)}</h1>"
         f"<section><h2>Tailscale</h2>{_tailscale(snapshot.tailscale)}</section>"
         f"<section><h2>Target</h2>{target_html}</section>"
-        f"<section><h2>SOCKS5</h2>{socks_html}</section>"
+        + (f"<section><h2>Routes</h2>{_routes(routes)}</section>" if len(routes) > 1 else "")
+        + (f"<section><h2>Shared links</h2>{_grants(grants)}</section>" if snapshot.auth == "token" else "")
+        + f"<section><h2>SOCKS5</h2>{socks_html}</section>"
         f"<section><h2>WebSockets</h2>{_websockets(snapshot.websockets)}</section>"
         f"<section><h2>Recent problems</h2>{errors_html}</section>"
         f"<p class=\"muted\">access control: {_text(snapshot.auth)} \u00b7 "

@@ -20,6 +20,8 @@ from devproxy.runtime.forwarder import Forwarder, create_forwarder
 from devproxy.runtime.health import Readiness
 from devproxy.runtime.log import EventLog
 from devproxy.runtime.page_table import PageTable
+from devproxy.runtime.auth import TokenAccess
+from devproxy.runtime.routing import Routed, create_routed, route_table
 from devproxy.runtime.status_report import StatusSources, status_pages
 from devproxy.runtime.supervisor import Supervisor
 from devproxy.runtime.tailscale_io import check_binaries
@@ -45,10 +47,13 @@ class Runtime:
     stopping: asyncio.Event
     #: notices freezes (economy mode) and holds proxied requests until the tailnet path is checked.
     thaw: ThawGuard
+    #: the prefixed routes' forwarders beside `forwarder` (the default route).
+    routed: Routed | None = None
 
     def handler(self) -> ServerHandler:
         """The one request handler for the low-level server."""
-        return create_handler(self.forwarder, self.bridges, self.pages, access=self.access, gate=self.thaw)
+        return create_handler(self.forwarder, self.bridges, self.pages, access=self.access, routed=self.routed,
+                              gate=self.thaw)
 
 
 def create_runtime(config: RuntimeConfig, log: EventLog) -> Runtime:
@@ -61,18 +66,20 @@ def create_runtime(config: RuntimeConfig, log: EventLog) -> Runtime:
     for secret in config.secrets:
         log.redactor.add(secret)
     dialer = Dialer(config.socks, connect_timeout=config.timeouts.connect, log=log)
-    access = build_access(config.access, log, public_scheme=config.public_scheme)
+    access = build_access(config.access, log, public_scheme=config.public_scheme, routes=route_table(config))
     supervisor = Supervisor(config.tailscale, log) if config.tailscale is not None else None
     stopping = asyncio.Event()
     readiness = Readiness(config, dialer, log, stopping=stopping,
                           checks={"tailscale": supervisor.check} if supervisor is not None else None)
     bridges = LiveBridges(log)
     forwarder = create_forwarder(config, dialer, log, cookie_name=access.cookie_name)
+    routed = create_routed(config, dialer, log, forwarder, cookie_name=access.cookie_name)
     # After a freeze: idle pooled connections may lead to a dev box that vanished, and tailscaled may be stale.
     thaw = ThawGuard(log, check=supervisor.after_thaw if supervisor is not None else None,
-                     flush=forwarder.pool.flush)
+                     flush=routed.flush)
     sources = StatusSources(dialer=dialer, log=log, bridges=bridges, readiness=readiness,
-                            auth_mode=access.mode, supervisor=supervisor, thaw=thaw)
+                            auth_mode=access.mode, supervisor=supervisor, thaw=thaw, routed=routed,
+                            grants=access.active_grants if isinstance(access, TokenAccess) else None)
     return Runtime(
         config=config,
         log=log,
@@ -85,4 +92,5 @@ def create_runtime(config: RuntimeConfig, log: EventLog) -> Runtime:
         status=sources,
         stopping=stopping,
         thaw=thaw,
+        routed=routed,
     )

@@ -97,6 +97,7 @@ async def run(config: RuntimeConfig, *, log: EventLog | None = None,
         socks=str(config.socks) if config.socks else "none",
         auth=config.auth,
         tailscale=credential_mode(config.tailscale.credential) if config.tailscale is not None else "off",
+        routes=[route.describe() for route in config.routes] or None,
     )
     if runtime.supervisor is not None:
         await runtime.supervisor.start()
@@ -175,4 +176,6 @@ async def shutdown(runtime: Runtime, runner: web.BaseRunner, *, reason: str = "S
     if tailscale is not None:
         await tailscale
     runtime.forwarder.close()
+    if runtime.routed is not None:
+        runtime.routed.close()
     log.info(events.RUNTIME_STOPPED, "devproxy stopped")

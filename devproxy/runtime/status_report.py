@@ -7,18 +7,20 @@ open WebSockets, and the most recent warnings and errors.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 from aiohttp import web
 
 from devproxy import __version__
 from devproxy.runtime.bridges import LiveBridges
+from devproxy.runtime.grants import GrantView
 from devproxy.runtime.tunnel import Dialer
 from devproxy.runtime.health import Readiness
 from devproxy.runtime.log import EventLog
 from devproxy.runtime.page_table import Page, protected
 from devproxy.runtime.pages import PAGE_HEADERS, status_page
+from devproxy.runtime.routing import Routed
 from devproxy.runtime.snapshots import SocksView, StatusSnapshot, problems
 from devproxy.runtime.supervisor import Supervisor
 from devproxy.runtime.thaw import ThawGuard
@@ -37,6 +39,10 @@ class StatusSources:
     auth_mode: str
     supervisor: Supervisor | None
     thaw: ThawGuard
+    #: the prefixed routes (each named on the page with its own target check).
+    routed: Routed | None = None
+    #: shared links in use (token mode); the page shows prefix and expiry, never the grant.
+    grants: Callable[[], Sequence[GrantView]] | None = None
 
 
 async def snapshot(sources: StatusSources) -> StatusSnapshot:
@@ -61,9 +67,14 @@ def status_pages(sources: StatusSources) -> list[Page]:
     """The status page, behind the access policy (the dispatcher checks it)."""
     async def status(request: web.Request) -> web.StreamResponse:
         report = await snapshot(sources)
+        routes = await sources.routed.views(report.target) if sources.routed is not None else []
+        grants = sources.grants() if sources.grants is not None else []
         if "application/json" in request.headers.get("Accept", ""):
-            return web.json_response(report.as_json(), headers={"Cache-Control": "no-store"})
-        return web.Response(text=status_page(report), content_type="text/html", headers=PAGE_HEADERS)
+            body = {**report.as_json(), "routes": [view.as_json() for view in routes],
+                    "shared_links": [grant.as_json() for grant in grants]}
+            return web.json_response(body, headers={"Cache-Control": "no-store"})
+        page = status_page(report, routes=routes, grants=grants)
+        return web.Response(text=page, content_type="text/html", headers=PAGE_HEADERS)
 
     handler: Callable[[web.Request], Awaitable[web.StreamResponse]] = status
     return protected([web.get(STATUS_PATH, handler)])

@@ -148,10 +148,10 @@ async def open_target(request: web.Request, proxy: Forwarder, incoming: list[tup
     """
     target = proxy.config.target
     out = ws_handshake.upstream_headers(
-        incoming, target_host=target.host_header, fwd=proxy.headers.forwarding(request, incoming),
+        incoming, target_host=proxy.target_host(request), fwd=proxy.headers.forwarding(request, incoming),
         cookie=proxy.headers.cookie_for_target(incoming),
-    )
-    head = http_wire.request_head("GET", f"{target.base_path}{request.raw_path}", out)
+    ) + proxy.route_headers()
+    head = http_wire.request_head("GET", proxy.target_path(request.raw_path), out)
     timeout = proxy.config.timeouts.ws_open
     loop = asyncio.get_running_loop()
     leg: TargetLeg | None = None

@@ -28,6 +28,13 @@ CHROMIUM_ARGS = [
 NON_LOOPBACK = re.compile(
     r"^https?://(?!(?:127\.0\.0\.1|localhost|\[::1\]|" + re.escape(PUBLIC_HOST) + r")(?::\d+)?(?:[/?#]|$))"
 )
+#: opens a WebSocket from the page; resolves to "open" or to the close code (bounded by a timer).
+WEBSOCKET_OUTCOME = """url => new Promise(resolve => {
+  const ws = new WebSocket(url);
+  const timer = setTimeout(() => resolve('no answer in 15 s'), 15000);
+  ws.onopen = () => { clearTimeout(timer); ws.close(); resolve('open'); };
+  ws.onclose = e => { clearTimeout(timer); resolve(e.code); };
+})"""
 #: VS Code's words when its WebSocket to the server dies without a close frame (code-server's
 #: origin check answering 403, for example).
 FAILED_1006 = "status code 1006"

@@ -15,19 +15,12 @@ import pytest
 from playwright.sync_api import Browser
 
 from e2e_services import KNOWN_FILE, CodeServer, Devproxy, Microsocks, start_devproxy
-from e2e_workbench import Workbench, open_context_page
+from e2e_workbench import WEBSOCKET_OUTCOME, Workbench, open_context_page
 
 pytestmark = pytest.mark.e2e
 
 TOKEN = secrets.token_urlsafe(24)
 LOGIN_INPUT = "input[type=password]"
-#: opens a WebSocket from the page; resolves to "open" or to the close code (bounded by a timer).
-WEBSOCKET_OUTCOME = """url => new Promise(resolve => {
-  const ws = new WebSocket(url);
-  const timer = setTimeout(() => resolve('no answer in 15 s'), 15000);
-  ws.onopen = () => { clearTimeout(timer); ws.close(); resolve('open'); };
-  ws.onclose = e => { clearTimeout(timer); resolve(e.code); };
-})"""
 
 
 @pytest.fixture(scope="module")

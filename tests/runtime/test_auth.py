@@ -13,6 +13,7 @@ from urllib.parse import parse_qs, urlsplit
 import aiohttp
 import pytest
 from aiohttp import web
+from aiohttp.test_utils import make_mocked_request
 from yarl import URL
 
 from devproxy.errors import AuthError
@@ -22,10 +23,12 @@ from devproxy.runtime.config_access import access_settings
 from devproxy.runtime.ratelimit import RateLimiter, client_ip
 from devproxy.runtime.sessions import (
     COOKIE_NAME,
+    Revocations,
     cookie_values,
     make_session,
     redact_query,
     safe_next,
+    same_origin,
     session_key,
     session_problem,
     without_param,
@@ -99,6 +102,9 @@ def test_safe_next_only_allows_local_paths(value: str | None, expected: str) -> 
         ("/p?b=2&a=1&b=1", "/p?b=2&a=1&b=1"),
         (f"/p?devproxy%5Ftoken={TOKEN}&a", "/p?a"),
         (f"//evil.example/?devproxy_token={TOKEN}", "/evil.example/"),
+        (f"/\\evil.example/?devproxy_token={TOKEN}", "/%5Cevil.example/"),
+        ("/\\/evil.example/?q=\t", "/%5C/evil.example/?q=%09"),
+        ("/caf\u00e9 x", "/caf%C3%A9%20x"),
         ("/stable-abc?reconnectionToken=r&skipWebSocketFrames=false", "/stable-abc?reconnectionToken=r&skipWebSocketFrames=false"),
     ],
 )
@@ -501,12 +507,53 @@ async def test_failed_logins_are_rate_limited_per_client(harness: Harness) -> No
 
 
 async def test_logout_clears_the_cookie(harness: Harness) -> None:
-    """/_devproxy/logout expires the cookie and returns to the login page."""
-    response = await harness.get("/_devproxy/logout")
+    """POST /_devproxy/logout expires the cookie and returns to the login page; GET only shows the button."""
+    page = await harness.get("/_devproxy/logout")
+    assert page.status == 200 and COOKIE_NAME not in _set_cookie(page)
+    response = await harness.session.post(harness.base + "/_devproxy/logout", allow_redirects=False)
     assert response.status == 303
     assert response.headers["Location"] == "/_devproxy/login"
     morsel = _set_cookie(response)[COOKIE_NAME]
     assert morsel.value == "" and morsel["max-age"] == "0"
+
+
+@pytest.mark.parametrize(
+    ("origin", "fetch_site", "host", "expected"),
+    [
+        ("https://dev.example", None, "dev.example", True),
+        ("https://dev.example", None, "dev.example:443", True),
+        ("http://127.0.0.1:8080", "same-origin", "127.0.0.1:8080", True),
+        ("HTTPS://DEV.example", None, "dev.example", True),
+        (None, None, "dev.example", True),
+        (None, "same-origin", "dev.example", True),
+        (None, "none", "dev.example", True),
+        ("https://evil.example", "same-origin", "dev.example", False),
+        ("http://dev.example", None, "dev.example", False),
+        ("https://dev.example:8443", None, "dev.example", False),
+        ("null", None, "dev.example", False),
+        ("", None, "dev.example", False),
+        ("https://dev.example:99999", None, "dev.example", False),
+        (None, "cross-site", "dev.example", False),
+        (None, "same-site", "dev.example", False),
+    ],
+)
+def test_same_origin(origin: str | None, fetch_site: str | None, host: str, expected: bool) -> None:
+    """Only this site's own pages (or a client that is no browser) may post a logout."""
+    scheme = "http" if host.startswith("127.") else "https"
+    assert same_origin(origin, fetch_site, host, scheme) is expected
+
+
+def test_revocations_expire_and_stay_bounded() -> None:
+    """A revoked nonce is kept until its session would have expired; a full list drops the soonest to expire."""
+    revoked = Revocations(limit=3)
+    revoked.revoke("a", 100, now=0)
+    revoked.revoke("b", 300, now=0)
+    assert revoked.revoked("a") and revoked.revoked("b") and not revoked.revoked("c")
+    revoked.revoke("c", 200, now=150)  # "a" expired meanwhile
+    assert not revoked.revoked("a") and len(revoked) == 2
+    revoked.revoke("d", 400, now=150)
+    revoked.revoke("e", 500, now=150)
+    assert not revoked.revoked("c") and [n for n in "bde" if revoked.revoked(n)] == ["b", "d", "e"]
 
 
 # -- build_access ---------------------------------------------------------------------------
@@ -547,18 +594,17 @@ def test_build_access_none_warns_loudly() -> None:
 
 
 def test_build_access_token_mode() -> None:
-    """Token mode exposes its cookie name and the login/logout routes; a short token is warned about."""
+    """Token mode exposes its cookie name and the login/logout/revoke routes; a short token is warned about."""
     out = io.StringIO()
     policy = _access("token", {"DEVPROXY_ACCESS_TOKEN": " short \n"}, EventLog(out))
     assert policy.mode == "token" and policy.cookie_name == COOKIE_NAME
     paths = sorted({route.path for route in policy.routes()})  # type: ignore[attr-defined]
-    assert paths == ["/_devproxy/login", "/_devproxy/logout"]
+    assert paths == ["/_devproxy/login", "/_devproxy/logout", "/_devproxy/share/revoke"]
     assert "auth.weak_token" in out.getvalue() and "short" not in out.getvalue().replace("shorter", "")
 
 
 async def test_none_mode_allows_everything() -> None:
     """NoAccess.check lets every request through."""
-    from aiohttp.test_utils import make_mocked_request
 
     assert await NoAccess().check(make_mocked_request("GET", "/x")) is None
 

@@ -147,7 +147,7 @@ async def test_every_page_not_declared_public_needs_a_session(recorded: Recorded
     closed = [(path, method) for path, method, public in routes if not public]
     assert ("/_devproxy/status", "GET") in closed
     assert {path for path, _, public in routes if public} == {
-        "/_devproxy/health", "/_devproxy/ready", "/_devproxy/login", "/_devproxy/logout"}
+        "/_devproxy/health", "/_devproxy/ready", "/_devproxy/login", "/_devproxy/logout", "/_devproxy/share/revoke"}
     proxy = await secure_proxy(target=recorded.url)
     async with aiohttp.ClientSession(trust_env=False) as session:
         for path, method in closed + [("/_devproxy/no-such-page", "GET"), ("/_devproxy/status", "POST")]:
