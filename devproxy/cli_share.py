@@ -19,11 +19,13 @@ def _utc(epoch: float) -> str:
 
 def share(
     prefix: Optional[str] = typer.Argument(
-        None, help="The route prefix to open, e.g. /jupyter/ ('/' is the default route, the editor)"
+        None, help="The route prefix to open, e.g. /jupyter/ ('/' opens the --target app, the editor)"
     ),
-    duration: str = typer.Option("1h", "--for", help="How long the link works: 30m, 1h, 2d, at most 7d"),
+    duration: str = typer.Option(
+        "1h", "--for", show_default=False, help="How long the link works: 30m, 1h, 2d, at most 7d [default: 1h]"
+    ),
     url: Optional[str] = typer.Option(
-        None, "--url", help="The service URL that devproxy deploy printed [env DEVPROXY_URL]"
+        None, "--url", help="The service URL that devproxy deploy printed [env var: DEVPROXY_URL]"
     ),
     revoke: bool = typer.Option(
         False, "--revoke-all", help="Withdraw every link shared so far (asks the running service at --url)"
