@@ -10,6 +10,9 @@ import time
 import aiohttp
 
 from conftest import StartChild
+from devproxy.runtime.log import EventLog
+from devproxy.runtime.tunnel import Dialer, tunnel_to
+from devproxy.runtime.upstream_http import Pool
 from runtime.conftest import StartProxy, start_proxy  # noqa: F401  (the fixture)
 from support.scripted import Incoming, answer, refusing_socks, scripted_target
 from support.socks import Microsocks
@@ -236,3 +239,28 @@ async def test_a_dial_refused_at_the_socks_stage_is_tried_again(start_proxy: Sta
         assert status == 502 and b"general SOCKS server failure" in body, body
         assert time.monotonic() - started < 3.5 and socks.connects == 3
         assert target.heads == []
+
+
+async def test_flush_drops_every_idle_connection() -> None:
+    """`Pool.flush()` (called after the runtime sees its clock jump) closes every idle connection: the
+    target sees them closed, and the next request goes out on a fresh one (issue 19, section 3)."""
+    async with scripted_target() as target:
+        target.scripts["/small"] = answer(SMALL)
+        pool = Pool(tunnel_to(Dialer(None, connect_timeout=5, log=EventLog()), "127.0.0.1", target.port, https=False))
+        try:
+            answers = [await pool.exchange(b"GET /small HTTP/1.1\r\nHost: t\r\n\r\n", target="t", timeout=5, retry=True)
+                       for _ in range(2)]
+            for response in answers:
+                assert await response.read() == b"small"
+                response.release()
+            assert (pool.idle_count(), target.connections) == (2, 2)
+            assert pool.flush() == 2
+            async with asyncio.timeout(5):
+                while target.open_connections:
+                    await asyncio.sleep(0.02)
+            response = await pool.exchange(b"GET /small HTTP/1.1\r\nHost: t\r\n\r\n", target="t", timeout=5, retry=True)
+            assert await response.read() == b"small"
+            response.release()
+            assert target.connections == 3
+        finally:
+            pool.close()
