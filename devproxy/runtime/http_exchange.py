@@ -26,8 +26,8 @@ MAX_HEADERS = 500
 #: bytes received before the answer's head is complete (informational answers included).
 MAX_HEAD = 256 * 1024
 #: body bytes buffered from the target before reading from it pauses (the browser is slower).
-HIGH_WATER = 512 * 1024
-LOW_WATER = 128 * 1024
+HIGH_WATER = 1024 * 1024
+LOW_WATER = 256 * 1024
 
 
 class Disconnected(ConnectionError):
@@ -163,6 +163,11 @@ class Exchange:
     def timed_out(self) -> None:
         self._fail(TimeoutError())
 
+    def fail(self, error: BaseException) -> None:
+        """End the exchange from outside (the path to the target turned out dead) unless its head came."""
+        if not self.head_done:
+            self._fail(error)
+
     def _fail(self, error: BaseException) -> None:
         if self.error is None:
             self.error = error
@@ -270,7 +275,15 @@ class Exchange:
         if self._chunks or self.complete or self.error is not None:
             return
         self._waiter = waiter = self._loop.create_future()
+        timer = None if timeout is None else self._loop.call_later(timeout, _settle, waiter)
         try:
-            await asyncio.wait((waiter,), timeout=timeout)
+            await waiter
         finally:
             self._waiter = None
+            if timer is not None:
+                timer.cancel()
+
+
+def _settle(waiter: asyncio.Future[None]) -> None:
+    if not waiter.done():
+        waiter.set_result(None)

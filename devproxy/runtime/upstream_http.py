@@ -272,6 +272,8 @@ class Pool:
         self.tunnel = tunnel
         self._idle: list[Connection] = []
         self._sweeper: asyncio.TimerHandle | None = None
+        #: dials checking the path under silent reused connections.
+        self._checks: set[asyncio.Task[None]] = set()
 
     def put(self, conn: Connection) -> None:
         self._idle.append(conn)
@@ -317,38 +319,40 @@ class Pool:
         conn.sock = sock
         return conn
 
-    async def _path_error(self, delay: float) -> ProxyError | None:
-        """After `delay`, dial the target once: its error if the path is dead; a good connection is kept idle."""
-        await asyncio.sleep(delay)
+    def _check_path(self, exchange: Exchange) -> None:
+        """A reused connection stayed silent: dial the target meanwhile (see the module docstring)."""
+        if exchange.head_done or exchange.error is not None:
+            return
+        task = self.loop.create_task(self._path_check(exchange))
+        self._checks.add(task)
+        task.add_done_callback(self._checks.discard)
+
+    async def _path_check(self, exchange: Exchange) -> None:
+        """Fail `exchange` with the dial's error if the path is dead; keep a good connection idle."""
         try:
             conn = await self._dial()
         except ProxyError as exc:
-            return exc
+            exchange.fail(exc)
+            return
         except (OSError, ssl.SSLError):
-            return None  # the path carries bytes: the target's own trouble shows on the request itself
+            return  # the path carries bytes: the target's own trouble shows on the request itself
         conn.idle_since = self.loop.time()
         self.put(conn)
-        return None
 
     async def _head(self, conn: Connection, exchange: Exchange, timeout: float) -> None:
-        """Wait for the final answer head. Raises: the exchange's error, TimeoutError, the path check's ProxyError."""
-        deadline = self.loop.time() + timeout
-        if not exchange.head_ready.done() and conn.uses > 1:
-            check = self.loop.create_task(self._path_error(SILENCE_CHECK))
+        """Wait for the final answer head. Raises: the exchange's error (TimeoutError, a path check's ProxyError)."""
+        ready = exchange.head_ready
+        if not ready.done():
+            timer = self.loop.call_later(timeout, exchange.timed_out)
+            check = self.loop.call_later(SILENCE_CHECK, self._check_path, exchange) if conn.uses > 1 else None
             try:
-                await asyncio.wait((exchange.head_ready, check), timeout=timeout,
-                                   return_when=asyncio.FIRST_COMPLETED)
-                if not exchange.head_ready.done() and check.done() and (dead := check.result()) is not None:
-                    raise dead
+                await ready
             finally:
-                check.cancel()
-        if not exchange.head_ready.done():
-            await asyncio.wait((exchange.head_ready,), timeout=max(0.0, deadline - self.loop.time()))
+                timer.cancel()
+                if check is not None:
+                    check.cancel()
         if exchange.error is not None:
             raise exchange.error
-        if not exchange.head_done:
-            exchange.timed_out()
-            raise TimeoutError()
 
     async def exchange(self, head: bytes, *, target: str, timeout: float, retry: bool, body: Read | None = None,
                        chunked: bool = False, no_body: bool = False) -> Response:
@@ -386,4 +390,6 @@ class Pool:
         if self._sweeper is not None:
             self._sweeper.cancel()
             self._sweeper = None
+        for task in self._checks:
+            task.cancel()
         self.flush()
