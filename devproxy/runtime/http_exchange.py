@@ -59,7 +59,7 @@ class Exchange:
 
     __slots__ = ("no_body", "status", "reason", "headers", "head_done", "complete", "close_delimited",
                  "keep_alive", "sent", "stray", "got_bytes", "error", "head_ready", "_parser", "_loop",
-                 "_head_bytes", "_fields", "_chunks", "_buffered", "_waiter", "_pause", "_resume")
+                 "_head_bytes", "_fields", "_chunks", "_buffered", "_waiter", "_pause", "_resume", "_left")
 
     def __init__(self, loop: asyncio.AbstractEventLoop, *, no_body: bool,
                  pause: Callable[[], None], resume: Callable[[], None]) -> None:
@@ -89,6 +89,8 @@ class Exchange:
         self._waiter: asyncio.Future[None] | None = None
         self._pause = pause
         self._resume = resume
+        #: body bytes still to come when they need no parsing (Content-Length or close-delimited).
+        self._left: int | None = None
 
     def at_boundary(self) -> bool:
         """The exchange ended exactly at a message boundary with nothing pending either way."""
@@ -101,6 +103,9 @@ class Exchange:
         """Parse bytes read from the connection."""
         if self.complete or self.error is not None:
             self.stray = True  # after a whole answer: nobody's bytes
+            return
+        if self._left is not None:
+            self._body_bytes(data)
             return
         self.got_bytes = True
         if not self.head_done:
@@ -123,6 +128,23 @@ class Exchange:
                 self._fail(BodyBroken(words) if self.head_done else InvalidAnswer(words))
         if not self.head_done and self.error is None and self._head_bytes > MAX_HEAD:
             self._fail(InvalidAnswer(f"the target's response head is larger than {MAX_HEAD // 1024} KiB"))
+
+    def _body_bytes(self, data: bytes) -> None:
+        """A body whose end is a byte count (or the connection's end): kept as received, no parser, no copy."""
+        left = self._left
+        assert left is not None
+        if len(data) > left:
+            data = data[:left]
+            self.stray = True  # more than the Content-Length: the connection cannot be trusted
+        if data:
+            self._left = left - len(data)
+            self._chunks.append(data)
+            self._buffered += len(data)
+            if self._buffered > HIGH_WATER:
+                self._pause()
+        if self._left == 0:
+            self.complete = True
+        self._wake()
 
     def _feed_lines(self, data: bytes) -> None:
         """Feed an answer to HEAD one line at a time, so nothing after its head is ever parsed as a body.
@@ -205,22 +227,32 @@ class Exchange:
             raise _Refused(InvalidAnswer(f"the target answered with status {status}, which HTTP does not have"))
         self.status = status
         self.keep_alive = self._parser.should_keep_alive()
-        framed = status in (204, 304) or self.no_body
+        bodiless = status in (204, 304) or self.no_body
+        length: int | None = None
+        chunked = False
         for name, value in self.headers:
             lname = name.lower()
-            if lname == b"content-length" or (lname == b"transfer-encoding" and b"chunked" in value.lower()):
-                framed = True
-        self.close_delimited = not framed
+            if lname == b"content-length":
+                length = int(value)  # llhttp has checked it is one decimal number
+            elif lname == b"transfer-encoding":
+                chunked = True  # llhttp frames it (or refuses it); the parser stays in charge
+        self.close_delimited = not (bodiless or chunked or length is not None)
         self.head_done = True
         self._fields = 0
         if self.no_body:
             self.complete = True
+        elif not bodiless and not chunked:
+            # The rest of this body needs no parsing: what the parser still hands over in this call
+            # goes through on_body, everything later is taken as it comes (`_body_bytes`).
+            self._left = length if length is not None else 1 << 62
         self._wake_head()
 
     def on_body(self, body: bytes) -> None:
         if self.no_body:
             self.stray = True
             return
+        if self._left is not None:
+            self._left -= len(body)
         self._chunks.append(body)
         self._buffered += len(body)
         if self._buffered > HIGH_WATER:
