@@ -72,10 +72,9 @@ Script = Callable[[Incoming], Awaitable[bool]]
 
 
 def answer(data: bytes, keep: bool = True) -> Script:
-    """A script that writes `data` at once (after reading the request's body)."""
+    """A script that writes `data` at once (a request body is left unread: keep=False then)."""
 
     async def script(request: Incoming) -> bool:
-        await request.read_body()
         request.writer.write(data)
         return keep
 
