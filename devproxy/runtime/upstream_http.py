@@ -18,7 +18,7 @@ was reset before any answer byte is retried at once on a fresh dial for idempote
 when a reused connection stays silent for `SILENCE_CHECK` seconds a dial checks the path meanwhile:
 if the target cannot be reached (a dev box that vanished without closing its connections), the
 request fails with that dial's error instead of waiting out the response timeout. `flush()` drops
-every idle connection (after the runtime saw its clock jump: a freeze).
+every idle connection and `warm()` dials a fresh one (after the runtime saw its clock jump: a freeze).
 
 This module is the seam for the target's errors: everything that goes wrong in an exchange leaves
 `Pool.exchange` and `Response.read` as a devproxy `ProxyError`, chained `from exc`.
@@ -299,6 +299,21 @@ class Pool:
         for conn in idle:
             conn.close()
         return len(idle)
+
+    async def warm(self) -> ProxyError | None:
+        """Dial one connection and keep it idle (after a freeze, so the first request finds the path ready).
+
+        Returns the dial's error when the target cannot be reached, else None.
+        """
+        try:
+            conn = await self._dial()
+        except ProxyError as exc:
+            return exc
+        except (OSError, ssl.SSLError) as exc:
+            return map_error(exc, f"{self.tunnel.host}:{self.tunnel.port}", self.tunnel.dialer.connect_timeout)
+        conn.idle_since = self.loop.time()
+        self.put(conn)
+        return None
 
     def idle_count(self) -> int:
         return len(self._idle)

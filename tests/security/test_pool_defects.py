@@ -243,7 +243,8 @@ async def test_a_dial_refused_at_the_socks_stage_is_tried_again(start_proxy: Sta
 
 async def test_flush_drops_every_idle_connection() -> None:
     """`Pool.flush()` (called after the runtime sees its clock jump) closes every idle connection: the
-    target sees them closed, and the next request goes out on a fresh one (issue 19, section 3)."""
+    target sees them closed; `warm()` dials the next request's connection ahead, or says why it cannot
+    (issue 19, section 3)."""
     async with scripted_target() as target:
         target.scripts["/small"] = answer(SMALL)
         pool = Pool(tunnel_to(Dialer(None, connect_timeout=5, log=EventLog()), "127.0.0.1", target.port, https=False))
@@ -258,9 +259,14 @@ async def test_flush_drops_every_idle_connection() -> None:
             async with asyncio.timeout(5):
                 while target.open_connections:
                     await asyncio.sleep(0.02)
+            assert await pool.warm() is None  # a connection dialed ahead for the next request
+            assert (pool.idle_count(), target.connections) == (1, 3)
             response = await pool.exchange(b"GET /small HTTP/1.1\r\nHost: t\r\n\r\n", target="t", timeout=5, retry=True)
             assert await response.read() == b"small"
             response.release()
             assert target.connections == 3
+            await target.stop_listening()
+            pool.flush()
+            assert "cannot connect" in str(await pool.warm())
         finally:
             pool.close()
