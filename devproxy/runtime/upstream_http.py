@@ -39,6 +39,8 @@ from devproxy.runtime.tunnel import Tunnel
 
 #: idle pooled connections are closed after this long.
 IDLE_SECONDS = 60.0
+#: an idle connection older than this is looked at (a peek for EOF or stray bytes) before reuse.
+PEEK_AFTER = 1.0
 #: a reused connection silent this long has the path to the target checked by a fresh dial.
 SILENCE_CHECK = 0.5
 
@@ -320,10 +322,12 @@ class Pool:
 
     def _take_idle(self) -> Connection | None:
         """The most recently used idle connection that is still fit for a request."""
-        limit = self.loop.time() - IDLE_SECONDS
+        now = self.loop.time()
         while self._idle:
             conn = self._idle.pop()
-            if conn.idle_since >= limit and conn.idle_ok():
+            idle = now - conn.idle_since
+            # A connection idle for a moment was just watched by the loop; older ones are looked at.
+            if idle < IDLE_SECONDS and (idle < PEEK_AFTER or conn.idle_ok()):
                 return conn
             conn.close()
         return None
