@@ -59,7 +59,8 @@ class Exchange:
 
     __slots__ = ("no_body", "status", "reason", "headers", "head_done", "complete", "close_delimited",
                  "keep_alive", "sent", "stray", "got_bytes", "error", "head_ready", "_parser", "_loop",
-                 "_head_bytes", "_fields", "_chunks", "_buffered", "_waiter", "_pause", "_resume", "_left")
+                 "_head_bytes", "_fields", "_chunks", "_buffered", "_waiter", "_pause", "_resume", "_left",
+                 "_sink", "streamed", "blocked", "sink_gone")
 
     def __init__(self, loop: asyncio.AbstractEventLoop, *, no_body: bool,
                  pause: Callable[[], None], resume: Callable[[], None]) -> None:
@@ -91,6 +92,12 @@ class Exchange:
         self._resume = resume
         #: body bytes still to come when they need no parsing (Content-Length or close-delimited).
         self._left: int | None = None
+        #: where body bytes go as they arrive once `stream_to` was called (the browser's transport).
+        self._sink: asyncio.WriteTransport | None = None
+        #: body bytes written to the sink; the sink is full (reading paused); the sink closed.
+        self.streamed = 0
+        self.blocked = False
+        self.sink_gone = False
 
     def at_boundary(self) -> bool:
         """The exchange ended exactly at a message boundary with nothing pending either way."""
@@ -138,13 +145,10 @@ class Exchange:
             self.stray = True  # more than the Content-Length: the connection cannot be trusted
         if data:
             self._left = left - len(data)
-            self._chunks.append(data)
-            self._buffered += len(data)
-            if self._buffered > HIGH_WATER:
-                self._pause()
+            self._deliver(data)
         if self._left == 0:
             self.complete = True
-        self._wake()
+            self._wake()
 
     def _feed_lines(self, data: bytes) -> None:
         """Feed an answer to HEAD one line at a time, so nothing after its head is ever parsed as a body.
@@ -253,11 +257,30 @@ class Exchange:
             return
         if self._left is not None:
             self._left -= len(body)
-        self._chunks.append(body)
-        self._buffered += len(body)
-        if self._buffered > HIGH_WATER:
+        self._deliver(body)
+
+    def _deliver(self, data: bytes) -> None:
+        """Body bytes: straight to the sink when there is one (waking the reader only when it is full
+        or gone), else into the buffer (waking the reader)."""
+        sink = self._sink
+        if sink is None:
+            self._chunks.append(data)
+            self._buffered += len(data)
+            if self._buffered > HIGH_WATER:
+                self._pause()
+            self._wake()
+            return
+        if self.sink_gone or sink.is_closing():
+            self.sink_gone = True
             self._pause()
-        self._wake()
+            self._wake()
+            return
+        sink.write(data)
+        self.streamed += len(data)
+        if not self.blocked and sink.get_write_buffer_size() > HIGH_WATER:
+            self.blocked = True  # the browser reads slower: stop reading the target until it drained
+            self._pause()
+            self._wake()
 
     def on_message_complete(self) -> None:
         if self.head_done:  # else the end of an informational answer: the final one follows
@@ -302,9 +325,25 @@ class Exchange:
             raise self.error
         return None
 
+    def stream_to(self, sink: asyncio.WriteTransport) -> None:
+        """From now on body bytes go to `sink` as they arrive, buffered ones first (no task in between)."""
+        self._sink = sink
+        chunks, self._chunks = self._chunks, deque()
+        self._buffered = 0
+        for data in chunks:
+            self._deliver(data)
+        if not self.blocked and not self.sink_gone:
+            self._resume()
+
+    def unblock(self) -> None:
+        """The sink drained: read the target again."""
+        self.blocked = False
+        self._resume()
+
     async def arrival(self, timeout: float | None) -> None:
-        """Wait until more of the body arrived, it ended or broke, or `timeout` passed."""
-        if self._chunks or self.complete or self.error is not None:
+        """Wait until more of the body arrived (or, streaming, the sink filled or went), it ended or broke,
+        or `timeout` passed."""
+        if self._chunks or self.complete or self.error is not None or self.blocked or self.sink_gone:
             return
         self._waiter = waiter = self._loop.create_future()
         timer = None if timeout is None else self._loop.call_later(timeout, _settle, waiter)

@@ -250,6 +250,35 @@ class Response:
         """Until more body bytes arrived, the body ended or broke, or `timeout` seconds passed."""
         await self._exchange.arrival(timeout)
 
+    def stream_to(self, sink: asyncio.WriteTransport) -> None:
+        """Write the body's bytes to `sink` as they arrive, from the connection's callback (see `relay`)."""
+        self._exchange.stream_to(sink)
+
+    @property
+    def streamed(self) -> int:
+        """Body bytes written to the sink so far."""
+        return self._exchange.streamed
+
+    async def relay(self, timeout: float) -> str:
+        """After `stream_to`: wait (at most `timeout` s) for what the caller must act on.
+
+        "done" (the whole body was written), "full" (the sink must drain, then `unblock`), "gone"
+        (the sink closed) or "waiting". Raises: TargetUnreachableError when the body broke off.
+        """
+        exchange = self._exchange
+        await exchange.arrival(timeout)
+        if exchange.sink_gone:
+            return "gone"
+        if exchange.complete:
+            return "done"
+        if exchange.error is not None:
+            raise TargetUnreachableError(str(exchange.error)) from exchange.error
+        return "full" if exchange.blocked else "waiting"
+
+    def unblock(self) -> None:
+        """The sink drained: read the target again."""
+        self._exchange.unblock()
+
     async def read(self) -> bytes:
         """The next body bytes; b"" at the end. Raises: TargetUnreachableError when the body broke off."""
         while (data := self.take()) is None:
