@@ -19,7 +19,7 @@ from devproxy.runtime import headers as hdr
 from devproxy.runtime import http_wire
 from devproxy.runtime.forwarder import Forwarder
 from devproxy.runtime.incoming import raw_headers
-from devproxy.runtime.upstream_http import Response
+from devproxy.runtime.http_response import Response
 
 #: methods that may be sent once more on a fresh connection when a reused one was dead.
 RETRYABLE = frozenset({"GET", "HEAD", "OPTIONS"})
