@@ -28,6 +28,8 @@ MAX_HEAD = 256 * 1024
 #: body bytes buffered from the target before reading from it pauses (the browser is slower).
 HIGH_WATER = 1024 * 1024
 LOW_WATER = 256 * 1024
+#: body bytes waiting in the browser's transport before reading from the target pauses (streaming).
+SINK_HIGH_WATER = 256 * 1024
 
 
 class Disconnected(ConnectionError):
@@ -277,7 +279,7 @@ class Exchange:
             return
         sink.write(data)
         self.streamed += len(data)
-        if not self.blocked and sink.get_write_buffer_size() > HIGH_WATER:
+        if not self.blocked and sink.get_write_buffer_size() > SINK_HIGH_WATER:
             self.blocked = True  # the browser reads slower: stop reading the target until it drained
             self._pause()
             self._wake()
