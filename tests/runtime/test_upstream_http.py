@@ -253,3 +253,35 @@ async def test_early_413_during_a_big_upload_reaches_the_browser(attempt: int, s
             assert resp.status == 413
             assert await resp.read() == b"too large"
     assert [e["status"] for e in proxy.events("http.access")] == [413]
+
+
+async def test_streamed_answers_keep_the_browser_connection_in_order(scripted: ScriptedTarget,
+                                                                     start_proxy: StartProxy) -> None:
+    """Length-framed answers written straight to the browser's transport, three pipelined on one browser
+    connection: each arrives whole, in order, and the connection stays usable."""
+    block = bytes(range(256)) * 1024  # 256 KiB
+
+    async def big(request: Incoming) -> bool:
+        writer = request.writer
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 524288\r\nX-Part: %b\r\n\r\n" % request.path.encode() + block)
+        await writer.drain()
+        await asyncio.sleep(0.02)
+        writer.write(block)
+        return True
+
+    scripted.scripts["/one"] = big
+    scripted.scripts["/two"] = big
+    scripted.scripts["/three"] = answer(b"HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nlast")
+    proxy = await start_proxy(target=scripted.url)
+    reader, writer = await asyncio.open_connection(proxy.host, proxy.port)
+    writer.write(b"GET /one HTTP/1.1\r\nHost: h\r\n\r\nGET /two HTTP/1.1\r\nHost: h\r\n\r\n"
+                 b"GET /three HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n")
+    data = await asyncio.wait_for(reader.read(), 10)
+    writer.close()
+    for part in (b"/one", b"/two"):
+        head, _, data = data.partition(b"\r\n\r\n")
+        assert b"X-Part: " + part in head and b"Content-Length: 524288" in head
+        assert data[:524288] == block * 2
+        data = data[524288:]
+    assert data.startswith(b"HTTP/1.1 200 OK\r\n") and data.endswith(b"\r\n\r\nlast")
+    assert [e["bytes_out"] for e in proxy.events("http.access")] == [524288, 524288, 4]
