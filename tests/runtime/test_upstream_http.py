@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 import aiohttp
 import pytest
 
-from conftest import StartProxy, Upstream
+from conftest import RunningProxy, StartProxy, Upstream
 from support.scripted import Incoming, ScriptedTarget, answer, scripted_target
 
 
@@ -25,15 +25,22 @@ async def get(url: str) -> tuple[int, str, bytes, aiohttp.typedefs.LooseHeaders]
             return resp.status, resp.reason or "", await resp.read(), resp.headers
 
 
+async def send_raw(proxy: RunningProxy, data: bytes) -> bytes:
+    """Raw bytes on one browser connection; everything the proxy answers until it closes."""
+    reader, writer = await asyncio.open_connection(proxy.host, proxy.port)
+    try:
+        writer.write(data)
+        return await asyncio.wait_for(reader.read(), 10)
+    finally:
+        writer.close()
+
+
 async def test_request_head_is_exactly_the_filtered_headers(scripted: ScriptedTarget, start_proxy: StartProxy) -> None:
     """The target receives the raw path, the headers in order with repeats, nothing invented."""
     scripted.scripts["/a%2Fb?x=1&y=%20"] = answer(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
     proxy = await start_proxy(target=scripted.url)
-    reader, writer = await asyncio.open_connection(proxy.host, proxy.port)
-    writer.write(b"GET /a%2Fb?x=1&y=%20 HTTP/1.1\r\nHost: pub.example\r\nX-A: 1\r\nTE: trailers\r\n"
-                 b"X-A: 2\r\nConnection: close\r\n\r\n")
-    data = await asyncio.wait_for(reader.read(), 10)
-    writer.close()
+    data = await send_raw(proxy, b"GET /a%2Fb?x=1&y=%20 HTTP/1.1\r\nHost: pub.example\r\nX-A: 1\r\nTE: trailers\r\n"
+                          b"X-A: 2\r\nConnection: close\r\n\r\n")
     assert data.startswith(b"HTTP/1.1 200 OK\r\n") and data.endswith(b"\r\n\r\nok")
     assert scripted.heads == [
         b"GET /a%2Fb?x=1&y=%20 HTTP/1.1\r\n"
@@ -116,10 +123,7 @@ async def test_truncated_body_is_not_passed_off_as_complete(scripted: ScriptedTa
     """Content-Length 100 but 10 bytes then a close: the browser's connection is cut, the log says why."""
     scripted.scripts["/short"] = answer(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n0123456789", keep=False)
     proxy = await start_proxy(target=scripted.url)
-    reader, writer = await asyncio.open_connection(proxy.host, proxy.port)
-    writer.write(b"GET /short HTTP/1.1\r\nHost: h\r\n\r\n")
-    data = await asyncio.wait_for(reader.read(), 10)
-    writer.close()
+    data = await send_raw(proxy, b"GET /short HTTP/1.1\r\nHost: h\r\n\r\n")
     head, _, body = data.partition(b"\r\n\r\n")
     assert b"Content-Length: 100" in head and body == b"0123456789"
     failed = proxy.events("upstream.body_failed")
@@ -207,11 +211,8 @@ async def test_get_and_head_write_the_same_head(scripted: ScriptedTarget, start_
     scripted.scripts[path] = answer(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")  # fits HEAD too
     proxy = await start_proxy(target=scripted.url)
     for method in (b"GET", b"HEAD"):
-        reader, writer = await asyncio.open_connection(proxy.host, proxy.port)
-        writer.write(method + b" " + path.encode("latin-1") + b" HTTP/1.1\r\nHost: pub.example\r\n"
-                     b"X-Name: caf\xc3\xa9\r\nX-Tab: a\tb\r\nConnection: close\r\n\r\n")
-        data = await asyncio.wait_for(reader.read(), 10)
-        writer.close()
+        data = await send_raw(proxy, method + b" " + path.encode("latin-1") + b" HTTP/1.1\r\nHost: pub.example\r\n"
+                              b"X-Name: caf\xc3\xa9\r\nX-Tab: a\tb\r\nConnection: close\r\n\r\n")
         assert data.startswith(b"HTTP/1.1 200 OK\r\n")
     get, head = scripted.heads
     assert get.startswith(b"GET " + path.encode("latin-1") + b" HTTP/1.1\r\n")
@@ -273,11 +274,8 @@ async def test_streamed_answers_keep_the_browser_connection_in_order(scripted: S
     scripted.scripts["/two"] = big
     scripted.scripts["/three"] = answer(b"HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nlast")
     proxy = await start_proxy(target=scripted.url)
-    reader, writer = await asyncio.open_connection(proxy.host, proxy.port)
-    writer.write(b"GET /one HTTP/1.1\r\nHost: h\r\n\r\nGET /two HTTP/1.1\r\nHost: h\r\n\r\n"
-                 b"GET /three HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n")
-    data = await asyncio.wait_for(reader.read(), 10)
-    writer.close()
+    data = await send_raw(proxy, b"GET /one HTTP/1.1\r\nHost: h\r\n\r\nGET /two HTTP/1.1\r\nHost: h\r\n\r\n"
+                          b"GET /three HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n")
     for part in (b"/one", b"/two"):
         head, _, data = data.partition(b"\r\n\r\n")
         assert b"X-Part: " + part in head and b"Content-Length: 524288" in head
