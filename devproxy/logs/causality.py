@@ -13,6 +13,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 
 from devproxy.logs.findings import SEVERITY_ORDER, Finding
+from devproxy.logs.logins import AUTH_REFUSALS, LOGIN_TEXTS
 
 #: what a user sees at the end of every chain.
 _SEEN = frozenset({
@@ -31,28 +32,27 @@ _DOWN = frozenset({
     "tailnet-down", "dp-tailscaled-restart", "dp-tailscaled-backoff", "ts-logged-out", "dp-needs-login",
 }) | _PROXY
 #: tailscaled failing to log in or to run.
-_LOGIN = frozenset({
-    "dp-tailscale-auth-failed", "dp-tailscale-up-failed", "ts-up-timeout", "dp-tailscaled-exited",
+_LOGIN = AUTH_REFUSALS | frozenset({ "dp-tailscale-up-failed", "ts-up-timeout", "dp-tailscaled-exited",
     "ts-no-daemon",
 }) | _DOWN
 
-_KEY = frozenset({"ts-key-expired", "ts-key-malformed", "ts-tags-denied", "ts-oauth-no-tags"})
+_KEY = frozenset({"ts-key-expired", "ts-key-malformed", "ts-tags-denied", "ts-oauth-no-tags"}) | LOGIN_TEXTS
 
 #: kind -> the kinds it can explain. Must stay acyclic (a test checks it).
 EXPLAINS: Mapping[str, frozenset[str]] = {
     **{key: _LOGIN for key in _KEY},
     "ts-control-error": _LOGIN,
-    **{kind: _LOGIN - {"dp-tailscale-auth-failed"} for kind in (
+    **{kind: _LOGIN - AUTH_REFUSALS for kind in (
         "ts-listener-in-use", "ts-unknown-flag", "ts-non-flag-args", "ts-requires-root", "ts-state-dir",
         "ts-state-required", "ts-netstack-failed",
     )},
     "cr-exec-failed": _SEEN | {"cr-exit", "cr-port-not-listening"},
     "dp-tailscaled-start-failed": _DOWN,
-    "dp-tailscale-cli-failed": _LOGIN - {"dp-tailscale-auth-failed"},
+    "dp-tailscale-cli-failed": _LOGIN - AUTH_REFUSALS,
     "dp-supervisor-crashed": _DOWN,
     "dp-tailscaled-exited": _DOWN,
     "dp-tailscale-up-failed": _DOWN,
-    "dp-tailscale-auth-failed": _DOWN,
+    **{kind: _DOWN for kind in AUTH_REFUSALS},
     "tailnet-down": _PROXY,
     "ts-target-refused": _PROXY,
     "ts-no-such-peer": _PROXY,

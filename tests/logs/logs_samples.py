@@ -432,4 +432,48 @@ SAMPLES: dict[str, tuple[str, ...]] = {
         "terminated: Application failed to start: failed to load /server: exec format error",
         "Application exec likely failed",
     ),
+    # ---- the login modes (devproxy/logs/logins.py): the runtime's auth_failed per kind, the CLI's own words --
+    "dp-tailscale-auth-federation": (
+        event("tailscale.auth_failed", component="supervisor", kind="federation_rejected",
+              message="Tailscale refused the service's Google ID token (keyless login) (backend error: status "
+                      "401): in Tailscale's admin console check the federated identity"),
+    ),
+    "dp-tailscale-auth-oauth": (
+        event("tailscale.auth_failed", component="supervisor", kind="oauth_rejected",
+              message="Tailscale refused the OAuth client secret (backend error: status 401): "
+                      "the OAuth client secret was refused"),
+    ),
+    "dp-tailscale-auth-tags-missing": (
+        event("tailscale.auth_failed", component="supervisor", kind="tags_missing",
+              message="the login needs tags and none were given: set DEVPROXY_TAILSCALE_TAGS"),
+    ),
+    "dp-tailscale-auth-tags-rejected": (
+        event("tailscale.auth_failed", component="supervisor", kind="tags_rejected",
+              message="the auth key's tags were rejected: fix tagOwners in the tailnet policy"),
+    ),
+    "dp-keyless-metadata": (
+        event("tailscale.up_failed", component="supervisor",
+              message="keyless login: cannot reach the metadata server: [Errno 111] Connection refused"),
+        event("tailscale.up_failed", component="supervisor",
+              message="keyless login: the metadata server refused the ID token request (HTTP 404: not found)"),
+    ),
+    "ts-federation-rejected": (
+        "backend error: failed to exchange JWT for access token: token exchange failed with status 401: "
+        "{\"message\":\"invalid JWT\"}",
+        "token exchange failed with status 403: forbidden",
+    ),
+    "ts-federation-no-id-token": (
+        "backend error: federated identity authkeys require --id-token",
+        "federated identity requires either an ID token or an audience",
+    ),
+    "ts-federation-no-tags": ("backend error: federated identity authkeys require --advertise-tags",),
+    "ts-federation-key-create": (
+        "unexpected error while creating authkey: Status: 403, Message: \"tags not permitted\"",
+    ),
+    "ts-oauth-rejected": (
+        "backend error: oauth2: cannot fetch token: 401 Unauthorized",
+        "backend error: Post \"https://api.tailscale.com/api/v2/tailnet/-/keys\": oauth2: \"invalid_client\" "
+        "\"client secret is invalid\"",
+        "Status: 403, Message: \"calling actor does not have enough permissions to perform this function\"",
+    ),
 }
