@@ -36,16 +36,29 @@ _LOGIN = AUTH_REFUSALS | frozenset({ "dp-tailscale-up-failed", "ts-up-timeout", 
     "ts-no-daemon",
 }) | _DOWN
 
-_KEY = frozenset({"ts-key-expired", "ts-key-malformed", "ts-tags-denied", "ts-oauth-no-tags"}) | LOGIN_TEXTS
+_KEY = frozenset({"ts-key-expired", "ts-key-malformed", "ts-tags-denied", "ts-oauth-no-tags",
+                  "ts-node-key-expired"}) | LOGIN_TEXTS
+#: Cloud Run refusing a revision before any instance runs.
+_NO_REVISION = _SEEN | {"cr-revision-not-ready", "cr-upstream-reset"}
 
 #: kind -> the kinds it can explain. Must stay acyclic (a test checks it).
 EXPLAINS: Mapping[str, frozenset[str]] = {
     **{key: _LOGIN for key in _KEY},
     "ts-control-error": _LOGIN,
+    "ts-tls-failed": _LOGIN,
+    "ts-network-down": _LOGIN,
+    "ts-machine-not-authorized": _DOWN,
     **{kind: _LOGIN - AUTH_REFUSALS for kind in (
         "ts-listener-in-use", "ts-unknown-flag", "ts-non-flag-args", "ts-requires-root", "ts-state-dir",
-        "ts-state-required", "ts-netstack-failed",
+        "ts-state-required", "ts-netstack-failed", "ts-tun-unavailable", "ts-up-needs-all-flags",
     )},
+    **{kind: _PROXY for kind in ("ts-magicsock-stopped", "ts-magicsock-bind", "ts-derp-region-error",
+                                 "ts-dns-no-upstream")},
+    **{kind: _NO_REVISION for kind in ("cr-image-not-found", "cr-image-permission", "cr-quota")},
+    "cr-port-not-listening": _NO_REVISION,
+    "cr-h2c-mismatch": _SEEN | {"cr-upstream-reset"},
+    "cr-liveness-probe": _SEEN | {"cr-upstream-reset"},
+    "cr-upstream-request-timeout": _SEEN,
     "cr-exec-failed": _SEEN | {"cr-exit", "cr-port-not-listening"},
     "dp-tailscaled-start-failed": _DOWN,
     "dp-tailscale-cli-failed": _LOGIN - AUTH_REFUSALS,
