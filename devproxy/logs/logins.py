@@ -59,6 +59,9 @@ SIGNATURES: tuple[Signature, ...] = (
         _RUNTIME.format(kind="oauth_rejected"),
         events=(ev.TAILSCALE_AUTH_FAILED,),
         where=(("kind", "oauth_rejected"),),
+        # the runtime files a keyless login's key-minting refusal under oauth_rejected (its "Status: 403,
+        # Message:" shape); the text says which login it was, so ts-federation-key-create owns it
+        exclude=(r"unexpected error while creating authkey",),
     ),
     signature(
         "dp-tailscale-auth-tags-missing", "tailscale", "critical", "root",

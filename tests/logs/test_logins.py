@@ -135,3 +135,14 @@ def test_raw_cli_refusals_name_their_cause(text: str, first: str, fix_word: str)
     top = result.findings[0]
     assert top.id == first
     assert fix_word in top.fix
+
+
+def test_a_keyless_key_minting_refusal_is_not_called_an_oauth_secret() -> None:
+    """The runtime files identityfederation's 'creating authkey' refusal as oauth_rejected; the diagnosis says keyless."""
+    cli_line = 'backend error: unexpected error while creating authkey: Status: 403, Message: "tags not permitted"'
+    assert classify_line(cli_line) is not None
+    result = run(refused_login(cli_line)[1])
+    top = result.findings[0]
+    assert top.id == "ts-federation-key-create"
+    assert "OAuth" not in top.title
+    assert "dp-tailscale-auth-oauth" not in {f.id for f in result.findings}
