@@ -708,9 +708,12 @@ CATALOG: tuple[Signature, ...] = (
     signature(
         "cr-no-instance", "cloudrun", "error", "root",
         "No Cloud Run instance was available",
-        "Max instances reached or scale-from-zero lag.",
-        "Set min instances to 1 and max instances ≥ 1.",
-        "field-notes §8 CR5; hashicorp/terraform-provider-google#13193",
+        "Max instances reached or scale-from-zero lag (HTTP 429 or 503); for up to 30 minutes after billing is "
+        "re-enabled or a spend cap lifted, requests fail the same way.",
+        "Set min instances to 1 and max instances ≥ 1; after a billing or spend-cap stop, wait for the service "
+        "to recover.",
+        "field-notes §8 CR5; hashicorp/terraform-provider-google#13193; cloud.google.com/run/docs/known-issues "
+        "(delayed recovery after an exceeded spend cap)",
         r"aborted because there was no available instance",
     ),
     signature(
