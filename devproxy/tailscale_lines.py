@@ -56,3 +56,36 @@ RUNTIME_TAGS_REJECTED = r"requested tags .* (are )?invalid or not permitted"
 RUNTIME_SOCKS_IN_USE = r"SOCKS5 listener: .*address already in use"
 RUNTIME_SOCKET_MISSING = NO_DAEMON + "|" + r"tailscaled\.sock: connect: no such file"
 RUNTIME_LOGOUT_FAILED = r"failed to log out ephemeral node"
+
+# ---- net/tstun, cmd/tailscaled (a kernel TUN device where there is none) -------------------------------
+#: cmd/tailscaled/tailscaled.go: 'tstun.New(%q): %w', after net/tstun's diagnosis of the failure.
+TUN_CREATE = r'tstun\.New\("[^"]*"\): '
+TUN_NO_MODULE = r"is CONFIG_TUN enabled in your kernel\?"
+TUN_NO_DEVICE = r"tun module loaded in kernel, but /dev/net/tun does not exist"
+TUN_BUSY = r"TUN device \S+ is busy; another process probably still has it open"
+
+# ---- control/controlclient (direct.go) ----------------------------------------------------------------
+NODE_KEY_EXPIRED = r"server reports new node key \S+ has expired"
+# ---- ipn/ipnlocal (local.go: 'Switching ipn state %v -> %v (WantRunning=%v, nm=%v)') -------------------
+#: device approval pending (a refused key also answers machineAuthorized=false, so the state is the sign).
+MACHINE_NOT_AUTHORIZED = r"Switching ipn state \S+ -> NeedsMachineAuth\b"
+
+# ---- health (warnings.go), logged by ipn/ipnlocal as 'health(warnable=%s): error: %s' -------------------
+TLS_FAILED = r"Tailscale could not establish an encrypted connection with "
+NETWORK_DOWN = r"Tailscale cannot connect because the network is down"
+MAGICSOCK_NOT_RUNNING = r"The MagicSock function \S+ is not running"
+DERP_REGION_ERROR = r"The relay server #\S+ is reporting an issue"
+
+# ---- wgengine/magicsock (magicsock.go) ----------------------------------------------------------------
+MAGICSOCK_RECEIVE_EXIT = r"Receive func \S+ exiting with error"
+MAGICSOCK_REBIND_FAILED = r"magicsock: Rebind IPv4 failed: "
+
+# ---- net/dns/resolver (forwarder.go) ------------------------------------------------------------------
+DNS_NO_UPSTREAM = r"no upstream resolvers set, returning SERVFAIL"
+
+# ---- logpolicy (logpolicy.go) -------------------------------------------------------------------------
+LOG_BUFFER_FAILED = r"filch failed: "
+LOG_TMP_FAILED = r"Unable to create /tmp directory for log storage"
+
+# ---- cmd/tailscale/cli (up.go) ------------------------------------------------------------------------
+UP_NEEDS_ALL_FLAGS = r"changing settings via 'tailscale up' requires mentioning all"

@@ -81,7 +81,9 @@ def for_app(finding: Finding, hits: Sequence[Hit], context: Sequence[str] = ()) 
         title = finding.title if "code-server" in finding.title else f"{finding.title} [code-server]"
         return replace(finding, title=title, fix=app.fix)
     name = app.name if app else "the app"
-    title = finding.title.replace("code-server's", f"{name[0].upper()}{name[1:]}'s")
-    cause = finding.cause.replace("code-server ≥ 4.10.1", name).replace("code-server", name)
-    return replace(finding, title=f"{title} [{app.name if app else 'generic app'}]", cause=cause,
+    title = finding.title.replace("code-server origin check", f"{name}'s origin check")
+    title = title.replace("code-server's", f"{name[0].upper()}{name[1:]}'s")
+    cause = finding.cause.replace("code-server ≥ 4.10.1", name).replace("code-server origin check", f"{name}'s origin check")
+    cause = cause.replace("code-server", name)
+    return replace(finding, title=f"{title} [{app.name if app else 'generic app'}]", cause=cause[:1].upper() + cause[1:],
                    fix=app.fix if app else GENERIC_FIX)

@@ -13,6 +13,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 
 from devproxy.logs.findings import SEVERITY_ORDER, Finding
+from devproxy.logs.logins import AUTH_REFUSALS, LOGIN_TEXTS
 
 #: what a user sees at the end of every chain.
 _SEEN = frozenset({
@@ -31,28 +32,40 @@ _DOWN = frozenset({
     "tailnet-down", "dp-tailscaled-restart", "dp-tailscaled-backoff", "ts-logged-out", "dp-needs-login",
 }) | _PROXY
 #: tailscaled failing to log in or to run.
-_LOGIN = frozenset({
-    "dp-tailscale-auth-failed", "dp-tailscale-up-failed", "ts-up-timeout", "dp-tailscaled-exited",
+_LOGIN = AUTH_REFUSALS | frozenset({ "dp-tailscale-up-failed", "ts-up-timeout", "dp-tailscaled-exited",
     "ts-no-daemon",
 }) | _DOWN
 
-_KEY = frozenset({"ts-key-expired", "ts-key-malformed", "ts-tags-denied", "ts-oauth-no-tags"})
+_KEY = frozenset({"ts-key-expired", "ts-key-malformed", "ts-tags-denied", "ts-oauth-no-tags",
+                  "ts-node-key-expired"}) | LOGIN_TEXTS
+#: Cloud Run refusing a revision before any instance runs.
+_NO_REVISION = _SEEN | {"cr-revision-not-ready", "cr-upstream-reset"}
 
 #: kind -> the kinds it can explain. Must stay acyclic (a test checks it).
 EXPLAINS: Mapping[str, frozenset[str]] = {
     **{key: _LOGIN for key in _KEY},
     "ts-control-error": _LOGIN,
-    **{kind: _LOGIN - {"dp-tailscale-auth-failed"} for kind in (
+    "ts-tls-failed": _LOGIN,
+    "ts-network-down": _LOGIN,
+    "ts-machine-not-authorized": _DOWN,
+    **{kind: _LOGIN - AUTH_REFUSALS for kind in (
         "ts-listener-in-use", "ts-unknown-flag", "ts-non-flag-args", "ts-requires-root", "ts-state-dir",
-        "ts-state-required", "ts-netstack-failed",
+        "ts-state-required", "ts-netstack-failed", "ts-tun-unavailable", "ts-up-needs-all-flags",
     )},
+    **{kind: _PROXY for kind in ("ts-magicsock-stopped", "ts-magicsock-bind", "ts-derp-region-error",
+                                 "ts-dns-no-upstream")},
+    **{kind: _NO_REVISION for kind in ("cr-image-not-found", "cr-image-permission", "cr-quota")},
+    "cr-port-not-listening": _NO_REVISION,
+    "cr-h2c-mismatch": _SEEN | {"cr-upstream-reset"},
+    "cr-liveness-probe": _SEEN | {"cr-upstream-reset"},
+    "cr-upstream-request-timeout": _SEEN,
     "cr-exec-failed": _SEEN | {"cr-exit", "cr-port-not-listening"},
     "dp-tailscaled-start-failed": _DOWN,
-    "dp-tailscale-cli-failed": _LOGIN - {"dp-tailscale-auth-failed"},
+    "dp-tailscale-cli-failed": _LOGIN - AUTH_REFUSALS,
     "dp-supervisor-crashed": _DOWN,
     "dp-tailscaled-exited": _DOWN,
     "dp-tailscale-up-failed": _DOWN,
-    "dp-tailscale-auth-failed": _DOWN,
+    **{kind: _DOWN for kind in AUTH_REFUSALS},
     "tailnet-down": _PROXY,
     "ts-target-refused": _PROXY,
     "ts-no-such-peer": _PROXY,

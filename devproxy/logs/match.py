@@ -153,7 +153,7 @@ class Matcher:
     def __init__(self, catalog: Iterable[Signature] = CATALOG) -> None:
         self.catalog = tuple(catalog)
         self._by_needle: dict[str, list[_Compiled]] = {}
-        self._by_event: dict[str, list[tuple[Signature, tuple[tuple[str, re.Pattern[str]], ...]]]] = {}
+        self._by_event: dict[str, list[tuple[Signature, tuple[tuple[str, re.Pattern[str]], ...], re.Pattern[str] | None]]] = {}
         self._checks: list[tuple[Signature, Callable[[LogEntry], bool]]] = []
         self._order = {sig.id: n for n, sig in enumerate(self.catalog)}
         for sig in self.catalog:
@@ -163,7 +163,7 @@ class Matcher:
                 self._by_needle.setdefault(needle(pattern), []).append(compiled)
             for event in sig.events:
                 where = tuple((name, re.compile(rx)) for name, rx in sig.where)
-                self._by_event.setdefault(event, []).append((sig, where))
+                self._by_event.setdefault(event, []).append((sig, where, exclude))
             if sig.check:
                 self._checks.append((sig, CHECKS[sig.check]))
         self._needles = tuple(self._by_needle.items())
@@ -173,12 +173,13 @@ class Matcher:
         found: list[Signature] = []
         if entry.event:
             rank = SEVERITY_RANK.get(entry.severity, 0)
-            for sig, where in self._by_event.get(entry.event, ()):
+            for sig, where, veto in self._by_event.get(entry.event, ()):
                 if sig.min_severity and rank < SEVERITY_RANK[sig.min_severity]:
                     continue
-                if all(
-                    name in entry.fields and rx.fullmatch(str(entry.fields[name])) for name, rx in where
-                ):
+                if veto and entry.message and veto.search(entry.message):
+                    continue
+                # A field the entry lacks reads as "": a `where` regex that accepts "" accepts its absence.
+                if all(rx.fullmatch(str(entry.fields.get(name, ""))) for name, rx in where):
                     found.append(sig)
         if entry.fields:
             for sig, check in self._checks:

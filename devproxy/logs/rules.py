@@ -9,6 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from devproxy.logs.logins import AUTH_REFUSALS, LOGIN_TEXTS
+
+
 @dataclass(frozen=True, slots=True)
 class Rule:
     """A root cause recognised from several signatures seen together."""
@@ -158,7 +161,7 @@ _GENERAL_RULES: tuple[Rule, ...] = (
                 "ts-key-expired", "ts-key-malformed", "ts-tags-denied", "ts-up-timeout", "ts-no-daemon",
                 "dp-tailscale-auth-failed", "dp-tailscale-up-failed", "dp-needs-login", "dp-tailscaled-start-failed",
                 "dp-tailscale-cli-failed", "ts-oauth-no-tags", "ts-control-error",
-            }),
+            }) | AUTH_REFUSALS | LOGIN_TEXTS,
             frozenset({
                 "py-socks-failed", "py-proxy-refused", "py-socks-general-failure", "dp-socks-unreachable",
                 "dp-socks-reply", "dp-upstream-timeout", "dp-http-5xx", "browser-ws-1006", "ts-dial-timeout",

@@ -31,11 +31,11 @@ class Signature:
     reference: str
     #: regexes searched (case-insensitively) in the entry's message; any one matches.
     patterns: tuple[str, ...] = ()
-    #: regexes that veto a pattern match (a more specific signature owns those lines).
+    #: regexes that veto a match, by pattern or by event (a more specific signature owns those lines).
     exclude: tuple[str, ...] = ()
     #: devproxy structured event names this signature owns.
     events: tuple[str, ...] = ()
-    #: (field, regex) pairs every one of which must fully match str(entry.fields[field]).
+    #: (field, regex) pairs every one of which must fully match str(entry.fields[field]) ("" when absent).
     where: tuple[tuple[str, str], ...] = ()
     #: name of a computed predicate in `match.CHECKS` (for request-log latency and the like).
     check: str = ""
@@ -708,9 +708,12 @@ CATALOG: tuple[Signature, ...] = (
     signature(
         "cr-no-instance", "cloudrun", "error", "root",
         "No Cloud Run instance was available",
-        "Max instances reached or scale-from-zero lag.",
-        "Set min instances to 1 and max instances ≥ 1.",
-        "field-notes §8 CR5; hashicorp/terraform-provider-google#13193",
+        "Max instances reached or scale-from-zero lag (HTTP 429 or 503); for up to 30 minutes after billing is "
+        "re-enabled or a spend cap lifted, requests fail the same way.",
+        "Set min instances to 1 and max instances ≥ 1; after a billing or spend-cap stop, wait for the service "
+        "to recover.",
+        "field-notes §8 CR5; hashicorp/terraform-provider-google#13193; cloud.google.com/run/docs/known-issues "
+        "(delayed recovery after an exceeded spend cap)",
         r"aborted because there was no available instance",
     ),
     signature(
@@ -859,6 +862,8 @@ CATALOG: tuple[Signature, ...] = (
         _FIX_KEY,
         "field-notes §0.12 / §8 T7",
         events=(ev.TAILSCALE_AUTH_FAILED,),
+        # the other credential modes' refusals are their own rows (devproxy/logs/logins.py)
+        where=(("kind", "(?:auth_failed)?"),),
     ),
     signature(
         "dp-tailscaled-exited", "tailscale", "error", "root",
@@ -911,6 +916,7 @@ CATALOG: tuple[Signature, ...] = (
         "Read the last line in the example; a key problem shows up as its own finding.",
         "field-notes §1.6 / §8 T7–T10",
         events=(ev.TAILSCALE_UP_FAILED,),
+        exclude=(r"^keyless login: ",),  # the metadata server's refusal: dp-keyless-metadata
     ),
     signature(
         "dp-needs-login", "tailscale", "warning", "root",

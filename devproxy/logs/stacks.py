@@ -70,7 +70,8 @@ SIGNATURES: tuple[Signature, ...] = (
         "An OAuth client secret was used as auth key without advertised tags",
         "tailscale up was given an OAuth client secret (tskey-client-...) as --auth-key; such keys only mint "
         "tagged nodes, so tailscale refuses without --advertise-tags.",
-        "Pass --advertise-tags=tag:<name> (a tag the OAuth client owns), or store a regular auth key instead.",
+        "Pass --advertise-tags=tag:<name> (a tag the OAuth client owns); under devproxy set DEVPROXY_TAILSCALE_TAGS "
+        "(default tag:devproxy). Or store a regular auth key instead.",
         f"{_TS}:feature/oauthkey/oauthkey.go@{_TS_V}; tailscale/tailscale#15456; {_REAL} ts-oauth-no-tags",
         r"oauth authkeys require --advertise-tags",
     ),

@@ -11,6 +11,8 @@ from devproxy.logs.signatures import Signature, signature
 
 _SOCKS5 = "tailscale/tailscale:net/socks5/socks5.go (client connection failed: %v), 1.102.5"
 _TAILSCALED = "tailscale/tailscale:cmd/tailscaled/tailscaled.go@v1.102.3 log.Fatalf"
+_V = "@v1.102.3"
+_HEALTH = f"tailscale/tailscale:health/warnings.go{_V}, logged by ipn/ipnlocal/local.go ('health(warnable=%s): error: %s')"
 
 SIGNATURES: tuple[Signature, ...] = (
     signature(
@@ -91,5 +93,127 @@ SIGNATURES: tuple[Signature, ...] = (
         "Read the error after 'failed to start netstack:'; update tailscale, and report it upstream if it stays.",
         _TAILSCALED + " (failed to start netstack: %v)",
         lines.NETSTACK_START,
+    ),
+    # ---- format strings of the pinned version's packages (no fault of this machine produces them) -------
+    signature(
+        "ts-tun-unavailable", "tailscale", "critical", "root",
+        "tailscaled tried to create a kernel TUN device, which the container does not have",
+        "tailscaled was started without --tun=userspace-networking, so it asked the kernel for a TUN device "
+        "(/dev/net/tun); Cloud Run's sandbox has none, so the engine cannot start and tailscaled exits.",
+        "Run tailscaled with --tun=userspace-networking (devproxy's runtime does; check DEVPROXY_TAILSCALED_ARGS "
+        "does not override --tun).",
+        f"tailscale/tailscale:net/tstun/tun_linux.go{_V} (diagnoseLinuxTUNFailure: 'is CONFIG_TUN enabled in your "
+        "kernel? ...', 'tun module loaded in kernel, but %s does not exist', 'TUN device %s is busy; ...'); "
+        f"cmd/tailscaled/tailscaled.go{_V} ('tstun.New(%q): %w')",
+        lines.TUN_CREATE,
+        lines.TUN_NO_MODULE,
+        lines.TUN_NO_DEVICE,
+        lines.TUN_BUSY,
+    ),
+    signature(
+        "ts-node-key-expired", "tailscale", "critical", "root",
+        "The node's key has expired: the coordination server will not let it join",
+        "The coordination server reports this node's key as expired (node key expiry is on for it), so the "
+        "node cannot log in until it is re-authenticated.",
+        "Log the node in again with a valid credential: devproxy's ephemeral nodes log in afresh at each start, "
+        "so redeploy (or restart the instance) with a valid key; to stop it recurring, use tagged nodes (key "
+        "expiry is off for them by default) or disable key expiry for the node in the admin console.",
+        f"tailscale/tailscale:control/controlclient/direct.go{_V} ('server reports new node key %v has expired')",
+        lines.NODE_KEY_EXPIRED,
+    ),
+    signature(
+        "ts-machine-not-authorized", "tailscale", "error", "root",
+        "The node waits for approval in the admin console (device approval)",
+        "The coordination server accepted the login but did not authorize the machine: device approval is on "
+        "in the tailnet and the key was not pre-authorized, so no traffic flows until an admin approves it.",
+        "Use a pre-authorized key (devproxy mints its keys with preauthorized=true) or approve the node in the "
+        "admin console's Machines page.",
+        f"tailscale/tailscale:ipn/ipnlocal/local.go{_V} ('Switching ipn state %v -> %v (WantRunning=%v, nm=%v)', "
+        "state NeedsMachineAuth)",
+        lines.MACHINE_NOT_AUTHORIZED,
+    ),
+    signature(
+        "ts-tls-failed", "tailscale", "error", "root",
+        "tailscaled could not make a TLS connection to a Tailscale server",
+        "The TLS handshake with the coordination or relay server failed: egress passes through a TLS-intercepting "
+        "proxy or firewall, the server's certificate could not be verified, or the clock is wrong.",
+        "Allow direct HTTPS egress to controlplane.tailscale.com and the DERP servers (*.tailscale.com:443) "
+        "without TLS inspection; with a custom --login-server, check its certificate.",
+        _HEALTH + " (tls-connection-failed: 'Tailscale could not establish an encrypted connection with ...')",
+        lines.TLS_FAILED,
+    ),
+    signature(
+        "ts-network-down", "tailscale", "warning", "root",
+        "tailscaled sees no usable network",
+        "tailscaled found no interface with a route out, so it cannot reach the coordination or relay servers. "
+        "On Cloud Run this is egress routed into a VPC without a way out (no Cloud NAT) or blocked by a firewall.",
+        "Give the service egress to the internet (Cloud NAT for Direct VPC egress with all traffic routed to the "
+        "VPC, or route only private ranges to the VPC).",
+        _HEALTH + " (network-status: 'Tailscale cannot connect because the network is down. ...')",
+        lines.NETWORK_DOWN,
+    ),
+    signature(
+        "ts-magicsock-stopped", "tailscale", "warning", "symptom",
+        "tailscaled's packet receive loop stopped",
+        "One of magicsock's receive functions exited with an error, so packets on that path (UDP or DERP) are "
+        "no longer read; peers may become unreachable until tailscaled is restarted.",
+        "Restart the instance (the runtime's watchdog restarts tailscaled when dials stop working); report the "
+        "error it quotes upstream if it recurs.",
+        f"tailscale/tailscale:wgengine/magicsock/magicsock.go{_V} ('Receive func %s exiting with error: %T, %v'); "
+        + _HEALTH + " (magicsock-receive-func-error)",
+        lines.MAGICSOCK_NOT_RUNNING,
+        lines.MAGICSOCK_RECEIVE_EXIT,
+    ),
+    signature(
+        "ts-magicsock-bind", "tailscale", "error", "root",
+        "tailscaled could not bind its UDP socket",
+        "magicsock could not bind an IPv4 UDP port, so neither direct paths nor its own DERP traffic can flow.",
+        "Let tailscaled pick its port (--port=0, the runtime's default) and check nothing else limits UDP sockets "
+        "in the container.",
+        f"tailscale/tailscale:wgengine/magicsock/magicsock.go{_V} ('magicsock: Rebind IPv4 failed: %w')",
+        lines.MAGICSOCK_REBIND_FAILED,
+    ),
+    signature(
+        "ts-derp-region-error", "tailscale", "warning", "symptom",
+        "A Tailscale relay (DERP) region reports a problem",
+        "The relay region answered with an error of its own; peers reached only through that relay may be "
+        "unreachable until it recovers or tailscaled picks another home region.",
+        "Usually transient: check status.tailscale.com; if it persists, tailscaled moves to another region on "
+        "restart.",
+        _HEALTH + " (derp-region-error: 'The relay server #%v is reporting an issue: %v')",
+        lines.DERP_REGION_ERROR,
+    ),
+    signature(
+        "ts-dns-no-upstream", "tailscale", "warning", "root",
+        "tailscaled's DNS forwarder has no upstream resolver",
+        "A name outside the tailnet was asked of tailscaled's resolver, and it has no upstream nameserver to "
+        "forward it to, so it answered SERVFAIL.",
+        "Use the target's MagicDNS name or its 100.x address in DEVPROXY_TARGET; for other names, add global "
+        "nameservers in the tailnet's DNS settings.",
+        f"tailscale/tailscale:net/dns/resolver/forwarder.go{_V} ('no upstream resolvers set, returning SERVFAIL')",
+        lines.DNS_NO_UPSTREAM,
+    ),
+    signature(
+        "ts-log-buffer", "tailscale", "warning", "root",
+        "tailscaled cannot keep its log buffer on disk",
+        "tailscaled's log policy could not create its on-disk log buffer (the state or /tmp directory is not "
+        "writable), so it logs without one.",
+        "Give tailscaled a writable state directory (DEVPROXY_TAILSCALE_STATE_DIR, default under /tmp), or "
+        "start it with --no-logs-no-support.",
+        f"tailscale/tailscale:logpolicy/logpolicy.go{_V} ('filch failed: %v', 'Unable to create /tmp directory "
+        "for log storage: %v')",
+        lines.LOG_BUFFER_FAILED,
+        lines.LOG_TMP_FAILED,
+    ),
+    signature(
+        "ts-up-needs-all-flags", "tailscale", "error", "root",
+        "tailscale up refused to change a node's settings without all of its flags",
+        "tailscale up ran on a node whose saved settings differ from its flags (a state directory kept from an "
+        "earlier run with other flags), and refuses to drop the settings it was not given.",
+        "Start from a fresh state directory (devproxy's default under /tmp is), or add --reset to the up "
+        "command; `tailscale set` changes one setting without the others.",
+        f"tailscale/tailscale:cmd/tailscale/cli/up.go{_V} (accidentalUpPrefix: 'Error: changing settings via "
+        "'tailscale up' requires mentioning all non-default flags ...')",
+        lines.UP_NEEDS_ALL_FLAGS,
     ),
 )

@@ -39,9 +39,9 @@ def likely_cause(status: int) -> str:
     """What a refused upgrade most likely means, in words a user can act on."""
     if status == 403:
         return (
-            "code-server's origin check: the Origin host differs from Host/X-Forwarded-Host; "
-            "devproxy forwards X-Forwarded-Host, so check for another proxy in between or use "
-            "code-server --trusted-origins"
+            "the target's origin check: the Origin host differs from Host/X-Forwarded-Host; "
+            "devproxy forwards X-Forwarded-Host, so check for another proxy in between or allow the "
+            "public origin in the app (code-server --trusted-origins, Jupyter --ServerApp.allow_origin)"
         )
     if status == 401:
         return "the target wants authentication: is its session cookie being sent?"

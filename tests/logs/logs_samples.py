@@ -432,4 +432,123 @@ SAMPLES: dict[str, tuple[str, ...]] = {
         "terminated: Application failed to start: failed to load /server: exec format error",
         "Application exec likely failed",
     ),
+    # ---- the login modes (devproxy/logs/logins.py): the runtime's auth_failed per kind, the CLI's own words --
+    "dp-tailscale-auth-federation": (
+        event("tailscale.auth_failed", component="supervisor", kind="federation_rejected",
+              message="Tailscale refused the service's Google ID token (keyless login) (backend error: status "
+                      "401): in Tailscale's admin console check the federated identity"),
+    ),
+    "dp-tailscale-auth-oauth": (
+        event("tailscale.auth_failed", component="supervisor", kind="oauth_rejected",
+              message="Tailscale refused the OAuth client secret (backend error: status 401): "
+                      "the OAuth client secret was refused"),
+    ),
+    "dp-tailscale-auth-tags-missing": (
+        event("tailscale.auth_failed", component="supervisor", kind="tags_missing",
+              message="the login needs tags and none were given: set DEVPROXY_TAILSCALE_TAGS"),
+    ),
+    "dp-tailscale-auth-tags-rejected": (
+        event("tailscale.auth_failed", component="supervisor", kind="tags_rejected",
+              message="the auth key's tags were rejected: fix tagOwners in the tailnet policy"),
+    ),
+    "dp-keyless-metadata": (
+        event("tailscale.up_failed", component="supervisor",
+              message="keyless login: cannot reach the metadata server: [Errno 111] Connection refused"),
+        event("tailscale.up_failed", component="supervisor",
+              message="keyless login: the metadata server refused the ID token request (HTTP 404: not found)"),
+    ),
+    "ts-federation-rejected": (
+        "backend error: failed to exchange JWT for access token: token exchange failed with status 401: "
+        "{\"message\":\"invalid JWT\"}",
+        "token exchange failed with status 403: forbidden",
+    ),
+    "ts-federation-no-id-token": (
+        "backend error: federated identity authkeys require --id-token",
+        "federated identity requires either an ID token or an audience",
+    ),
+    "ts-federation-no-tags": ("backend error: federated identity authkeys require --advertise-tags",),
+    "ts-federation-key-create": (
+        "unexpected error while creating authkey: Status: 403, Message: \"tags not permitted\"",
+    ),
+    "ts-oauth-rejected": (
+        "backend error: oauth2: cannot fetch token: 401 Unauthorized",
+        "backend error: Post \"https://api.tailscale.com/api/v2/tailnet/-/keys\": oauth2: \"invalid_client\" "
+        "\"client secret is invalid\"",
+        "Status: 403, Message: \"calling actor does not have enough permissions to perform this function\"",
+    ),
+    # ---- tailscaled's format strings at the pinned version (devproxy/logs/tailscaled.py) ----------------------
+    "ts-tun-unavailable": (
+        '2026/12/08 01:00:00 wgengine.NewUserspaceEngine(tun "tailscale0") error: tstun.New("tailscale0"): '
+        "CreateTUN(\"tailscale0\") failed; /dev/net/tun does not exist",
+        "2026/12/08 01:00:00 is CONFIG_TUN enabled in your kernel? `modprobe tun` failed with: modprobe: not found",
+        "2026/12/08 01:00:00 tun module loaded in kernel, but /dev/net/tun does not exist",
+        "2026/12/08 01:00:00 TUN device tailscale0 is busy; another process probably still has it open (from old "
+        "version of Tailscale that had a bug)",
+    ),
+    "ts-node-key-expired": ("2026/12/08 01:00:00 control: server reports new node key [AbCdE] has expired",),
+    "ts-machine-not-authorized": (
+        "2026/12/08 01:00:00 Switching ipn state Starting -> NeedsMachineAuth (WantRunning=true, nm=true)",
+    ),
+    "ts-tls-failed": (
+        "2026/12/08 01:00:00 health(warnable=tls-connection-failed): error: Tailscale could not establish an "
+        "encrypted connection with '\"controlplane.tailscale.com\"': x509: certificate signed by unknown authority",
+    ),
+    "ts-network-down": (
+        "2026/12/08 01:00:00 health(warnable=network-status): error: Tailscale cannot connect because the network "
+        "is down. Check your Internet connection.",
+    ),
+    "ts-magicsock-stopped": (
+        "2026/12/08 01:00:00 health(warnable=magicsock-receive-func-error): error: The MagicSock function "
+        "ReceiveIPv4 is not running. You might experience connectivity issues.",
+        "2026/12/08 01:00:00 Receive func ReceiveIPv4 exiting with error: *net.OpError, read udp4: use of closed "
+        "network connection",
+    ),
+    "ts-magicsock-bind": (
+        "2026/12/08 01:00:00 magicsock: Rebind IPv4 failed: failed to bind any ports (tried [0])",
+    ),
+    "ts-derp-region-error": (
+        "2026/12/08 01:00:00 health(warnable=derp-region-error): error: The relay server #4 is reporting an issue: "
+        "region is shutting down",
+    ),
+    "ts-dns-no-upstream": ("2026/12/08 01:00:00 dns: resolver: forward: no upstream resolvers set, returning SERVFAIL",),
+    "ts-log-buffer": (
+        "2026/12/08 01:00:00 filch failed: open /var/lib/tailscale/tailscaled.log1.txt: read-only file system",
+        "2026/12/08 01:00:00 Unable to create /tmp directory for log storage: mkdir /tmp: read-only file system",
+    ),
+    "ts-up-needs-all-flags": (
+        "Error: changing settings via 'tailscale up' requires mentioning all",
+    ),
+    # ---- Cloud Run's own messages (devproxy/logs/platform.py) ---------------------------------------------
+    "cr-image-not-found": (
+        "ERROR: (gcloud.run.deploy) Revision 'devproxy-00042-fow' is not ready and cannot serve traffic. Image "
+        "'europe-west1-docker.pkg.dev/p/devproxy/devproxy:latest' not found.",
+        "Image 'us-docker.pkg.dev/cloudrun/container/mcp.' not found.",
+    ),
+    "cr-image-permission": (
+        "Google Cloud Run Service Agent service-123@serverless-robot-prod.iam.gserviceaccount.com must have "
+        "permission to read the image, europe-west1-docker.pkg.dev/other/devproxy/devproxy:latest.",
+    ),
+    "cr-revision-not-ready": ("Revision 'devproxy-00003-xyz' is not ready and cannot serve traffic.",),
+    "cr-quota": (
+        "Quota violated: CpuAllocPerProjectRegion requested: 60000 allowed: 20000",
+        "Could not create Cloud Run service devproxy. spec.template.spec.containers.resources.limits.cpu: Invalid "
+        "value specified for cpu. For the specified value, maxScale may not exceed 10.",
+        "spec.template.metadata.annotations[autoscaling.knative.dev/maxScale]: Max instances must be set to 0 or "
+        "fewer to set the requested total memory.",
+    ),
+    "cr-h2c-mismatch": (
+        "upstream connect error or disconnect/reset before headers. reset reason: protocol error",
+        "upstream connect error or disconnect/reset before headers. retried and the latest reset reason: protocol "
+        "error",
+    ),
+    "cr-upstream-reset": (
+        "upstream connect error or disconnect/reset before headers. reset reason: connection termination",
+        "upstream connect error or disconnect/reset before headers. retried and the latest reset reason: remote "
+        "connection failure",
+    ),
+    "cr-upstream-request-timeout": ("upstream request timeout",),
+    "cr-liveness-probe": (
+        'LIVENESS HTTP probe failed 3 times consecutively for container "devproxy" on path "/_devproxy/health". '
+        "The instance will be restarted.",
+    ),
 }
