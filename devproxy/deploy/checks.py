@@ -26,7 +26,7 @@ _IMAGE = re.compile(rf"^(?:[A-Za-z0-9.-]+(?::[0-9]+)?/)?{_PATH_PART}(?:/{_PATH_P
 _TAG = re.compile(r"^tag:[A-Za-z0-9][A-Za-z0-9_-]*$")
 _TOKEN = re.compile(r"^[A-Za-z0-9._:/-]+$")
 _DOMAIN = re.compile(r"^(?=.{1,64}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
-_MEMBER = re.compile(r"^(user|group|serviceAccount|domain):(\S+)$")
+_MEMBER = re.compile(r"^(user|group|serviceAccount|domain):([^\s=]+)$")
 #: regions where Cloud Run domain mappings are offered (a preview feature).
 DOMAIN_MAPPING_REGIONS = ("asia-east1", "asia-northeast1", "asia-southeast1", "europe-north1", "europe-west1",
                           "europe-west4", "us-central1", "us-east1", "us-east4", "us-west1")
@@ -74,7 +74,7 @@ def validate(values: Mapping[str, Any]) -> None:
     _tailscale(values)
     _routes(values["routes"])
     _domain(values["domain"], values["region"])
-    _allow(values["allow"], values["auth"])
+    _allow(values["allow"], values["auth"], values["routes"])
 
 
 def check_url(key: str, url: str, hint: str | None = None) -> None:
@@ -129,12 +129,34 @@ def _domain(domain: str | None, region: str) -> None:
                                "with a serverless NEG in front of the service")
 
 
-def _allow(members: tuple[str, ...], auth: str) -> None:
-    if members and auth != "iap":
+def allow_grants(entries: tuple[str, ...]) -> tuple[tuple[str, str | None], ...]:
+    """`--allow` entries as (member, route prefix or None): `user:bob@example.com=/jupyter/` limits bob to it."""
+    grants = []
+    for entry in entries:
+        member, sep, rest = entry.partition("=/")
+        grants.append((member, "/" + rest if sep else None))
+    return tuple(grants)
+
+
+def _allow(entries: tuple[str, ...], auth: str, routes: tuple[tuple[str, str], ...]) -> None:
+    if entries and auth != "iap":
         raise ConfigError("--allow grants access through IAP, which needs --auth iap",
                           hint="add --auth iap, or drop --allow")
-    for member in members:
+    stems = {prefix.rstrip("/"): prefix for prefix, _ in routes}
+    scopes: dict[str, set[str | None]] = {}
+    for entry, (member, prefix) in zip(entries, allow_grants(entries)):
         found = _MEMBER.match(member)
         if not found or ("@" not in found.group(2)) == (found.group(1) != "domain"):
-            raise ConfigError(f"--allow {member!r} is not a member IAP knows",
-                              hint="user:EMAIL, group:EMAIL, serviceAccount:EMAIL or domain:example.com")
+            raise ConfigError(f"--allow {entry!r} is not a member IAP knows",
+                              hint="user:EMAIL, group:EMAIL, serviceAccount:EMAIL or domain:example.com, "
+                                   "optionally =PREFIX of a route, e.g. user:bob@example.com=/jupyter/")
+        if prefix is not None and prefix.rstrip("/") not in stems:
+            known = ", ".join(stems.values()) or "none"
+            raise ConfigError(f"--allow {entry!r}: {prefix} is not one of the routes (routes: {known})",
+                              hint="a member limited to a prefix gets exactly one route; without =PREFIX "
+                                   "the member reaches everything")
+        scopes.setdefault(member, set()).add(prefix)
+    for member, scope in scopes.items():
+        if None in scope and len(scope) > 1:
+            raise ConfigError(f"--allow {member} is given both for everything and for a route prefix",
+                              hint="keep one: MEMBER for everything, or MEMBER=PREFIX for each route")
