@@ -115,14 +115,18 @@ class RestApis:
         changed = False
         if condition:  # a member limited to a route loses a binding that lets them in everywhere
             for binding in bindings:
-                if binding.get("role") == role and not binding.get("condition") and member in binding.get("members", []):
-                    binding["members"].remove(member)
+                members = binding.get("members", [])
+                if binding.get("role") == role and not binding.get("condition") and member in members:
+                    members.remove(member)
                     changed = True
             bindings[:] = [b for b in bindings if b.get("members")]
         found = next((b for b in bindings if b.get("role") == role
                       and (b.get("condition") or {}).get("expression") == expression), None)
         if found is None:
-            bindings.append({"role": role, "members": [member], **({"condition": dict(condition)} if condition else {})})
+            added: dict[str, Any] = {"role": role, "members": [member]}
+            if condition:
+                added["condition"] = dict(condition)
+            bindings.append(added)
         elif member not in found.setdefault("members", []):
             found["members"].append(member)
         elif not changed:

@@ -64,7 +64,8 @@ def test_conditional_bindings_made_elsewhere_survive(fake_server: FakeServer, fa
                                                       tmp_path: Path) -> None:
     """A conditional binding someone made in the console is written back unchanged when deploy adds a member."""
     expiring = {"role": ROLE, "members": ["user:carol@example.com"],
-                "condition": {"title": "until Friday", "expression": 'request.time < timestamp("2027-01-01T00:00:00Z")'}}
+                "condition": {"title": "until Friday",
+                              "expression": 'request.time < timestamp("2027-01-01T00:00:00Z")'}}
     fake.iap_policies[IAP] = {"version": 3, "etag": "BwIAPseed", "bindings": [expiring]}
     ran = run(fake_server, tmp_path, "--auth", "iap", "--allow", "user:alice@example.com")
     assert ran.code == 0, ran.err
