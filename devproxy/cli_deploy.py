@@ -90,7 +90,8 @@ def deploy(
     ),
     allow: Optional[list[str]] = typer.Option(
         None, "--allow", help="With --auth iap: let this member through IAP, e.g. user:alice@example.com, "
-                              "group:..., domain:example.com (repeatable)"
+                              "group:..., domain:example.com; MEMBER=PREFIX limits them to one route, e.g. "
+                              "user:bob@example.com=/jupyter/ (repeatable)"
     ),
     rotate_token: bool = typer.Option(False, "--rotate-token", help="Generate a new access token"),
     dry_run: bool = typer.Option(

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import os
 import time
+from pathlib import Path
 from typing import Optional
 
 import typer
+
+from devproxy.project import PROJECT_HELP, REGION_HELP, SERVICE_HELP
 
 
 def register(app: typer.Typer) -> None:
@@ -25,23 +28,36 @@ def share(
         "1h", "--for", show_default=False, help="How long the link works: 30m, 1h, 2d, at most 7d [default: 1h]"
     ),
     url: Optional[str] = typer.Option(
-        None, "--url", help="The service URL that devproxy deploy printed [env var: DEVPROXY_URL]"
+        None, "--url", help="The service URL that devproxy deploy printed [env var: DEVPROXY_URL; "
+        "default: read from the deployed service]"
     ),
     revoke: bool = typer.Option(
         False, "--revoke-all", help="Withdraw every link shared so far (asks the running service at --url)"
     ),
+    project: Optional[str] = typer.Option(None, "--project", help=PROJECT_HELP),
+    region: Optional[str] = typer.Option(None, "--region", help=REGION_HELP),
+    service: Optional[str] = typer.Option(None, "--service", help=SERVICE_HELP),
 ) -> None:
-    """Print a link that opens only PREFIX until it expires (signed with DEVPROXY_ACCESS_TOKEN).
+    """Print a link that opens only PREFIX until it expires (signed with the service's access token).
+
+    The token is DEVPROXY_ACCESS_TOKEN, else read from the deployed service's secret, as `devproxy open` does.
 
     Printing the link is this command's purpose: anyone holding it can open that prefix until it
     expires or `devproxy share --revoke-all` withdraws it.
     """
     from devproxy.errors import ConfigError
     from devproxy.runtime.grants import parse_duration, share_prefix
-    from devproxy.share import URL_ENV, access_token, revoke_all, service_url, share_link
+    from devproxy.contract import ACCESS_TOKEN_ENV
+    from devproxy.share import URL_ENV, access_token, from_service, revoke_all, service_url, share_link
 
-    token = access_token(os.environ.get("DEVPROXY_ACCESS_TOKEN"))
-    base = service_url(url if url is not None else os.environ.get(URL_ENV))
+    given_token = os.environ.get(ACCESS_TOKEN_ENV, "").strip() or None
+    given_url = url if url is not None else os.environ.get(URL_ENV)
+    if given_token is None or given_url is None:
+        flags = {"project": project, "region": region, "service": service}
+        read_token, read_url = from_service(os.environ, flags, cwd=Path.cwd(), home=Path.home())
+        given_token, given_url = given_token or read_token, given_url if given_url is not None else read_url
+    token = access_token(given_token)
+    base = service_url(given_url)
     if revoke:
         if prefix is not None:
             raise ConfigError("--revoke-all withdraws every link: give no PREFIX with it")

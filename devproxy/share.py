@@ -11,7 +11,10 @@ import secrets
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 from devproxy.contract import ACCESS_TOKEN_ENV, SHARE_REVOKE_PATH
@@ -39,10 +42,34 @@ def access_token(value: str | None) -> str:
     if not token:
         raise ConfigError(
             f"devproxy share signs links with the access token: set {ACCESS_TOKEN_ENV}",
-            hint="deploy keeps it in Secret Manager: export DEVPROXY_ACCESS_TOKEN=$(gcloud secrets versions "
-            "access latest --secret SERVICE-access-token)",
+            hint="or name the deployed service (--project, or devproxy.toml) to read it from Secret Manager",
         )
     return token
+
+
+def from_service(env: Mapping[str, str], flags: Mapping[str, Any], *, cwd: Path,
+                 home: Path) -> tuple[str | None, str | None]:
+    """The deployed service's access token and URL, read as `devproxy open` reads them (deploy's `read_login`).
+
+    `(None, None)` when no project is named (flags, environment or devproxy.toml): there is nothing
+    to read, and the caller says what to set instead.
+
+    Raises:
+        ConfigError: the service does not run token mode (its links are not signed with a token).
+        CloudError: Google refused a read, or the service or its token does not exist.
+    """
+    from devproxy.deploy.cloud_api import Cloud
+    from devproxy.deploy.config import load_config
+    from devproxy.deploy.login import read_login
+
+    cfg = load_config(env, flags, cwd=cwd, home=home, required=())
+    if not cfg.project:
+        return None, None
+    login = read_login(cfg, Cloud(cfg, env))
+    if login.token is None:
+        raise ConfigError(f"service {cfg.service} runs --auth {login.auth}: shared links need token mode",
+                          hint="with --auth iap, grant a person one prefix with devproxy deploy --allow MEMBER=PREFIX")
+    return login.token, login.url
 
 
 def service_url(value: str | None) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import tempfile
 import time
 
 import pytest
@@ -17,9 +18,11 @@ TOKEN = "cli-share-token-0123456789abcdef"
 
 
 def _share(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    base = {k: v for k, v in os.environ.items() if not k.startswith("DEVPROXY_")}
-    return subprocess.run([sys.executable, "-m", "devproxy", "share", *args], capture_output=True, text=True,
-                          timeout=30, env={**base, **(env or {})})
+    """Run `devproxy share` where no Google project can be found (so nothing is read from a deployed service)."""
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("DEVPROXY_", "CLOUDSDK_", "GOOGLE_"))}
+    with tempfile.TemporaryDirectory() as home:
+        return subprocess.run([sys.executable, "-m", "devproxy", "share", *args], capture_output=True, text=True,
+                              timeout=30, cwd=home, env={**base, "HOME": home, **(env or {})})
 
 
 def test_share_prints_a_link_for_the_prefix() -> None:

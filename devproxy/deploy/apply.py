@@ -210,8 +210,9 @@ class _Executor:
                 self.service = cloud.deploy_service(_with_image(spec, self.image), create, self.hooks.progress)
             case p.GrantInvoker(member=member):
                 cloud.add_service_member(p.INVOKER_ROLE, member)
-            case p.GrantIapAccess(resource=resource, member=member):
-                cloud.add_iap_member(resource, p.IAP_ACCESSOR_ROLE, member)
+            case p.GrantIapAccess(resource=resource, member=member, prefix=prefix):
+                cloud.add_iap_member(resource, p.IAP_ACCESSOR_ROLE, member,
+                                     p.path_condition(prefix) if prefix else None)
             case p.MapDomain(domain=domain):
                 cloud.create_domain_mapping(domain)
 

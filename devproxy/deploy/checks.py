@@ -11,9 +11,10 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
-from devproxy.contract import AUTH_MODES, PAGE_PREFIX
+from devproxy.contract import AUTH_MODES
 from devproxy.deploy.quantities import gib, vcpus
 from devproxy.errors import ConfigError
+from devproxy.route_specs import parse_specs
 
 _NAME = re.compile(r"^[a-z]([-a-z0-9]{0,47}[a-z0-9])?$")
 #: 6-30 characters, optionally behind a legacy domain scope ("example.com:my-project").
@@ -25,9 +26,7 @@ _IMAGE = re.compile(rf"^(?:[A-Za-z0-9.-]+(?::[0-9]+)?/)?{_PATH_PART}(?:/{_PATH_P
 _TAG = re.compile(r"^tag:[A-Za-z0-9][A-Za-z0-9_-]*$")
 _TOKEN = re.compile(r"^[A-Za-z0-9._:/-]+$")
 _DOMAIN = re.compile(r"^(?=.{1,64}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
-#: what may follow a route's URL after ';' (the runtime sends the public Host with host=public).
-ROUTE_OPTIONS = ("host=public", "host=target")
-_MEMBER = re.compile(r"^(user|group|serviceAccount|domain):(\S+)$")
+_MEMBER = re.compile(r"^(user|group|serviceAccount|domain):([^\s=]+)$")
 #: regions where Cloud Run domain mappings are offered (a preview feature).
 DOMAIN_MAPPING_REGIONS = ("asia-east1", "asia-northeast1", "asia-southeast1", "europe-north1", "europe-west1",
                           "europe-west4", "us-central1", "us-east1", "us-east4", "us-west1")
@@ -75,7 +74,7 @@ def validate(values: Mapping[str, Any]) -> None:
     _tailscale(values)
     _routes(values["routes"])
     _domain(values["domain"], values["region"])
-    _allow(values["allow"], values["auth"])
+    _allow(values["allow"], values["auth"], values["routes"])
 
 
 def check_url(key: str, url: str, hint: str | None = None) -> None:
@@ -91,6 +90,8 @@ def check_url(key: str, url: str, hint: str | None = None) -> None:
         raise ConfigError(f"{key} {url!r} has a port that cannot exist", hint="ports run from 1 to 65535") from None
     if parts.scheme not in ("http", "https") or not parts.hostname or parts.username or port == 0:
         raise ConfigError(f"{key} must be an http:// or https:// URL without credentials, got {url!r}", hint=hint)
+    if parts.query or parts.fragment:  # the runtime refuses them too (runtime/config.parse_target)
+        raise ConfigError(f"{key} {url!r} has a query or fragment, which a target cannot have", hint=hint)
 
 
 def _tailscale(values: Mapping[str, Any]) -> None:
@@ -107,25 +108,12 @@ def _tailscale(values: Mapping[str, Any]) -> None:
 
 
 def _routes(routes: tuple[tuple[str, str], ...]) -> None:
-    seen: set[str] = set()
-    for prefix, url in routes:
-        if not prefix.startswith("/"):
-            raise ConfigError(f"route {prefix}={url}: the prefix must start with /", hint="e.g. /jupyter/=http://devbox:8889")
-        if prefix == "/":
-            raise ConfigError(f"route {prefix}={url}: / is the target's route", hint="set it with --target")
-        if prefix.startswith(PAGE_PREFIX) or prefix.rstrip("/") == PAGE_PREFIX.rstrip("/"):
-            raise ConfigError(f"route {prefix}={url}: {PAGE_PREFIX} belongs to devproxy's own pages")
-        if prefix in seen:
-            raise ConfigError(f"route {prefix} is given twice")
-        if any(c in prefix for c in ",=; ") or any(c in url for c in ", "):
-            raise ConfigError(f"route {prefix}={url}: a prefix holds no ',', '=', ';' or space, a URL no ',' or space")
-        seen.add(prefix)
-        address, *options = url.split(";")
-        for option in options:
-            if option not in ROUTE_OPTIONS:
-                raise ConfigError(f"route {prefix}={url}: unknown option {option!r}",
-                                  hint="known: " + ", ".join(ROUTE_OPTIONS))
-        check_url(f"route {prefix}", address)
+    """The runtime's own rule for a route (route_specs), then the URL as deploy checks any URL."""
+    specs = parse_specs(f"{prefix}={url}" for prefix, url in routes)
+    for spec in specs:
+        if any(c in spec.url for c in ", "):  # DEVPROXY_ROUTES separates routes with commas
+            raise ConfigError(f"invalid route {spec.prefix}={spec.url}: a URL holds no ',' or space")
+        check_url(f"route {spec.prefix}", spec.url)
 
 
 def _domain(domain: str | None, region: str) -> None:
@@ -141,12 +129,34 @@ def _domain(domain: str | None, region: str) -> None:
                                "with a serverless NEG in front of the service")
 
 
-def _allow(members: tuple[str, ...], auth: str) -> None:
-    if members and auth != "iap":
+def allow_grants(entries: tuple[str, ...]) -> tuple[tuple[str, str | None], ...]:
+    """`--allow` entries as (member, route prefix or None): `user:bob@example.com=/jupyter/` limits bob to it."""
+    grants = []
+    for entry in entries:
+        member, sep, rest = entry.partition("=/")
+        grants.append((member, "/" + rest if sep else None))
+    return tuple(grants)
+
+
+def _allow(entries: tuple[str, ...], auth: str, routes: tuple[tuple[str, str], ...]) -> None:
+    if entries and auth != "iap":
         raise ConfigError("--allow grants access through IAP, which needs --auth iap",
                           hint="add --auth iap, or drop --allow")
-    for member in members:
+    stems = {prefix.rstrip("/"): prefix for prefix, _ in routes}
+    scopes: dict[str, set[str | None]] = {}
+    for entry, (member, prefix) in zip(entries, allow_grants(entries)):
         found = _MEMBER.match(member)
         if not found or ("@" not in found.group(2)) == (found.group(1) != "domain"):
-            raise ConfigError(f"--allow {member!r} is not a member IAP knows",
-                              hint="user:EMAIL, group:EMAIL, serviceAccount:EMAIL or domain:example.com")
+            raise ConfigError(f"--allow {entry!r} is not a member IAP knows",
+                              hint="user:EMAIL, group:EMAIL, serviceAccount:EMAIL or domain:example.com, "
+                                   "optionally =PREFIX of a route, e.g. user:bob@example.com=/jupyter/")
+        if prefix is not None and prefix.rstrip("/") not in stems:
+            known = ", ".join(stems.values()) or "none"
+            raise ConfigError(f"--allow {entry!r}: {prefix} is not one of the routes (routes: {known})",
+                              hint="a member limited to a prefix gets exactly one route; without =PREFIX "
+                                   "the member reaches everything")
+        scopes.setdefault(member, set()).add(prefix)
+    for member, scope in scopes.items():
+        if None in scope and len(scope) > 1:
+            raise ConfigError(f"--allow {member} is given both for everything and for a route prefix",
+                              hint="keep one: MEMBER for everything, or MEMBER=PREFIX for each route")

@@ -30,6 +30,8 @@ class Login:
     url: str
     auth: str
     link: str | None = field(default=None, repr=False)
+    #: the access token itself (token mode): `devproxy share` signs its links with it.
+    token: str | None = field(default=None, repr=False)
 
 
 def login_link(url: str, token: str) -> str:
@@ -70,4 +72,4 @@ def read_login(cfg: DeployConfig, cloud: Cloud) -> Login:
     if not token:
         raise CloudError(f"secret {secret} holds no enabled access token",
                          hint="store a new one with `devproxy deploy --rotate-token`")
-    return Login(url, auth, login_link(url, token))
+    return Login(url, auth, login_link(url, token), token)

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, Union
 
 from devproxy import __version__
+from devproxy.deploy.checks import allow_grants
 from devproxy.deploy.config import DeployConfig
 from devproxy.deploy.diff import Change, Facts, changes, service_facts
 from devproxy.deploy.spec import PROJECT_NUMBER_PLACEHOLDER, build_service, service_json
@@ -75,8 +76,9 @@ class Current:
     service_account_unique_id: str | None = None
     #: the service `cfg.domain` is mapped to (its `spec.routeName`); None: no mapping.
     domain_route: str | None = None
-    #: members who may pass IAP to the service (`roles/iap.httpsResourceAccessor`).
-    iap_members: frozenset[str] = frozenset()
+    #: who may pass IAP to the service (`roles/iap.httpsResourceAccessor`): (member, the binding's condition
+    #: expression, None for an unconditional binding).
+    iap_members: frozenset[tuple[str, str | None]] = frozenset()
 
     @property
     def service_exists(self) -> bool:
@@ -209,9 +211,25 @@ class GrantInvoker:
 class GrantIapAccess:
     resource: str
     member: str
+    #: the route prefix the member is limited to (an IAM condition on `request.path`); None: everything.
+    prefix: str | None = None
+    #: the member holds the role without a condition today: that binding is withdrawn.
+    narrows: bool = False
 
     def describe(self) -> str:
-        return f"let {self.member} through IAP: grant {IAP_ACCESSOR_ROLE} on {self.resource}"
+        if self.prefix is None:
+            return f"let {self.member} through IAP: grant {IAP_ACCESSOR_ROLE} on {self.resource}"
+        narrowed = "; their access to everything else is withdrawn" if self.narrows else ""
+        return (f"let {self.member} through IAP to {self.prefix} only: grant {IAP_ACCESSOR_ROLE} on "
+                f"{self.resource} if {path_condition(self.prefix)['expression']}{narrowed}")
+
+
+def path_condition(prefix: str) -> dict[str, str]:
+    """The IAM condition that limits a binding to one route: the prefix itself and everything under it."""
+    stem = prefix.rstrip("/")
+    return {"title": f"devproxy route {stem}/",
+            "description": f"devproxy deploy --allow MEMBER={prefix}: only this route",
+            "expression": f'request.path == "{stem}" || request.path.startsWith("{stem}/")'}
 
 
 @dataclass(frozen=True, slots=True)
@@ -262,7 +280,10 @@ def plan(desired: Desired, current: Current) -> list[Action]:
         if agent not in current.invokers:
             actions.append(GrantInvoker(cfg.service_name, agent))
     resource = iap_resource(cfg, number)
-    actions.extend(GrantIapAccess(resource, m) for m in cfg.allow if m not in current.iap_members)
+    for member, prefix in allow_grants(cfg.allow):
+        if (member, path_condition(prefix)["expression"] if prefix else None) not in current.iap_members:
+            actions.append(GrantIapAccess(resource, member, prefix,
+                                          prefix is not None and (member, None) in current.iap_members))
     if cfg.domain:
         if current.domain_route is None:
             actions.append(MapDomain(cfg.domain, cfg.service))

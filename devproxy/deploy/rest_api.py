@@ -8,6 +8,7 @@ through the one Google error seam, `gcp_errors.cloud_errors`.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, cast
 
 from devproxy.deploy.config import DeployConfig
@@ -92,23 +93,46 @@ class RestApis:
             {"accountId": account_id, "serviceAccount": {"displayName": display_name}}))
 
     # -- IAP's policy on the service (resource projects/N/iap_web/cloud_run-REGION/services/S) ------------
-    def iap_members(self, resource: str, role: str) -> frozenset[str]:
-        """Who holds `role` on the IAP resource."""
-        policy = self._rest("IAP", "https://iap.googleapis.com", "POST", f"v1/{resource}:getIamPolicy",
-                            f"read who may pass IAP to service {self.cfg.service}", {})
-        return frozenset(m for b in policy.get("bindings", []) if b.get("role") == role for m in b.get("members", []))
+    def _iap_policy(self, resource: str, doing: str) -> dict[str, Any]:
+        # version 3: the only one that shows conditional bindings as they are
+        return cast("dict[str, Any]", self._rest("IAP", "https://iap.googleapis.com", "POST",
+                                                 f"v1/{resource}:getIamPolicy", doing,
+                                                 {"options": {"requestedPolicyVersion": 3}}))
 
-    def add_iap_member(self, resource: str, role: str, member: str) -> None:
+    def iap_members(self, resource: str, role: str) -> frozenset[tuple[str, str | None]]:
+        """Who holds `role` on the IAP resource: (member, the binding's condition expression or None)."""
+        policy = self._iap_policy(resource, f"read who may pass IAP to service {self.cfg.service}")
+        return frozenset((m, (b.get("condition") or {}).get("expression"))
+                         for b in policy.get("bindings", []) if b.get("role") == role for m in b.get("members", []))
+
+    def add_iap_member(self, resource: str, role: str, member: str,
+                       condition: Mapping[str, str] | None = None) -> None:
+        """Bind `member` to `role`, limited by `condition` when given (then no longer without one)."""
         doing = f"grant {role} through IAP on service {self.cfg.service} to {member}"
-        policy = self._rest("IAP", "https://iap.googleapis.com", "POST", f"v1/{resource}:getIamPolicy", doing, {})
-        bindings = policy.setdefault("bindings", [])
-        binding = next((b for b in bindings if b.get("role") == role and not b.get("condition")), None)
-        if binding is None:
-            bindings.append({"role": role, "members": [member]})
-        elif member in binding.setdefault("members", []):
+        policy = self._iap_policy(resource, doing)
+        bindings: list[dict[str, Any]] = policy.setdefault("bindings", [])
+        expression = condition["expression"] if condition else None
+        changed = False
+        if condition:  # a member limited to a route loses a binding that lets them in everywhere
+            for binding in bindings:
+                members = binding.get("members", [])
+                if binding.get("role") == role and not binding.get("condition") and member in members:
+                    members.remove(member)
+                    changed = True
+            bindings[:] = [b for b in bindings if b.get("members")]
+        found = next((b for b in bindings if b.get("role") == role
+                      and (b.get("condition") or {}).get("expression") == expression), None)
+        if found is None:
+            added: dict[str, Any] = {"role": role, "members": [member]}
+            if condition:
+                added["condition"] = dict(condition)
+            bindings.append(added)
+        elif member not in found.setdefault("members", []):
+            found["members"].append(member)
+        elif not changed:
             return
-        else:
-            binding["members"].append(member)
+        if any(b.get("condition") for b in bindings):
+            policy["version"] = 3  # conditional bindings are written with version 3 and the etag read
         self._rest("IAP", "https://iap.googleapis.com", "POST", f"v1/{resource}:setIamPolicy", doing,
                    {"policy": policy})
 

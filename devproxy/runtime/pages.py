@@ -168,7 +168,15 @@ def _events(events: Sequence[Problem], limit: int = 20) -> str:
 def _tailscale(ts: TailscaleCheck | None) -> str:
     if ts is None:
         return '<p class="muted">not supervised here (--no-tailscale)</p>'
-    return _rows([("state", f"{_flag(ts.ok)} {_text(ts.state)}"), ("detail", _text(ts.detail))])
+    return _rows([("state", f"{_flag(ts.ok)} {_text(ts.state)}"), ("detail", _text(ts.detail)),
+                  ("credential", _text(ts.credential))])
+
+
+def _freezes(freezes: tuple[int, bool, int]) -> str:
+    """Freezes noticed (economy mode), whether requests are held now, and how many got a 503."""
+    seen, holding, refused = freezes
+    return _rows([("seen", _text(seen)), ("holding requests now", _text(holding)),
+                  ("refused (503 after the hold)", _text(refused))])
 
 
 def _websockets(sessions: Sequence[BridgeSnapshot]) -> str:
@@ -227,6 +235,7 @@ def status_page(snapshot: StatusSnapshot, *, routes: Sequence[RouteView] = (),
         + (f"<section><h2>Shared links</h2>{_grants(grants)}</section>" if snapshot.auth == "token" else "")
         + f"<section><h2>SOCKS5</h2>{socks_html}</section>"
         f"<section><h2>WebSockets</h2>{_websockets(snapshot.websockets)}</section>"
+        f"<section><h2>Freezes</h2>{_freezes(snapshot.freezes)}</section>"
         f"<section><h2>Recent problems</h2>{errors_html}</section>"
         f"<p class=\"muted\">access control: {_text(snapshot.auth)} \u00b7 "
         '<a href="/_devproxy/status">reload</a> \u00b7 JSON: send <code>Accept: application/json</code></p>'

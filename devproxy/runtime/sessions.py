@@ -13,6 +13,7 @@ import hmac
 from urllib.parse import quote, unquote, urlsplit
 
 from devproxy.contract import PAGE_PREFIX
+from devproxy.runtime.redact import MASK
 
 COOKIE_NAME = "devproxy_session"
 TOKEN_PARAM = "devproxy_token"
@@ -179,7 +180,7 @@ def redact_query(raw_path_qs: str) -> str:
     if not sep or TOKEN_PARAM not in unquote(query):
         return raw_path_qs
     items = [
-        f"{TOKEN_PARAM}=REDACTED" if unquote(item.split("=", 1)[0]) == TOKEN_PARAM else item
+        f"{TOKEN_PARAM}={MASK}" if unquote(item.split("=", 1)[0]) == TOKEN_PARAM else item
         for item in query.split("&")
     ]
     return f"{path}?{'&'.join(items)}"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -54,11 +56,33 @@ class DomainsAndIap:
                                    {"type": "DomainRoutable", "status": "True"}]}}
         return self.json(self.domain_mappings[domain])
 
-    def get_iap_policy(self, resource: str, **_: Any) -> Any:
-        return self.json(self.iap_policies.get(resource, {"etag": "BwIAP"}))
+    def get_iap_policy(self, resource: str, body: Any = None, **_: Any) -> Any:
+        """IAM's rule: asked for a version below 3, conditional bindings come back with a `_withcond_` role."""
+        policy = self.iap_policies.get(resource, {"etag": "BwIAP"})
+        version = ((body or {}).get("options") or {}).get("requestedPolicyVersion", 1)
+        if version < 3 and any(b.get("condition") for b in policy.get("bindings", [])):
+            policy = {**policy, "version": 1, "bindings": [
+                {"role": b["role"] + ("_withcond_1a2b3c" if b.get("condition") else ""), "members": b["members"]}
+                for b in policy["bindings"]]}
+        return self.json(policy)
 
     def set_iap_policy(self, resource: str, body: Any, **_: Any) -> Any:
-        self.iap_policies[resource] = body["policy"]
-        return self.json(body["policy"])
+        """Conditions need version 3 and a title and expression each; a stale etag is a conflict."""
+        policy = body["policy"]
+        stored = self.iap_policies.get(resource, {"etag": "BwIAP"})
+        if policy.get("etag") and policy["etag"] != stored.get("etag"):
+            raise GoogleError(409, "There were concurrent policy changes. Please retry the whole "
+                                   "read-modify-write with exponential backoff.")
+        for binding in policy.get("bindings", []):
+            condition = binding.get("condition")
+            if condition is not None and policy.get("version") != 3:
+                raise GoogleError(400, "Invalid IAM policy: conditional role bindings require policy version 3.")
+            if condition is not None and not (condition.get("title") and condition.get("expression")):
+                raise GoogleError(400, "Invalid IAM condition: a title and an expression are required.")
+            if not binding.get("members"):
+                raise GoogleError(400, f"Invalid IAM policy: binding for {binding.get('role')} has no members.")
+        digest = hashlib.sha256(json.dumps(policy, sort_keys=True).encode()).hexdigest()[:12]
+        self.iap_policies[resource] = {**policy, "etag": f"BwIAP{digest}"}
+        return self.json(self.iap_policies[resource])
 
     # -- what `devproxy destroy` calls --------------------------------------------------------------------------

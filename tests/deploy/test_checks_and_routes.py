@@ -9,6 +9,8 @@ import pytest
 
 from devproxy.deploy.config import merge
 from devproxy.errors import ConfigError
+from devproxy.route_specs import parse_specs
+from devproxy.runtime.config import parse_target
 from tests.deploy.clirun import devproxy
 from tests.deploy.fake_gcp import FakeGoogle, FakeServer
 
@@ -24,7 +26,7 @@ NO_CREDENTIALS = {"GOOGLE_APPLICATION_CREDENTIALS": "/nonexistent/credentials.js
     (["--image", "img@sha256:xyz"], "error: image 'img@sha256:xyz' is not an image reference"),
     (["--target", "http://devbox:99999"], "error: target 'http://devbox:99999' has a port that cannot exist"),
     (["--target", "http://devbox:0"], "error: target must be an http:// or https:// URL"),
-    (["--route", "jupyter/=http://devbox:8889"], "error: route jupyter/=http://devbox:8889: the prefix must start with /"),
+    (["--route", "jupyter/=http://devbox:8889"], "error: invalid route 'jupyter/=http://devbox:8889': the prefix must start with '/'"),
 ])
 def test_formats_are_checked_before_anything_else(tmp_path: Path, args: list[str], first_line: str) -> None:
     """A name that cannot exist is one line and exit 2, even without credentials (checked first)."""
@@ -74,15 +76,39 @@ def test_routes_from_devproxy_toml_reach_the_service(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(("routes", "fragment"), [
-    (["/a/=http://x:1", "/a/=http://y:2"], "route /a/ is given twice"),
-    (["/_devproxy/x/=http://x:1"], "belongs to devproxy's own pages"),
-    (["/=http://x:1"], "/ is the target's route"),
+    (["/a/=http://x:1", "/a/=http://y:2"], "the prefix /a/ is already routed"),
+    (["/_devproxy/x/=http://x:1"], "is reserved for devproxy's own pages"),
+    (["/=http://x:1"], "'/' itself is the default route"),
     (["/a/=devbox:8889"], "route /a/ must be an http:// or https:// URL"),
     (["/a/"], "is not PREFIX=URL"),
     (["/a/=http://x:1;host=maybe"], "unknown option 'host=maybe'"),
     ({"/a/": 5}, "every URL must be a string"),
+    (["/a/=http://x:1,b"], "a URL holds no ','"),
 ])
 def test_invalid_routes(routes: object, fragment: str) -> None:
     """Invalid routes are one ConfigError (exit 2) naming the route."""
     with pytest.raises(ConfigError, match=fragment):
         merge([("devproxy.toml", {"routes": routes}), ("flag", {"project": "p", "target": "http://d:1"})])
+
+
+@pytest.mark.parametrize(("routes", "fragment"), [
+    (["/a/=http://x:1", "/a=http://y:2"], "the prefix /a/ is already routed"),
+    (["/_DEVPROXY/x/=http://x:1"], "is reserved for devproxy's own pages"),
+    (["/a/../b/=http://x:1"], "the prefix must be a plain path"),
+    (["/a b/=http://x:1"], "the prefix must be a plain path"),
+    (["/a/=http://x:1/?q=1"], "has a query or fragment"),
+])
+def test_deploy_refuses_what_the_runtime_refuses(routes: list[str], fragment: str) -> None:
+    """A route the runtime would refuse at start (its rule, route_specs) is refused by deploy before anything runs."""
+    with pytest.raises(ConfigError, match=fragment):
+        merge([("devproxy.toml", {"routes": routes}), ("flag", {"project": "p", "target": "http://d:1"})])
+    with pytest.raises(ConfigError):
+        parse_specs(routes) if "?" not in routes[0] else parse_target(routes[0].partition("=")[2])
+
+
+def test_deploy_accepts_what_the_runtime_accepts() -> None:
+    """Routes the runtime takes (options in any case, a path that replaces the prefix) pass deploy's check too."""
+    routes = ["/jupyter/=http://devbox:8889;HOST=public", "/app=http://devbox2:3000/", "/b/=https://b:8443;host=target"]
+    assert parse_specs(routes)
+    cfg = merge([("devproxy.toml", {"routes": routes}), ("flag", {"project": "p", "target": "http://d:1"})])
+    assert [p for p, _ in cfg.routes] == ["/jupyter/", "/app", "/b/"]

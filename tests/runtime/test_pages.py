@@ -104,6 +104,18 @@ def test_status_page_shows_every_part_of_the_snapshot() -> None:
     assert not _parse(page).external and "script" not in _parse(page).tags
 
 
+def test_status_page_shows_the_credential_mode_and_the_freeze_counts() -> None:
+    """What the JSON has, the page shows: how tailscale logs in, and freezes seen / holding / refused."""
+    snapshot = replace(SNAPSHOT, tailscale=replace(SNAPSHOT.tailscale, credential="keyless"), freezes=(3, True, 2))
+    assert snapshot.as_json()["tailscale"]["credential"] == "keyless"
+    assert snapshot.as_json()["freezes"] == {"seen": 3, "holding": True, "refused": 2}
+    collector = _parse(status_page(snapshot))
+    pairs = dict(zip(collector.text, collector.text[1:]))  # each <dt> text, then its <dd> text
+    assert pairs["credential"] == "keyless"
+    assert pairs["seen"] == "3" and pairs["holding requests now"] == "yes"
+    assert pairs["refused (503 after the hold)"] == "2"
+
+
 def test_status_page_marks_failures() -> None:
     """A failing tailscale or target is shown as FAILING, with the error text."""
     snapshot = replace(
