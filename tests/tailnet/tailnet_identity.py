@@ -75,12 +75,13 @@ class MetadataServer:
     """A GCE/Cloud Run metadata server on 127.0.0.1, port 0, that issues the identity's ID tokens.
 
     `subject` is the service account it speaks for (change it to play an account the tailnet does not
-    know); `requests` records (path, audience) of every identity request.
+    know); `requests` records (path, audience) of every identity request, `issued` every token.
     """
 
     identity: Identity
     subject: str | None = None
     requests: list[tuple[str, str]] = field(default_factory=list)
+    issued: list[str] = field(default_factory=list)
     runner: web.AppRunner | None = None
     port: int = 0
 
@@ -97,6 +98,7 @@ class MetadataServer:
         if not audience:
             return web.Response(status=400, text="non-empty audience parameter required")
         token = self.identity.id_token(audience, subject=self.subject)
+        self.issued.append(token)
         return web.Response(text=token, content_type="application/text", headers={"Metadata-Flavor": "Google"})
 
     async def _root(self, request: web.Request) -> web.Response:

@@ -41,6 +41,8 @@ FREEZES = {
     "20s": Freeze(20),
     "90s": Freeze(90),
     "200s": Freeze(200),
+    "20s-node-removed": Freeze(20, remove_node=True),
+    "90s-node-removed": Freeze(90, remove_node=True),
     "200s-node-removed": Freeze(200, remove_node=True),
 }
 
@@ -50,10 +52,13 @@ class Thaw:
     """What one scenario saw after SIGCONT: each request's outcome and seconds since the thaw."""
 
     http_status: int | None = None
+    http_body: str = ""
     http_s: float | None = None
     ws_echo: str | None = None
     ws_s: float | None = None
     errors: list[str] = field(default_factory=list)
+    #: tailscale's backend states the runtime reported after the thaw
+    states: list[str] = field(default_factory=list)
     log: list[str] = field(default_factory=list)
 
 
@@ -83,8 +88,10 @@ def signal_all(pids: list[int], sig: int) -> None:
 async def http_once(session: aiohttp.ClientSession, url: str, thawed: float, result: Thaw) -> None:
     try:
         async with session.get(url) as resp:
-            await resp.read()
+            body = await resp.text()
             result.http_status = resp.status
+            if resp.status != 200:
+                result.http_body = body
     except (aiohttp.ClientError, TimeoutError) as exc:
         result.errors.append(f"HTTP: {exc!r}")
     result.http_s = time.monotonic() - thawed
@@ -125,11 +132,15 @@ async def freeze_and_thaw(freeze: Freeze, name: str, bins: Binaries, control: Co
             if freeze.remove_node:
                 await asyncio.to_thread(control.remove, node["node_key"])
             await asyncio.sleep(freeze.seconds)
+            mark = len(rt.lines)
             signal_all(list(reversed(process_tree(rt.proc.pid))), signal.SIGCONT)
             thawed = time.monotonic()
             await asyncio.gather(http_once(session, f"{rt.url}/echo/after-thaw", thawed, result),
                                  ws_once(session, f"{rt.url}/ws/echo", thawed, result))
             assert rt.proc.returncode is None, "the runtime exited"
+            await asyncio.sleep(2)  # the states tailscale passes through right after the thaw
+            result.states = [str(r["backend_state"]) for r in rt.lines[mark:]
+                             if r.get("event") == "tailscale.backend_state"]
     finally:
         signal_all(process_tree(rt.proc.pid), signal.SIGCONT)
         await rt.stop()
@@ -166,8 +177,10 @@ def test_after_a_thaw_one_request_and_one_websocket_succeed_at_once(
     result = thaws[name]
     if isinstance(result, BaseException):
         raise result
-    print(f"{name}: HTTP {result.http_status} after {result.http_s:.2f} s, WebSocket {result.ws_echo!r} after "
-          f"{result.ws_s:.2f} s; {result.errors}")
+    print(f"{name}: HTTP {result.http_status} after {result.http_s:.2f} s {result.http_body!r}, WebSocket "
+          f"{result.ws_echo!r} after {result.ws_s:.2f} s; states after the thaw {result.states}; {result.errors}")
+    if FREEZES[name].remove_node:
+        assert "NeedsLogin" in result.states, "the removal did not reach the node"
     assert result.http_status == 200 and result.ws_echo == "after the thaw", (result.errors, result.log)
     assert result.http_s is not None and result.http_s <= THAW_BOUND_S, result.log
     assert result.ws_s is not None and result.ws_s <= THAW_BOUND_S, result.log
