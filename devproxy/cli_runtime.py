@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from typing import Optional
 
 import typer
@@ -31,12 +32,18 @@ def runtime(
     auth: Optional[str] = typer.Option(
         None, "--auth", help="Access control: none|token|iap [env DEVPROXY_AUTH]"
     ),
+    log_format: Optional[str] = typer.Option(
+        None, "--log-format",
+        help="auto|json|text: auto writes JSON lines when stdout is not a terminal or on Cloud Run, "
+        "text on a terminal [env DEVPROXY_LOG_FORMAT; default auto]",
+    ),
 ) -> None:
     """Serve $PORT and forward HTTP and WebSocket traffic to the target through SOCKS5."""
     from devproxy.runtime.config import build_config
     from devproxy.runtime.server import serve
 
     config = build_config(
-        os.environ, target=target, listen=listen, socks=socks, no_tailscale=no_tailscale, auth=auth
+        os.environ, target=target, listen=listen, socks=socks, no_tailscale=no_tailscale, auth=auth,
+        log_format_flag=log_format, stdout_tty=sys.stdout.isatty(),
     )
-    raise typer.Exit(serve(config, os.environ))
+    raise typer.Exit(serve(config))

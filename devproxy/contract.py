@@ -1,12 +1,10 @@
 """What the runtime and deploy must agree on, in one place: the subpackages never import each other.
 
 Auth modes, the names of the secret environment variables the service gets, devproxy's page
-paths (the startup probe hits the readiness page), and the rule that picks the public scheme.
+paths (the startup probe hits the readiness page).
 """
 
 from __future__ import annotations
-
-from collections.abc import Mapping
 
 #: `--auth` / devproxy.toml `auth`: the first is the default.
 AUTH_MODES = ("token", "iap", "none")
@@ -24,7 +22,3 @@ PAGE_PREFIX = "/_devproxy/"
 HEALTH_PATH = PAGE_PREFIX + "health"
 READY_PATH = PAGE_PREFIX + "ready"
 
-
-def public_scheme(env: Mapping[str, str]) -> str | None:
-    """The scheme browsers use: DEVPROXY_PUBLIC_SCHEME, else https on Cloud Run (K_SERVICE set), else unknown."""
-    return env.get("DEVPROXY_PUBLIC_SCHEME") or ("https" if env.get("K_SERVICE") else None)

@@ -24,8 +24,8 @@ from urllib.parse import quote
 from aiohttp import web
 
 from devproxy import events
-from devproxy.contract import ACCESS_TOKEN_ENV, public_scheme
 from devproxy.errors import AuthError
+from devproxy.runtime.config_access import AccessSettings
 from devproxy.runtime.incoming import is_websocket
 from devproxy.runtime.log import EventLog
 from devproxy.runtime.pages import PAGE_HEADERS, login_page
@@ -266,28 +266,15 @@ class TokenAccess:
 # -- construction ---------------------------------------------------------------------------
 
 
-def _session_days(env: Mapping[str, str]) -> float:
-    raw = env.get("DEVPROXY_SESSION_DAYS", "").strip()
-    if not raw:
-        return DEFAULT_SESSION_DAYS
-    try:
-        days = float(raw)
-    except ValueError:
-        raise AuthError(f"invalid DEVPROXY_SESSION_DAYS={raw!r}: expected a number of days") from None
-    if not 0 < days <= 400:
-        raise AuthError(f"invalid DEVPROXY_SESSION_DAYS={raw!r}: use a number between 0 and 400")
-    return days
-
-
 def build_access(
-    mode: str,
-    env: Mapping[str, str],
+    settings: AccessSettings,
     log: EventLog,
     *,
+    public_scheme: str | None = None,
     clock: Callable[[], float] = time.time,
-    trusted_hops: int = 0,
 ) -> AccessPolicy:
-    """The access policy for `--auth MODE`. Raises: AuthError (exit 2) when it cannot work."""
+    """The access policy the configuration chose (the config builder checked what each mode needs)."""
+    mode = settings.mode
     if mode == "none":
         log.warning(
             events.RUNTIME_AUTH_DISABLED,
@@ -295,26 +282,19 @@ def build_access(
             component="auth",
         )
         return NoAccess()
-    if mode == "token":
-        token = env.get(ACCESS_TOKEN_ENV, "").strip()
-        if not token:
-            raise AuthError(
-                "--auth token needs an access token in DEVPROXY_ACCESS_TOKEN",
-                hint="`devproxy deploy` keeps one in Secret Manager; locally: "
-                "export DEVPROXY_ACCESS_TOKEN=$(openssl rand -hex 24)",
-            )
-        if len(token) < WEAK_TOKEN_LENGTH:
+    if mode == "token" and settings.token:
+        if len(settings.token) < WEAK_TOKEN_LENGTH:
             log.warning(
                 events.AUTH_WEAK_TOKEN,
                 f"the access token is shorter than {WEAK_TOKEN_LENGTH} characters; use a long random one",
                 component="auth",
             )
         return TokenAccess(
-            token, log, session_days=_session_days(env), public_scheme=public_scheme(env), clock=clock,
-            trusted_hops=trusted_hops,
+            settings.token, log, session_days=settings.session_days, public_scheme=public_scheme, clock=clock,
+            trusted_hops=settings.trusted_hops,
         )
-    if mode == "iap":
-        from devproxy.runtime.iap import IapAccess, iap_settings
+    if mode == "iap" and settings.iap is not None:
+        from devproxy.runtime.iap import IapAccess
 
-        return IapAccess(iap_settings(env), log, clock=clock)
-    raise AuthError(f"unknown auth mode {mode!r}: choose none, token or iap")
+        return IapAccess(settings.iap, log, clock=clock)
+    raise AuthError(f"auth mode {mode!r} is not configured: choose none, token or iap")

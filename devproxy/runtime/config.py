@@ -1,7 +1,10 @@
 """The runtime's configuration: one frozen value, built from defaults < environment < flags.
 
-Pure: the caller hands in the environment mapping and the flags; nothing here reads
-`os.environ`, opens a socket or looks at the clock.
+`build_config` is the only reader of the environment in the runtime: every part (access, tailscale,
+timeouts, the public scheme, the log format) is decided here once, and the composition root takes
+only the value. Pure: the caller hands in the environment mapping and the flags; nothing here reads
+`os.environ`, opens a socket or looks at the clock. Each section has its own small builder, so a new
+setting is a field plus one line in `build_config`.
 """
 
 from __future__ import annotations
@@ -11,12 +14,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from urllib.parse import unquote, urlsplit
 
-from devproxy.contract import AUTH_MODES, public_scheme
+from devproxy.contract import AUTH_MODES
 from devproxy.errors import ConfigError
+from devproxy.runtime import config_env
+from devproxy.runtime.config_access import AccessSettings, access_settings
+from devproxy.runtime.config_tailscale import DEFAULT_SOCKS_HOST, DEFAULT_SOCKS_PORT, TailscaleSettings, tailscale_section
 
 DEFAULT_SOCKS = "socks5://127.0.0.1:1055"
 DEFAULT_PORT = 8080
-#: auth modes; the first is the default (a public URL in front of VS Code is a remote shell).
+#: `--log-format`: auto is JSON when stdout is not a terminal or on Cloud Run, text on a terminal.
+LOG_FORMATS = ("auto", "json", "text")
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,15 +98,27 @@ class RuntimeConfig:
     target: Target
     listen: Listen
     socks: SocksEndpoint | None
-    tailscale: bool = True
-    auth: str = "none"
+    #: how tailscaled is started and logged in; None: the runtime does not start it.
+    tailscale: TailscaleSettings | None = None
+    access: AccessSettings = AccessSettings()
     timeouts: Timeouts = Timeouts()
     #: scheme the browser used; Cloud Run terminates TLS, so "https" there.
     public_scheme: str | None = None
-    #: test-only switch: do not send X-Forwarded-* to the target (proves the origin check matters).
+    #: "json" (Cloud Logging's structured lines) or "text" (for a person at a terminal).
+    log_format: str = "json"
+    #: send X-Forwarded-* to the target; only tests turn it off (proving the origin check matters).
     forwarded_headers: bool = True
-    #: proxies in front that append to X-Forwarded-For (1 on Cloud Run); 0 trusts only the peer address.
-    trusted_hops: int = 0
+
+    @property
+    def auth(self) -> str:
+        """The access mode: token, iap or none."""
+        return self.access.mode
+
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        """Every secret in the configuration, for the masker."""
+        token = (self.access.token,) if self.access.token else ()
+        return token + (self.tailscale.secrets if self.tailscale is not None else ())
 
 
 def parse_target(url: str) -> Target:
@@ -185,27 +204,66 @@ def _flag_or_env(flag: str | None, env: Mapping[str, str], name: str) -> str | N
     return value if value not in (None, "") else None
 
 
-def _float_env(env: Mapping[str, str], name: str, default: float) -> float:
-    raw = env.get(name)
-    if raw in (None, ""):
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        raise ConfigError(f"invalid {name}={raw!r}: expected a number of seconds") from None
-    if value <= 0:
-        raise ConfigError(f"invalid {name}={raw!r}: must be positive")
+def public_scheme(env: Mapping[str, str]) -> str | None:
+    """DEVPROXY_PUBLIC_SCHEME, else https on Cloud Run (K_SERVICE set), else unknown. Raises: ConfigError."""
+    scheme = config_env.text(env, "DEVPROXY_PUBLIC_SCHEME").lower() or ("https" if env.get("K_SERVICE") else None)
+    if scheme not in (None, "http", "https"):
+        raise ConfigError(f"invalid DEVPROXY_PUBLIC_SCHEME={scheme!r}: use http or https")
+    return scheme
+
+
+def log_format(env: Mapping[str, str], flag: str | None, *, stdout_tty: bool) -> str:
+    """`--log-format` / DEVPROXY_LOG_FORMAT resolved to json or text. Raises: ConfigError."""
+    value = (_flag_or_env(flag, env, "DEVPROXY_LOG_FORMAT") or "auto").strip().lower()
+    if value not in LOG_FORMATS:
+        raise ConfigError(f"unknown log format {value!r}: choose one of {', '.join(LOG_FORMATS)}")
+    if value == "auto":
+        return "text" if stdout_tty and not env.get("K_SERVICE") else "json"
     return value
 
 
-def _hops_env(env: Mapping[str, str]) -> int:
-    """DEVPROXY_TRUSTED_HOPS, else 1 on Cloud Run (its front end appends the client) and 0 elsewhere."""
-    raw = env.get("DEVPROXY_TRUSTED_HOPS", "").strip()
-    if not raw:
-        return 1 if env.get("K_SERVICE") else 0
-    if not raw.isdigit() or int(raw) > 10:
-        raise ConfigError(f"invalid DEVPROXY_TRUSTED_HOPS={raw!r}: expected a whole number from 0 to 10")
-    return int(raw)
+def timeouts(env: Mapping[str, str]) -> Timeouts:
+    """The connection timeouts, each finite and bounded. Raises: ConfigError naming the variable."""
+    d = Timeouts()
+    return Timeouts(
+        connect=config_env.seconds(env, "DEVPROXY_CONNECT_TIMEOUT", d.connect, low=0.1, high=300),
+        response=config_env.seconds(env, "DEVPROXY_RESPONSE_TIMEOUT", d.response, low=0.1, high=3600),
+        ws_open=config_env.seconds(env, "DEVPROXY_WS_OPEN_TIMEOUT", d.ws_open, low=0.1, high=600),
+        request_head=config_env.seconds(env, "DEVPROXY_REQUEST_HEAD_TIMEOUT", d.request_head, low=0.1, high=3600),
+        keepalive=config_env.seconds(env, "DEVPROXY_KEEPALIVE_TIMEOUT", d.keepalive, low=1, high=86400),
+    )
+
+
+def tailscale_settings(env: Mapping[str, str], socks: SocksEndpoint | None,
+                       target: Target | None = None) -> TailscaleSettings:
+    """The supervisor's settings. Raises: ConfigError.
+
+    `socks` is the endpoint the proxy dials; tailscaled must listen on exactly that literal.
+    With `None` (the proxy dials directly) tailscaled still gets the default address.
+    `target` is what the watchdog dials (None: no watchdog).
+    """
+    if socks is None:
+        return tailscale_section(env, DEFAULT_SOCKS_HOST, DEFAULT_SOCKS_PORT, None)
+    try:
+        address = ipaddress.ip_address(socks.host)
+    except ValueError:
+        raise ConfigError(
+            f"SOCKS host {socks.host!r} is a name, but the runtime starts tailscaled itself",
+            hint="use an IP literal such as socks5://127.0.0.1:1055 (a name binds only one "
+            "loopback family), or pass --no-tailscale",
+        ) from None
+    if not address.is_loopback:
+        raise ConfigError(
+            f"SOCKS address {socks} is not a loopback address",
+            hint="tailscaled's SOCKS server reaches the whole tailnet; keep it on 127.0.0.1",
+        )
+    if socks.username or socks.password:
+        raise ConfigError(
+            "tailscaled's SOCKS server takes no credentials",
+            hint="drop the user and password from the SOCKS URL",
+        )
+    watch = (target.host, target.port) if target is not None else None
+    return tailscale_section(env, socks.host, socks.port, watch)
 
 
 def build_config(
@@ -216,45 +274,31 @@ def build_config(
     socks: str | None = None,
     no_tailscale: bool = False,
     auth: str | None = None,
+    log_format_flag: str | None = None,
+    stdout_tty: bool = False,
     accepted_auth: tuple[str, ...] = AUTH_MODES,
 ) -> RuntimeConfig:
-    """Merge defaults < environment (`DEVPROXY_*`) < flags. Raises: ConfigError."""
+    """Merge defaults < environment (`DEVPROXY_*`) < flags. Raises: ConfigError, AuthError (exit 2)."""
     target_url = _flag_or_env(target, env, "DEVPROXY_TARGET")
     if target_url is None:
         raise ConfigError(
             "no target: pass --target URL or set DEVPROXY_TARGET (e.g. http://100.84.184.84:8888)"
         )
+    parsed_target = parse_target(target_url)
     port_default = env.get("PORT") or str(DEFAULT_PORT)
     listen_value = _flag_or_env(listen, env, "DEVPROXY_LISTEN") or f"0.0.0.0:{port_default}"
-    socks_value = _flag_or_env(socks, env, "DEVPROXY_SOCKS") or DEFAULT_SOCKS
-    auth_value = _flag_or_env(auth, env, "DEVPROXY_AUTH") or accepted_auth[0]
-    tailscale_off = no_tailscale or env.get("DEVPROXY_NO_TAILSCALE", "").lower() in (
-        "1",
-        "true",
-        "yes",
-    )
-    defaults = Timeouts()
-    timeouts = Timeouts(
-        connect=_float_env(env, "DEVPROXY_CONNECT_TIMEOUT", defaults.connect),
-        response=_float_env(env, "DEVPROXY_RESPONSE_TIMEOUT", defaults.response),
-        ws_open=_float_env(env, "DEVPROXY_WS_OPEN_TIMEOUT", defaults.ws_open),
-        request_head=_float_env(env, "DEVPROXY_REQUEST_HEAD_TIMEOUT", defaults.request_head),
-        keepalive=_float_env(env, "DEVPROXY_KEEPALIVE_TIMEOUT", defaults.keepalive),
-    )
-    scheme = public_scheme(env)
-    if scheme not in (None, "http", "https"):
-        raise ConfigError(f"invalid DEVPROXY_PUBLIC_SCHEME={scheme!r}: use http or https")
-    forwarded = env.get("DEVPROXY_TEST_OMIT_FORWARDED", "") not in ("1", "true", "yes")
-    socks_endpoint = parse_socks(socks_value)
+    socks_endpoint = parse_socks(_flag_or_env(socks, env, "DEVPROXY_SOCKS") or DEFAULT_SOCKS)
+    mode = parse_auth(_flag_or_env(auth, env, "DEVPROXY_AUTH") or accepted_auth[0], accepted_auth)
+    # With --socks none nothing would use tailscaled's SOCKS server, so it is not started.
+    supervised = not (no_tailscale or config_env.flag(env, "DEVPROXY_NO_TAILSCALE")) and socks_endpoint is not None
+    # Keyword order is check order: the proxy's own settings first, tailscale's last.
     return RuntimeConfig(
-        target=parse_target(target_url),
+        target=parsed_target,
         listen=parse_listen(listen_value),
         socks=socks_endpoint,
-        # With --socks none nothing would use tailscaled's SOCKS server, so it is not started.
-        tailscale=not tailscale_off and socks_endpoint is not None,
-        auth=parse_auth(auth_value, accepted_auth),
-        timeouts=timeouts,
-        public_scheme=scheme,
-        forwarded_headers=forwarded,
-        trusted_hops=_hops_env(env),
+        access=access_settings(env, mode),
+        timeouts=timeouts(env),
+        public_scheme=public_scheme(env),
+        log_format=log_format(env, log_format_flag, stdout_tty=stdout_tty),
+        tailscale=tailscale_settings(env, socks_endpoint, parsed_target) if supervised else None,
     )

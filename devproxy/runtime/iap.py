@@ -15,9 +15,7 @@ import binascii
 import json
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
 
 import aiohttp
 from aiohttp import web
@@ -27,28 +25,14 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 
 from devproxy import events
-from devproxy.errors import AuthError
+from devproxy.runtime.config_access import IapSettings
 from devproxy.runtime.log import EventLog
 
 HEADER = "X-Goog-IAP-JWT-Assertion"
 ISSUER = "https://cloud.google.com/iap"
-DEFAULT_KEYS_URL = "https://www.gstatic.com/iap/verify/public_key-jwk"
 _MAX_KEYS_BYTES = 1 << 20
 #: the verified user's email, for the access log: `request.get(IAP_USER)`.
 IAP_USER: Any = web.RequestKey("devproxy_iap_user", str) if hasattr(web, "RequestKey") else "devproxy_iap_user"
-
-
-@dataclass(frozen=True, slots=True)
-class IapSettings:
-    audience: str
-    keys_url: str = DEFAULT_KEYS_URL
-    leeway_s: float = 30.0
-    keys_ttl_s: float = 3600.0
-    #: least time between two fetches triggered by an unknown kid (a forged kid must not flood Google).
-    refetch_min_s: float = 60.0
-    fetch_timeout_s: float = 5.0
-    #: pause after a failed fetch before the next one.
-    fetch_retry_s: float = 5.0
 
 
 class AssertionRejected(Exception):
@@ -57,22 +41,6 @@ class AssertionRejected(Exception):
 
 class KeysUnavailable(Exception):
     """IAP's public keys could not be fetched or parsed."""
-
-
-def iap_settings(env: Mapping[str, str]) -> IapSettings:
-    """Read DEVPROXY_IAP_AUDIENCE and DEVPROXY_IAP_KEYS_URL. Raises: AuthError (exit 2)."""
-    audience = env.get("DEVPROXY_IAP_AUDIENCE", "").strip()
-    if not audience:
-        raise AuthError(
-            "--auth iap needs the expected audience in DEVPROXY_IAP_AUDIENCE",
-            hint="the Signed Header JWT audience of this service, e.g. "
-            "/projects/PROJECT_NUMBER/locations/REGION/services/SERVICE for IAP on Cloud Run",
-        )
-    keys_url = env.get("DEVPROXY_IAP_KEYS_URL", "").strip() or DEFAULT_KEYS_URL
-    parts = urlsplit(keys_url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise AuthError(f"invalid DEVPROXY_IAP_KEYS_URL={keys_url!r}: use an http(s) URL")
-    return IapSettings(audience=audience, keys_url=keys_url)
 
 
 def _b64decode(segment: str) -> bytes:

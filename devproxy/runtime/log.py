@@ -5,7 +5,9 @@ Every line has `severity`, `message`, `time`, a stable `event` name and a `compo
 `devproxy logs --diagnose` keys on `event`.
 
 Warnings and errors pass through a `Redactor` before they are written or kept: library messages
-quote client bytes, which may hold the access token or a session cookie.
+quote client bytes, which may hold the access token or a session cookie. For a person at a
+terminal the same records (masked the same way) can be written as text lines instead
+(`--log-format text`): time, severity, component, event, message, then the fields as key=value.
 """
 
 from __future__ import annotations
@@ -48,6 +50,24 @@ class _Clock:
         return f"{self._prefix}.{int((ts - secs) * 1_000_000):06d}Z"
 
 
+def _json_line(record: dict[str, Any]) -> str:
+    return _ENCODER.encode(record) + "\n"
+
+
+_HEAD = frozenset({"severity", "message", "time", "event", "component"})
+
+
+def _text_line(record: dict[str, Any]) -> str:
+    """`HH:MM:SS.mmm SEVERITY component event: message key=value ...` for a terminal."""
+    clock = record["time"][11:23]
+    fields = " ".join(
+        f"{key}={value if isinstance(value, str) and value and ' ' not in value else _ENCODER.encode(value)}"
+        for key, value in record.items() if key not in _HEAD
+    )
+    line = f"{clock} {record['severity']:<7} {record['component']} {record['event']}: {record['message']}"
+    return f"{line}  {fields}\n" if fields else line + "\n"
+
+
 class EventLog:
     """Writes one JSON object per line; keeps the most recent warnings and errors for the status page.
 
@@ -62,8 +82,10 @@ class EventLog:
         clock: Callable[[], float] = time.time,
         keep_recent: int = 50,
         redactor: Redactor | None = None,
+        text: bool = False,
     ) -> None:
         self._stream = stream
+        self._render = _text_line if text else _json_line
         self._clock = clock
         self.redactor = redactor or Redactor()
         #: newest last (appended as they happen).
@@ -101,7 +123,7 @@ class EventLog:
         problem = severity in PROBLEMS
         if problem or event == events.LIBRARY_LOG:
             record = self.redactor.value(record)
-        self._write(_ENCODER.encode(record) + "\n")
+        self._write(self._render(record))
         if problem:
             if event in CLIENT_INPUT_EVENTS:
                 self.client_problems.append(record)

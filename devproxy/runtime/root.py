@@ -9,7 +9,6 @@ get exactly the parts they use.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
 from dataclasses import dataclass
 
 from devproxy.runtime.app import ServerHandler, create_handler, page_table
@@ -23,7 +22,7 @@ from devproxy.runtime.log import EventLog
 from devproxy.runtime.page_table import PageTable
 from devproxy.runtime.status_report import StatusSources, status_pages
 from devproxy.runtime.supervisor import Supervisor
-from devproxy.runtime.tailscale import tailscale_settings
+from devproxy.runtime.tailscale_io import check_binaries
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,12 +48,18 @@ class Runtime:
         return create_handler(self.forwarder, self.bridges, self.pages, access=self.access)
 
 
-def create_runtime(config: RuntimeConfig, env: Mapping[str, str], log: EventLog) -> Runtime:
-    """Build the runtime for `config`. Raises: AuthError, ConfigError for settings that cannot work."""
+def create_runtime(config: RuntimeConfig, log: EventLog) -> Runtime:
+    """Build the runtime for `config` (the only input: nothing here reads the environment).
+
+    Raises: ConfigError when tailscaled or the tailscale CLI cannot be run.
+    """
+    if config.tailscale is not None:
+        check_binaries(config.tailscale)
+    for secret in config.secrets:
+        log.redactor.add(secret)
     dialer = Dialer(config.socks, connect_timeout=config.timeouts.connect, log=log)
-    access = build_access(config.auth, env, log, trusted_hops=config.trusted_hops)
-    supervisor = (Supervisor(tailscale_settings(env, config.socks, config.target), log, env=env)
-                  if config.tailscale else None)
+    access = build_access(config.access, log, public_scheme=config.public_scheme)
+    supervisor = Supervisor(config.tailscale, log) if config.tailscale is not None else None
     stopping = asyncio.Event()
     readiness = Readiness(config, dialer, log, stopping=stopping,
                           checks={"tailscale": supervisor.check} if supervisor is not None else None)

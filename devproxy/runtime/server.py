@@ -12,17 +12,17 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
-from collections.abc import Callable, Coroutine, Mapping
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 
 from devproxy import __version__, events
-from devproxy.contract import SECRET_ENV
 from devproxy.errors import ConfigError
 from devproxy.runtime import closecodes
 from devproxy.runtime.config import RuntimeConfig
+from devproxy.runtime.config_tailscale import credential_mode
 from devproxy.runtime.deadlines import DeadlineServer
 from devproxy.runtime.log import EventLog
 from devproxy.runtime.root import Runtime, create_runtime
@@ -39,9 +39,9 @@ MAX_HEADER = 65536
 MAX_LIBRARY_MESSAGE = 400
 
 
-def serve(config: RuntimeConfig, env: Mapping[str, str]) -> int:
-    """Run until SIGTERM/SIGINT; returns the process exit code."""
-    return int(_loop_runner()(run(config, env)))
+def serve(config: RuntimeConfig) -> int:
+    """Run until SIGTERM/SIGINT; returns the process exit code (0 after SIGTERM, 130 after SIGINT)."""
+    return int(_loop_runner()(run(config)))
 
 
 def _loop_runner() -> Callable[[Coroutine[Any, Any, int]], int]:
@@ -53,14 +53,12 @@ def _loop_runner() -> Callable[[Coroutine[Any, Any, int]], int]:
     return uvloop.run
 
 
-async def run(config: RuntimeConfig, env: Mapping[str, str], *, log: EventLog | None = None,
+async def run(config: RuntimeConfig, *, log: EventLog | None = None,
               started: asyncio.Future[tuple[str, int]] | None = None,
               stop: asyncio.Event | None = None) -> int:
-    log = log or EventLog()
-    for name in SECRET_ENV:
-        log.redactor.add(env.get(name, "").strip())
+    log = log or EventLog(text=config.log_format == "text")
     route_library_logs(log)
-    runtime = create_runtime(config, env, log)
+    runtime = create_runtime(config, log)
     handler = runtime.handler()
     server = DeadlineServer(
         handler, head_timeout=config.timeouts.request_head, log=log, access_log=None,
@@ -77,10 +75,16 @@ async def run(config: RuntimeConfig, env: Mapping[str, str], *, log: EventLog | 
         raise ConfigError(f"cannot listen on {config.listen}: {exc.strerror or exc}") from exc
     host, port = _bound_address(runner, config)
     stop = stop or asyncio.Event()
+    received: list[str] = []
+
+    def on_signal(sig: signal.Signals) -> None:
+        received.append(sig.name)
+        stop.set()
+
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         try:
-            loop.add_signal_handler(sig, stop.set)
+            loop.add_signal_handler(sig, on_signal, sig)
         except (NotImplementedError, RuntimeError):  # not the main thread (tests)
             pass
     log.info(
@@ -92,14 +96,16 @@ async def run(config: RuntimeConfig, env: Mapping[str, str], *, log: EventLog | 
         target=str(config.target),
         socks=str(config.socks) if config.socks else "none",
         auth=config.auth,
+        tailscale=credential_mode(config.tailscale.credential) if config.tailscale is not None else "off",
     )
     if runtime.supervisor is not None:
         await runtime.supervisor.start()
     if started is not None and not started.done():
         started.set_result((host, port))
     await stop.wait()
-    await shutdown(runtime, runner)
-    return 0
+    await shutdown(runtime, runner, reason=received[0] if received else "stop requested")
+    # Ctrl-C is an interruption (130, the shell's convention); SIGTERM is Cloud Run's normal stop.
+    return 130 if received[:1] == ["SIGINT"] else 0
 
 
 class _LibraryLogs(logging.Handler):
@@ -152,12 +158,12 @@ def _bound_address(runner: web.BaseRunner, config: RuntimeConfig) -> tuple[str, 
     return config.listen.host, config.listen.port
 
 
-async def shutdown(runtime: Runtime, runner: web.BaseRunner) -> None:
+async def shutdown(runtime: Runtime, runner: web.BaseRunner, *, reason: str = "SIGTERM") -> None:
     """Stop accepting, close WebSockets with 1001, SIGTERM tailscaled while HTTP drains, exit: all bounded."""
     log, supervisor = runtime.log, runtime.supervisor
     runtime.stopping.set()
-    log.info(events.RUNTIME_STOPPING, "SIGTERM: closing WebSockets with 1001 and shutting down",
-             websockets=len(runtime.bridges))
+    log.info(events.RUNTIME_STOPPING, f"{reason}: closing WebSockets with 1001 and shutting down",
+             websockets=len(runtime.bridges), reason=reason)
     for site in list(runner.sites):
         await site.stop()
     await runtime.bridges.shut_all(closecodes.GOING_AWAY, "devproxy is restarting", WS_CLOSE_GRACE)

@@ -15,9 +15,7 @@ import asyncio
 import contextlib
 import os
 import signal
-import tempfile
 import time
-from collections.abc import Mapping
 from typing import Any
 
 from devproxy import events
@@ -27,8 +25,8 @@ from devproxy.runtime.log import EventLog
 from devproxy.runtime.snapshots import TailscaleCheck, WatchdogView
 from devproxy.runtime.tailscale_io import TailscaleIO
 from devproxy.runtime.watchdog import Watchdog, probe_interval, socks_probe
+from devproxy.runtime.config_tailscale import TailscaleSettings
 from devproxy.runtime.tailscale import (
-    TailscaleSettings,
     TailscaleStatus,
     backoff_delay,
     parse_status,
@@ -53,20 +51,14 @@ class _Restart(Exception):
 class Supervisor:
     """Runs tailscaled as a child, logs it in with `tailscale up`, restarts it when it dies."""
 
-    def __init__(
-        self,
-        settings: TailscaleSettings,
-        log: EventLog,
-        *,
-        env: Mapping[str, str] | None = None,
-    ) -> None:
+    def __init__(self, settings: TailscaleSettings, log: EventLog) -> None:
         self.settings = settings
         self.log = log
         self.state = "stopped"
         self.detail = "not started"
         self.restarts = 0
         self.backend_state = ""
-        self._io = TailscaleIO(settings, log, env)
+        self._io = TailscaleIO(settings, log)
         self._task: asyncio.Task[None] | None = None
         self._proc: Child | None = None
         self._stopping = False
@@ -309,23 +301,14 @@ class Supervisor:
         raise _Restart(f"watchdog: {reason}")
 
     async def _up(self) -> None:
-        """`tailscale up` with the key in a 0600 file that exists only while `up` runs."""
-        s = self.settings
-        key_path: str | None = None
-        if s.authkey is not None:
-            fd, key_path = tempfile.mkstemp(prefix=".authkey-", dir=s.state_dir)
-            try:
-                os.write(fd, s.authkey.encode())
-            finally:
-                os.close(fd)
+        """`tailscale up` with the credential (or a fresh ID token) in a 0600 file that exists only while `up` runs."""
         try:
-            # `up` has its own --timeout; ours only catches a CLI that ignores it.
-            bound = s.up_timeout_s + min(5.0, max(1.0, s.up_timeout_s))
-            code, output = await self._io.run_cli(up_argv(s, key_path), bound, events.TAILSCALE_UP_LINE)
-        finally:
-            if key_path is not None:
-                with contextlib.suppress(FileNotFoundError):
-                    os.unlink(key_path)
+            code, output = await self._io.up()
+        except TailscaleError as exc:
+            # Only the keyless login asks something before `up`: the metadata server.
+            self.log.error(events.TAILSCALE_UP_FAILED, f"keyless login: {exc.message}", component="supervisor",
+                           hint=exc.hint)
+            raise _Restart(f"keyless login: {exc.message}") from None
         if code == 0:
             self.log.info(events.TAILSCALE_UP, "tailscale up finished", component="supervisor")
             return
@@ -354,7 +337,7 @@ class Supervisor:
 
     def _check_auth(self) -> None:
         if self._io.auth_failure is not None:
-            raise _Restart("the control plane rejected the Tailscale auth key; mint a new key", auth=True)
+            raise _Restart(f"the control plane refused the login: {self._io.auth_message}", auth=True)
 
     # -- helpers --------------------------------------------------------------------------
 

@@ -188,13 +188,18 @@ class Devproxy:
 
 
 def start_devproxy(name: str, target: str, socks: str, auth: str = "none", port: int | None = None,
-                   extra_env: dict[str, str] | None = None, tailscale: bool = False) -> Devproxy:
+                   extra_env: dict[str, str] | None = None, tailscale: bool = False,
+                   forwarded: bool = True) -> Devproxy:
     """`devproxy runtime --no-tailscale` (or, with `tailscale`, starting tailscaled itself as in the image)
-    on a loopback port; ready when /_devproxy/ready is 200."""
+    on a loopback port; ready when /_devproxy/ready is 200. `forwarded=False`: a runtime whose config
+    value has X-Forwarded-* turned off (runtime_without_forwarded.py)."""
     port = port or free_port()
     extra = dict(extra_env or {})
     argv = [str(DEVPROXY), "runtime", "--target", target, "--listen", f"127.0.0.1:{port}",
             "--socks", socks, *([] if tailscale else ["--no-tailscale"]), "--auth", auth]
+    if not forwarded:
+        argv = [sys.executable, str(Path(__file__).with_name("runtime_without_forwarded.py")), target,
+                f"127.0.0.1:{port}", socks, auth]
     managed = start(name, argv, child_env(extra))
     proxy = Devproxy(managed, port, target, socks, auth, extra)
     try:

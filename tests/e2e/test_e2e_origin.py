@@ -25,9 +25,8 @@ pytestmark = pytest.mark.e2e
 
 @pytest.fixture(scope="module")
 def proxy_without_forwarded(code_server: CodeServer, socks: Microsocks) -> Iterator[Devproxy]:
-    # test-only switch of the runtime: do not send X-Forwarded-Host/-Proto/-For to the target
-    proxy = start_devproxy("devproxy-omit-forwarded", code_server.target, socks.url,
-                           extra_env={"DEVPROXY_TEST_OMIT_FORWARDED": "1"})
+    # the config value built by the test with X-Forwarded-Host/-Proto/-For turned off
+    proxy = start_devproxy("devproxy-omit-forwarded", code_server.target, socks.url, forwarded=False)
     try:
         yield proxy
     finally:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import io
+import os
+import signal
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,6 +19,7 @@ from devproxy.runtime.config import build_config
 from devproxy.runtime.log import EventLog
 from devproxy.runtime.server import run
 from support.socks import Microsocks, start_microsocks
+from support.tailscale_standins import STANDINS, Standin, alive
 from support.upstream import create_upstream
 
 
@@ -90,7 +93,7 @@ async def start_proxy() -> AsyncIterator[StartProxy]:
         ready: asyncio.Future[tuple[str, int]] = asyncio.get_running_loop().create_future()
         proxy = RunningProxy(url="", host="", port=0)
         log.add_hook(proxy.records.append)
-        proxy.task = asyncio.create_task(run(config, env or {}, log=log, started=ready, stop=proxy.stop))
+        proxy.task = asyncio.create_task(run(config, log=log, started=ready, stop=proxy.stop))
         done, _ = await asyncio.wait({ready, proxy.task}, timeout=10, return_when=asyncio.FIRST_COMPLETED)
         if proxy.task in done:
             proxy.task.result()
@@ -111,3 +114,21 @@ async def start_proxy() -> AsyncIterator[StartProxy]:
 async def client() -> AsyncIterator[aiohttp.ClientSession]:
     async with aiohttp.ClientSession(trust_env=False, auto_decompress=False) as session:
         yield session
+
+
+@pytest.fixture
+def standin(tmp_path: Path) -> Iterator[Standin]:
+    """A control directory for the stand-in tailscaled/tailscale; no microsocks outlives the test."""
+    for script in ("tailscaled", "tailscale"):
+        assert os.access(STANDINS / script, os.X_OK), f"{script} stand-in must be executable"
+    control = tmp_path / "control"
+    control.mkdir()
+    state = tmp_path / "state"
+    box = Standin(control, state)
+    yield box
+    # Safety net: no microsocks may outlive the test, whatever happened.
+    for line in box.record("microsocks.pids").split():
+        if alive(int(line)):
+            os.kill(int(line), signal.SIGKILL)
+
+

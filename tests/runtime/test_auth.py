@@ -16,7 +16,9 @@ from aiohttp import web
 from yarl import URL
 
 from devproxy.errors import AuthError
-from devproxy.runtime.auth import NoAccess, TokenAccess, build_access
+from devproxy.runtime.auth import AccessPolicy, NoAccess, TokenAccess, build_access
+from devproxy.runtime.config import public_scheme
+from devproxy.runtime.config_access import access_settings
 from devproxy.runtime.ratelimit import RateLimiter, client_ip
 from devproxy.runtime.sessions import (
     COOKIE_NAME,
@@ -35,6 +37,11 @@ TOKEN = "tok-9f8e7d6c5b4a39281706f5e4d3c2b1a0"
 NEW_TOKEN = "tok-rotated-00112233445566778899aabb"
 DAY = 86400.0
 NOW = 1_800_000_000.0
+
+
+def _access(mode: str, env: dict[str, str], log: EventLog) -> AccessPolicy:
+    """The access policy the config builder and the root make from `env`."""
+    return build_access(access_settings(env, mode), log, public_scheme=public_scheme(env))
 
 
 # -- pure helpers ---------------------------------------------------------------------------
@@ -351,7 +358,7 @@ async def test_cookie_is_secure_when_the_public_scheme_is_https(
 
 async def test_cookie_is_always_secure_with_public_scheme_https(harness: Harness) -> None:
     """With DEVPROXY_PUBLIC_SCHEME=https (or K_SERVICE) the cookie is Secure even over local http."""
-    policy = build_access("token", {"DEVPROXY_ACCESS_TOKEN": TOKEN, "K_SERVICE": "svc"}, EventLog(io.StringIO()))
+    policy = _access("token", {"DEVPROXY_ACCESS_TOKEN": TOKEN, "K_SERVICE": "svc"}, EventLog(io.StringIO()))
     await harness.restart_with(policy)  # type: ignore[attr-defined]
     assert _set_cookie(await harness.login())[COOKIE_NAME]["secure"]
 
@@ -508,7 +515,7 @@ async def test_logout_clears_the_cookie(harness: Harness) -> None:
 def test_build_access_token_mode_needs_a_token() -> None:
     """Token mode without DEVPROXY_ACCESS_TOKEN is an AuthError with exit code 2."""
     with pytest.raises(AuthError) as info:
-        build_access("token", {}, EventLog(io.StringIO()))
+        _access("token", {}, EventLog(io.StringIO()))
     assert info.value.exit_code == 2
     assert "DEVPROXY_ACCESS_TOKEN" in str(info.value)
 
@@ -526,14 +533,14 @@ def test_build_access_token_mode_needs_a_token() -> None:
 def test_build_access_rejects_bad_setups(mode: str, env: dict[str, str], needle: str) -> None:
     """Misconfigured access control stops the runtime with a one-line reason (exit 2)."""
     with pytest.raises(AuthError) as info:
-        build_access(mode, env, EventLog(io.StringIO()))
+        _access(mode, env, EventLog(io.StringIO()))
     assert needle in str(info.value) and info.value.exit_code == 2
 
 
 def test_build_access_none_warns_loudly() -> None:
     """--auth none works only when chosen and logs runtime.auth_disabled as a WARNING."""
     out = io.StringIO()
-    policy = build_access("none", {}, EventLog(out))
+    policy = _access("none", {}, EventLog(out))
     assert isinstance(policy, NoAccess) and policy.mode == "none" and policy.cookie_name is None
     record = json.loads(out.getvalue().splitlines()[0])
     assert record["event"] == "runtime.auth_disabled" and record["severity"] == "WARNING"
@@ -542,7 +549,7 @@ def test_build_access_none_warns_loudly() -> None:
 def test_build_access_token_mode() -> None:
     """Token mode exposes its cookie name and the login/logout routes; a short token is warned about."""
     out = io.StringIO()
-    policy = build_access("token", {"DEVPROXY_ACCESS_TOKEN": " short \n"}, EventLog(out))
+    policy = _access("token", {"DEVPROXY_ACCESS_TOKEN": " short \n"}, EventLog(out))
     assert policy.mode == "token" and policy.cookie_name == COOKIE_NAME
     paths = sorted({route.path for route in policy.routes()})  # type: ignore[attr-defined]
     assert paths == ["/_devproxy/login", "/_devproxy/logout"]

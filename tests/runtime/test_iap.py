@@ -18,7 +18,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 
 from devproxy.runtime.auth import build_access
-from devproxy.runtime.iap import HEADER, IAP_USER, ISSUER, IapAccess, IapSettings, iap_settings
+from devproxy.runtime.config_access import IapSettings, access_settings, iap_settings
+from devproxy.runtime.iap import HEADER, IAP_USER, ISSUER, IapAccess
 from devproxy.runtime.log import EventLog
 
 AUDIENCE = "/projects/123456789/locations/europe-west1/services/devproxy"
@@ -112,7 +113,8 @@ def policy(key_server: KeyServer, signing_key: ec.EllipticCurvePrivateKey) -> Po
     key_server.keys = [_jwk(signing_key, "k1")]
     out = io.StringIO()
     access = build_access(
-        "iap", {"DEVPROXY_IAP_AUDIENCE": AUDIENCE, "DEVPROXY_IAP_KEYS_URL": key_server.url}, EventLog(out)
+        access_settings({"DEVPROXY_IAP_AUDIENCE": AUDIENCE, "DEVPROXY_IAP_KEYS_URL": key_server.url}, "iap"),
+        EventLog(out),
     )
     assert isinstance(access, IapAccess)
     return Policy(access, out)

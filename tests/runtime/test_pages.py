@@ -183,7 +183,7 @@ async def test_status_page_renders_the_real_snapshot(upstream: Upstream) -> None
     config = build_config(env, target=upstream.url, socks="none", listen="127.0.0.1:0", no_tailscale=True,
                           auth="token")
     log = EventLog(io.StringIO())
-    runtime = create_runtime(config, env, log)
+    runtime = create_runtime(config, log)
     log.warning("upstream.unreachable", "could not reach the target")
     try:
         report = await asyncio.wait_for(snapshot(runtime.status), 10)

@@ -55,7 +55,7 @@ async def test_the_root_builds_every_part_frozen_and_complete() -> None:
     env = {"DEVPROXY_ACCESS_TOKEN": "r" * 32}
     config = build_config(env, target="http://127.0.0.1:9", socks="none", listen="127.0.0.1:0",
                           no_tailscale=True, auth="token")
-    runtime = create_runtime(config, env, EventLog(io.StringIO()))
+    runtime = create_runtime(config, EventLog(io.StringIO()))
     try:
         unset = [f.name for f in dataclasses.fields(runtime) if getattr(runtime, f.name) is None and f.name != "supervisor"]
         assert unset == []

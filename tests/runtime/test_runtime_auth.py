@@ -18,12 +18,10 @@ async def test_token_mode_is_the_default(upstream: Upstream) -> None:
     """Without --auth the runtime wants a token: starting without one is a one-line AuthError (exit 2)."""
     from devproxy.errors import AuthError
     from devproxy.runtime.config import build_config
-    from devproxy.runtime.server import run
 
-    config = build_config({}, target=upstream.url, socks="none", listen="127.0.0.1:0")
-    assert config.auth == "token"
+    assert build_config({}, target=upstream.url, socks="none", listen="127.0.0.1:0", auth="none").auth == "none"
     with pytest.raises(AuthError) as info:
-        await run(config, {})
+        build_config({}, target=upstream.url, socks="none", listen="127.0.0.1:0")
     assert info.value.exit_code == 2 and "DEVPROXY_ACCESS_TOKEN" in str(info.value)
 
 

@@ -2,20 +2,20 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from devproxy.errors import ConfigError, TailscaleError
-from devproxy.runtime.config import SocksEndpoint, parse_socks
+from devproxy.runtime.config import SocksEndpoint, parse_socks, tailscale_settings
+from devproxy.runtime.config_tailscale import AuthKey, OAuthClient, TailscaleSettings, WorkloadIdentity, hostname_from_env
+from devproxy.runtime.redact import MASK, Redactor
 from devproxy.runtime.tailscale import (
-    REDACTED,
-    TailscaleSettings,
     backoff_delay,
     classify_line,
-    hostname_from_env,
     parse_status,
-    redact,
+    secret_file_content,
     status_argv,
-    tailscale_settings,
     tailscaled_argv,
     up_argv,
 )
@@ -31,7 +31,7 @@ def test_settings_defaults_match_what_the_proxy_dials() -> None:
     assert settings.socks_address == "127.0.0.1:1055"
     assert settings.tailscaled == "tailscaled" and settings.tailscale == "tailscale"
     assert settings.hostname == "devproxy"
-    assert settings.authkey == KEY
+    assert settings.credential == AuthKey(KEY)
 
 
 def test_settings_repr_hides_the_key() -> None:
@@ -52,7 +52,7 @@ def test_settings_accept_tailscale_authkey_and_binary_paths() -> None:
         "DEVPROXY_TAILSCALED_ARGS": "--verbose=1",
     }
     settings = tailscale_settings(env, SocksEndpoint("127.0.0.1", 2055))
-    assert settings.authkey == KEY
+    assert settings.credential == AuthKey(KEY)
     assert settings.tailscaled == "/opt/ts/tailscaled"
     assert settings.tailscale == "/opt/ts/tailscale"
     assert settings.socket == "/tmp/x/tailscaled.sock"
@@ -64,7 +64,7 @@ def test_settings_accept_tailscale_authkey_and_binary_paths() -> None:
 @pytest.mark.parametrize(
     ("env", "socks", "needle"),
     [
-        ({}, DEFAULT_SOCKS, "no Tailscale auth key"),
+        ({}, DEFAULT_SOCKS, "no Tailscale credential"),
         ({"TS_AUTHKEY": "   "}, DEFAULT_SOCKS, "auth key is empty"),
         ({"TS_AUTHKEY": "tskey-a b"}, DEFAULT_SOCKS, "whitespace"),
         ({"TS_AUTHKEY": KEY}, SocksEndpoint("localhost", 1055), "is a name"),
@@ -132,7 +132,7 @@ def test_tailscaled_argv() -> None:
 
 def test_up_argv_carries_a_key_file_never_the_key() -> None:
     """`tailscale up` gets file:PATH for the key; the key value is not in the argv."""
-    settings = TailscaleSettings(socket="/s/ts.sock", hostname="h", authkey=KEY, up_timeout_s=12.4)
+    settings = TailscaleSettings(socket="/s/ts.sock", hostname="h", credential=AuthKey(KEY), up_timeout_s=12.4)
     argv = up_argv(settings, "/s/.authkey-1")
     assert argv == [
         "tailscale",
@@ -209,15 +209,15 @@ def test_auth_failure_names_the_fix() -> None:
 @pytest.mark.parametrize(
     ("text", "secret", "expected"),
     [
-        ("key=SeCrEt!", "SeCrEt!", f"key={REDACTED}"),
-        (f"up --auth-key={KEY}", None, f"up --auth-key={REDACTED}"),
-        ("nothing here", "abc123", "nothing here"),
-        ("abc123abc123", "abc123", REDACTED * 2),
+        ("key=SeCrEt!Zq81x", "SeCrEt!Zq81x", f"key={MASK}"),
+        (f"up --auth-key={KEY}", None, f"up --auth-key={MASK}"),
+        ("nothing here", "abc123abc", "nothing here"),
+        ("abc123abcabc123abc", "abc123abc", MASK * 2),
     ],
 )
 def test_redact(text: str, secret: str | None, expected: str) -> None:
-    """The configured key and anything shaped like a Tailscale key are masked."""
-    assert redact(text, secret) == expected
+    """The one masker hides the configured key and anything shaped like a Tailscale key."""
+    assert Redactor([secret] if secret else []).text(text) == expected
 
 
 @pytest.mark.parametrize(
@@ -227,3 +227,35 @@ def test_redact(text: str, secret: str | None, expected: str) -> None:
 def test_backoff_delay(attempt: int, expected: float) -> None:
     """Capped exponential backoff 1, 2, 4 ... 30 s."""
     assert backoff_delay(attempt, 1.0, 30.0) == expected
+
+
+def test_keyless_and_oauth_argv() -> None:
+    """Keyless: client id with both attributes, the token file, tags; OAuth: the key file and tags; no secret in argv."""
+    keyless = TailscaleSettings(socket="/s/ts.sock", hostname="h",
+                                credential=WorkloadIdentity("kFed1", "aud", ("tag:a", "tag:b")))
+    assert up_argv(keyless, "/s/.authkey-2")[3:6] == [
+        "--client-id=kFed1?ephemeral=true&preauthorized=true", "--id-token=file:/s/.authkey-2",
+        "--advertise-tags=tag:a,tag:b"]
+    assert secret_file_content(keyless.credential) is None  # the token is fetched at each login
+    oauth = replace(keyless, credential=OAuthClient("tskey-client-kX-Sec", ("tag:devproxy",), "http://127.0.0.1:8"))
+    assert up_argv(oauth, "/s/.authkey-3")[3:5] == ["--auth-key=file:/s/.authkey-3", "--advertise-tags=tag:devproxy"]
+    assert secret_file_content(oauth.credential) == (
+        "tskey-client-kX-Sec?ephemeral=true&preauthorized=true&baseURL=http://127.0.0.1:8")
+    assert not any("Sec" in arg for arg in up_argv(oauth, "/s/.authkey-3"))
+
+
+@pytest.mark.parametrize(
+    ("line", "kind"),
+    [
+        ("failed to exchange JWT for access token: token exchange failed with status 401: "
+         '{"message":"invalid subject"}', "federation_rejected"),
+        ('oauth2: "invalid_client" "Invalid client secret"', "oauth_rejected"),
+        ('Status: 403, Message: "calling actor does not have enough permissions"', "oauth_rejected"),
+        ("oauth authkeys require --advertise-tags", "tags_missing"),
+        ("federated identity authkeys require --advertise-tags", "tags_missing"),
+    ],
+)
+def test_credential_refusals_are_recognised(line: str, kind: str) -> None:
+    """The CLI's refusals of a token or client secret are auth failures (long pause, a fix)."""
+    signature = classify_line(line)
+    assert signature is not None and signature.kind == kind

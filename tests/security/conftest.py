@@ -117,7 +117,7 @@ async def secure_proxy(exposure: Exposure) -> AsyncIterator[StartProxy]:
         log.add_hook(records.append)
         ready: asyncio.Future[tuple[str, int]] = asyncio.get_running_loop().create_future()
         stop = asyncio.Event()
-        task = asyncio.create_task(run(config, full_env, log=log, started=ready, stop=stop))
+        task = asyncio.create_task(run(config, log=log, started=ready, stop=stop))
         done, _ = await asyncio.wait({ready, task}, timeout=10, return_when=asyncio.FIRST_COMPLETED)
         if task in done:
             task.result()

@@ -135,7 +135,7 @@ def _runtime_page_table() -> list[tuple[str, str, bool]]:
     env = {"DEVPROXY_ACCESS_TOKEN": TOKEN}
     config = build_config(env, target="http://127.0.0.1:9", socks="none", listen="127.0.0.1:0",
                           no_tailscale=True, auth="token")
-    runtime = create_runtime(config, env, EventLog(io.StringIO()))
+    runtime = create_runtime(config, EventLog(io.StringIO()))
     runtime.forwarder.close()
     return [(page.path, method, page.public) for page in runtime.pages.pages.values() for method in page.methods]
 
