@@ -7,11 +7,14 @@ the dev server on its loopback, a fake metadata server), then for each mode star
 with a fresh tailscaled state and measures, from process start:
   port     $PORT bound (runtime.started)
   ts_start tailscaled started (tailscaled.started)
-  running  tailscale Running (tailscale.backend_state Running)
+  login    tailscaled answers on its socket and the login starts (tailscaled.state logging-in)
+  running  tailscale Running (tailscaled's own "-> Running" line as the runtime relays it)
   first    the first byte of the dev server's answer through devproxy (a GET polled every 20 ms)
 and, apart, the imports: `import` of the runtime's modules minus a bare interpreter start.
-The breakdown: imports; tailscaled start (ts_start - port); login (running - ts_start); first dial
-(first - running). Needs root (network namespaces) and Go (scripts/tailscale-build).
+The breakdown: imports; tailscaled start (login - ts_start); login (running - login: for keyless the ID
+token, the exchange and the mint; for OAuth the token and the mint); first dial (first - running).
+Modes take turns run by run, so a busy machine weighs on each alike. Needs root (network namespaces)
+and Go (scripts/tailscale-build).
 """
 
 from __future__ import annotations
@@ -54,8 +57,8 @@ def credential_env(mode: str, identity: Identity, control: Control, metadata: Me
             "DEVPROXY_TAILSCALE_TAGS": identity.tags, "GCE_METADATA_HOST": metadata.host}
 
 
-def import_seconds(runs: int) -> float:
-    """Median wall time of importing the runtime's modules, minus a bare interpreter start."""
+def startup_seconds(runs: int) -> tuple[float, float]:
+    """Medians: a bare interpreter start, and importing the runtime's modules beyond it."""
     env = {k: v for k, v in os.environ.items() if k != "PYTHONASYNCIODEBUG"}
 
     def once(code: str) -> float:
@@ -64,7 +67,7 @@ def import_seconds(runs: int) -> float:
         return time.perf_counter() - started
 
     bare = statistics.median(once("pass") for _ in range(runs))
-    return statistics.median(once(IMPORTS) for _ in range(runs)) - bare
+    return bare, statistics.median(once(IMPORTS) for _ in range(runs)) - bare
 
 
 async def one_run(env: dict[str, str]) -> dict[str, float]:
@@ -92,6 +95,10 @@ async def one_run(env: dict[str, str]) -> dict[str, float]:
                 port.set_result(int(record["port"]))
             elif event == "tailscaled.started":
                 marks.setdefault("ts_start", now)
+            elif event == "tailscaled.state" and record.get("state") == "logging-in":
+                marks.setdefault("login", now)
+            elif event == "tailscaled.line" and "-> Running" in str(record.get("message")):
+                marks.setdefault("running", now)  # tailscaled's own "Switching ipn state Starting -> Running"
             elif event == "tailscale.backend_state" and record.get("backend_state") == "Running":
                 marks.setdefault("running", now)
 
@@ -124,7 +131,7 @@ async def one_run(env: dict[str, str]) -> dict[str, float]:
 
 def breakdown(marks: dict[str, float]) -> dict[str, float]:
     return {"port": marks["port"], "running": marks["running"], "first_byte": marks["first"],
-            "tailscaled_start": marks["ts_start"] - marks["port"], "login": marks["running"] - marks["ts_start"],
+            "tailscaled_start": marks["login"] - marks["ts_start"], "login": marks["running"] - marks["login"],
             "first_dial": marks["first"] - marks["running"]}
 
 
@@ -133,20 +140,23 @@ async def measure(modes: list[str], runs: int, bins: Binaries, control: Control,
     metadata = await MetadataServer(identity).start()
     results: dict[str, Any] = {}
     try:
-        for mode in modes:
-            samples, errors = [], []
-            for n in range(runs):
+        samples: dict[str, list[dict[str, float]]] = {mode: [] for mode in modes}
+        errors: dict[str, list[str]] = {mode: [] for mode in modes}
+        for n in range(runs):
+            for mode in modes:
                 env = runtime_env(bins, control, workdir / f"{mode}-{n}")
                 env.pop("TS_AUTHKEY")
                 env.update(credential_env(mode, identity, control, metadata))
                 env["DEVPROXY_TARGET"] = f"http://devbox:{dev_port}"
                 try:
-                    samples.append(breakdown(await one_run(env)))
+                    samples[mode].append(breakdown(await one_run(env)))
                 except RuntimeError as exc:
-                    errors.append(str(exc))
-            results[mode] = {"runs": len(samples), "errors": errors,
-                             "median_s": {k: round(statistics.median(s[k] for s in samples), 3)
-                                          for k in (samples[0] if samples else {})}}
+                    errors[mode].append(str(exc))
+        for mode in modes:
+            got = samples[mode]
+            results[mode] = {"runs": len(got), "errors": errors[mode],
+                             "median_s": {k: round(statistics.median(s[k] for s in got), 3)
+                                          for k in (got[0] if got else {})}}
     finally:
         await metadata.stop()
     return results
@@ -178,7 +188,9 @@ def main() -> None:
                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
             assert devserver.stdout is not None
             dev_port = int(devserver.stdout.readline())
-            report = {"imports_s": round(import_seconds(args.runs), 3),
+            interpreter, imports = startup_seconds(args.runs)
+            report = {"interpreter_s": round(interpreter, 3), "imports_s": round(imports, 3),
+                      "load_average": os.getloadavg()[0],
                       "modes": asyncio.run(measure(modes, args.runs, bins, control, identity, dev_port, workdir))}
         finally:
             if devserver is not None:
@@ -193,7 +205,8 @@ def main() -> None:
     if args.json:
         print(json.dumps(report))
         return
-    print(f"imports (runtime modules, beyond a bare interpreter): {report['imports_s']:.3f} s")
+    print(f"interpreter start {report['interpreter_s']:.3f} s; imports of the runtime's modules beyond it "
+          f"{report['imports_s']:.3f} s (load average {report['load_average']:.1f})")
     for mode, result in report["modes"].items():
         m = result["median_s"]
         if m:
