@@ -29,6 +29,8 @@ RUNTIME_AUTH_DISABLED = "runtime.auth_disabled"
 RUNTIME_STARTED = "runtime.started"
 RUNTIME_STOPPED = "runtime.stopped"
 RUNTIME_STOPPING = "runtime.stopping"
+RUNTIME_THAWED = "runtime.thawed"
+RUNTIME_THAW_CHECKED = "runtime.thaw_checked"
 RUNTIME_WEBSOCKET_CLOSE_FAILED = "runtime.websocket_close_failed"
 RUNTIME_WEBSOCKETS_CLOSED = "runtime.websockets_closed"
 
@@ -76,6 +78,9 @@ BENIGN: frozenset[str] = frozenset({
     LIBRARY_LOG,
     READY_CHANGED,
     RUNTIME_STARTED,
+    # economy mode: a paused instance resumed, and the tailnet path was checked before forwarding
+    RUNTIME_THAWED,
+    RUNTIME_THAW_CHECKED,
     RUNTIME_STOPPED,
     RUNTIME_WEBSOCKETS_CLOSED,
     SOCKS_CONNECTED,

@@ -20,6 +20,7 @@ from devproxy.runtime.health import Readiness, health, ready_handler
 from devproxy.runtime.http_forward import forward_http
 from devproxy.runtime.incoming import is_websocket
 from devproxy.runtime.page_table import Handler, Page, PageTable, public
+from devproxy.runtime.thaw import ThawGuard
 from devproxy.runtime.vsda import vsda_stub
 from devproxy.runtime.ws_bridge import bridge_websocket
 
@@ -58,8 +59,12 @@ def page_table(readiness: Readiness, access: AccessPolicy | None, extra: list[Pa
 
 
 def create_handler(proxy: Forwarder, live: LiveBridges, pages: PageTable, *,
-                   access: AccessPolicy | None = None) -> ServerHandler:
-    """The runtime's one request handler: devproxy pages first, then everything else to the target."""
+                   access: AccessPolicy | None = None, gate: ThawGuard | None = None) -> ServerHandler:
+    """The runtime's one request handler: devproxy pages first, then everything else to the target.
+
+    After a freeze `gate` holds requests for the target (bounded) until the tailnet path is checked;
+    devproxy's own pages answer at once.
+    """
     forward = proxy_handler(proxy, live, access)
 
     async def dispatch(base: web.BaseRequest) -> web.StreamResponse:
@@ -69,6 +74,8 @@ def create_handler(proxy: Forwarder, live: LiveBridges, pages: PageTable, *,
         if refused is not None:
             return refused
         if not request.path.startswith(PAGE_PREFIX):
+            if gate is not None and not await gate.admit():
+                return gate.refusal()
             return await forward(request)
         page = pages.get(request.path)
         if access is not None and (page is None or not page.public):

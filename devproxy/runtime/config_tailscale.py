@@ -20,7 +20,6 @@ from urllib.parse import urlsplit
 from devproxy.contract import AUTHKEY_ENV, AUTHKEY_ENV_ALIAS, SECRET_ENV
 from devproxy.errors import ConfigError
 from devproxy.runtime import config_env
-from devproxy.runtime.watchdog import DEFAULT_BOUND_S
 
 DEFAULT_SOCKS_HOST = "127.0.0.1"
 DEFAULT_SOCKS_PORT = 1055
@@ -31,6 +30,8 @@ DEFAULT_TAGS = ("tag:devproxy",)
 METADATA_HOST_ENV = "GCE_METADATA_HOST"
 DEFAULT_METADATA_HOST = "metadata.google.internal"
 CLIENT_SECRET_PREFIX = "tskey-client-"
+#: seconds of failing dials while Running before the watchdog restarts tailscaled.
+DEFAULT_BOUND_S = 60.0
 
 _HOST_LABEL = re.compile(r"[^a-z0-9-]+")
 _REVISION_SUFFIX = re.compile(r"-[a-z0-9]{3}$")
@@ -44,6 +45,8 @@ class AuthKey:
     """A Tailscale auth key (`tskey-auth-...`): handed to `tailscale up` through a 0600 file."""
 
     key: str = field(repr=False)
+    #: only when DEVPROXY_TAILSCALE_TAGS is set: a tagged key's own tags apply otherwise.
+    tags: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -271,7 +274,8 @@ def credential_from_env(env: Mapping[str, str]) -> Credential:
     if api_url is not None:
         raise ConfigError("DEVPROXY_TAILSCALE_API_URL applies to an OAuth client secret only",
                           hint="an auth key (tskey-auth-...) needs no API")
-    return AuthKey(key)
+    explicit = "DEVPROXY_TAILSCALE_TAGS" in env and bool(env["DEVPROXY_TAILSCALE_TAGS"].strip())
+    return AuthKey(key, tags_from_env(env) if explicit else ())
 
 
 def tailscale_section(env: Mapping[str, str], socks_host: str, socks_port: int,

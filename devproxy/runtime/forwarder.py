@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from aiohttp import web
 
 from devproxy.runtime.config import RuntimeConfig
-from devproxy.runtime.dial import Dialer
+from devproxy.runtime.tunnel import Dialer, Tunnel, tunnel_to
 from devproxy.runtime.headers import Forwarding, forwarded_scheme, strip_cookie
 from devproxy.runtime.log import EventLog
 from devproxy.runtime.upstream_http import Pool
@@ -53,6 +53,8 @@ class Forwarder:
 
     config: RuntimeConfig
     dialer: Dialer
+    #: the way to the target (dial, TLS): the pool's and the WebSocket leg's.
+    tunnel: Tunnel
     #: keep-alive tunnel connections to the target (the one upstream HTTP client).
     pool: Pool
     headers: HeaderPolicy
@@ -66,10 +68,12 @@ class Forwarder:
 def create_forwarder(config: RuntimeConfig, dialer: Dialer, log: EventLog, *, cookie_name: str | None) -> Forwarder:
     """The forwarder for `config`, with its pool and header policy."""
     target = config.target
+    tunnel = tunnel_to(dialer, target.host, target.port, https=target.scheme == "https")
     return Forwarder(
         config=config,
         dialer=dialer,
-        pool=Pool(dialer, target.host, target.port, tls=target.scheme == "https"),
+        tunnel=tunnel,
+        pool=Pool(tunnel),
         headers=HeaderPolicy(config.forwarded_headers, config.public_scheme, cookie_name),
         log=log,
     )

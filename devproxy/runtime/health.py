@@ -17,7 +17,7 @@ from aiohttp import web
 
 from devproxy import events
 from devproxy.runtime.config import RuntimeConfig
-from devproxy.runtime.dial import Dialer, probe
+from devproxy.runtime.tunnel import Dialer, probe
 from devproxy.runtime.log import EventLog
 from devproxy.runtime.snapshots import TargetCheck
 
@@ -44,10 +44,11 @@ class Readiness:
     async def target_check(self) -> TargetCheck:
         target = self._config.target
         dialer = self._dialer
-        ok, seconds, error = await probe(dialer, target.host, target.port)
+        found = await probe(dialer, target.host, target.port)
         return TargetCheck(
-            ok=ok, target=str(target), via=str(dialer.socks) if dialer.socks else "direct",
-            latency_ms=round(seconds * 1000, 2), socks_address=dialer.answered_by or None, error=error or None,
+            ok=found.ok, target=str(target), via=str(dialer.socks) if dialer.socks else "direct",
+            latency_ms=round(found.seconds * 1000, 2), socks_address=dialer.answered_by or None,
+            error=found.error or None,
         )
 
     async def verdict(self) -> dict[str, Any]:

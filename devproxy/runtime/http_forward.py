@@ -9,7 +9,6 @@ through; redirects are not followed. Every request goes through the one upstream
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
@@ -19,11 +18,14 @@ from devproxy.runtime import headers as hdr
 from devproxy.runtime import http_wire
 from devproxy.runtime.forwarder import Forwarder
 from devproxy.runtime.incoming import raw_headers
+from devproxy.runtime.upstream_http import Response
 
 #: methods that may be sent once more on a fresh connection when a reused one was dead.
 RETRYABLE = frozenset({"GET", "HEAD", "OPTIONS"})
 #: statuses whose answers never have a body, whatever their headers say.
 BODILESS = frozenset({204, 304})
+#: while the target's body stalls, how often to look whether the browser is still there (seconds).
+BROWSER_CHECK = 1.0
 
 
 def error_response(err: ProxyError) -> web.Response:
@@ -66,7 +68,7 @@ async def forward_http(request: web.Request, proxy: Forwarder) -> web.StreamResp
     except ValueError as exc:
         return _failed(proxy, request, TargetUnreachableError(f"cannot forward this request: {exc}"), started)
     try:
-        conn = await proxy.pool.exchange(
+        answer = await proxy.pool.exchange(
             head,
             target=str(target),
             timeout=proxy.config.timeouts.response,
@@ -77,14 +79,21 @@ async def forward_http(request: web.Request, proxy: Forwarder) -> web.StreamResp
         )
     except ProxyError as err:
         return _failed(proxy, request, err, started)
-
-    status = conn.status
     try:
-        headers = hdr.response_headers((hdr.header_text(k), hdr.header_text(v)) for k, v in conn.headers)
-        reason = conn.reason.decode("utf-8", "surrogateescape")
-        if conn.complete and method != "HEAD" and status not in BODILESS and _has(headers, "content-type"):
+        return await _answer(proxy, request, answer, started)
+    finally:
+        answer.release()
+
+
+async def _answer(proxy: Forwarder, request: web.Request, answer: Response, started: float) -> web.StreamResponse:
+    """Send the target's answer to the browser: in one write when it is small and whole, else streamed."""
+    status = answer.status
+    headers = hdr.response_headers((hdr.header_text(k), hdr.header_text(v)) for k, v in answer.headers)
+    reason = answer.reason.decode("utf-8", "surrogateescape")
+    if request.method != "HEAD" and status not in BODILESS and _has(headers, "content-type"):
+        body = answer.whole()
+        if body is not None:
             # A small answer usually arrives whole with its head: send head and body in one write.
-            body = conn.buffered_body()
             whole = web.Response(status=status, reason=reason, body=body)
             for name, value in headers:
                 whole.headers.add(name, value)
@@ -92,19 +101,21 @@ async def forward_http(request: web.Request, proxy: Forwarder) -> web.StreamResp
                 await whole.prepare(request)
                 await whole.write_eof()
             except ConnectionResetError:
-                conn.close()  # the browser left before the answer came
-                _access(proxy, request, status, started, 0)
+                _access(proxy, request, status, started, 0)  # the browser left before the answer came
                 return whole
             _access(proxy, request, status, started, len(body))
             return whole
-        # Otherwise the head goes out at once (a slow or endless body must not hold it back).
-        response = web.StreamResponse(status=status, reason=reason)
-        for name, value in headers:
-            response.headers.add(name, value)
-        if await _prepare(proxy, request, response, conn.close, started):
-            await _pump_body(proxy, request, response, conn.read, conn.close, started)
-    finally:
-        conn.release()
+    # Otherwise the head goes out at once (a slow or endless body must not hold it back).
+    response = web.StreamResponse(status=status, reason=reason)
+    for name, value in headers:
+        response.headers.add(name, value)
+    try:
+        await response.prepare(request)
+    except ConnectionResetError:
+        answer.abort()
+        _access(proxy, request, response.status, started, 0)
+        return response
+    await _pump_body(proxy, request, response, answer, started)
     return response
 
 
@@ -112,25 +123,22 @@ def _has(headers: list[tuple[str, str]], lname: str) -> bool:
     return any(n.lower() == lname for n, _ in headers)
 
 
-async def _prepare(proxy: Forwarder, request: web.Request, response: web.StreamResponse,
-                   drop: Callable[[], None], started: float) -> bool:
-    """Send the answer's head; False (target connection dropped, access logged) if the browser left."""
-    try:
-        await response.prepare(request)
-    except ConnectionResetError:
-        drop()
-        _access(proxy, request, response.status, started, 0)
-        return False
-    return True
+def _browser_gone(request: web.Request) -> bool:
+    transport = request.transport
+    return transport is None or transport.is_closing()
 
 
 async def _pump_body(proxy: Forwarder, request: web.Request, response: web.StreamResponse,
-                     read: Callable[[], Awaitable[bytes]], drop: Callable[[], None], started: float) -> None:
-    """Stream the target's body to the browser with backpressure; one access line whatever happens."""
+                     answer: Response, started: float) -> None:
+    """Stream the target's body to the browser with backpressure; one access line whatever happens.
+
+    While the target's body stalls, the browser's side is looked at every `BROWSER_CHECK` seconds:
+    a browser that left frees the tunnel connection instead of holding it until the target writes.
+    """
     sent = 0
     while True:
         try:
-            chunk = await read()
+            chunk = answer.take()
         except ProxyError as exc:
             proxy.log.error(
                 events.UPSTREAM_BODY_FAILED,
@@ -142,13 +150,19 @@ async def _pump_body(proxy: Forwarder, request: web.Request, response: web.Strea
             if request.transport is not None:
                 request.transport.close()  # a truncated body must not look complete
             break
+        if chunk is None:
+            await answer.wait(BROWSER_CHECK)
+            if _browser_gone(request):
+                answer.abort()
+                break
+            continue
         if not chunk:
             await response.write_eof()
             break
         try:
             await response.write(chunk)
         except ConnectionResetError:
-            drop()  # the browser went away: drop the target connection too
+            answer.abort()  # the browser went away: drop the target connection too
             break
         sent += len(chunk)
     _access(proxy, request, response.status, started, sent)

@@ -1,8 +1,8 @@
 """The bytes of an HTTP/1.1 exchange with the target that both of its clients share.
 
-The request head as given (order, repeats and raw target kept, control characters refused) and
-the httptools callbacks that collect an answer's reason phrase and headers: the HTTP client
-(upstream_http) and the WebSocket upgrade (ws_target) both use them.
+The request head as given (order, repeats and raw target kept, control characters refused), which
+the HTTP client (upstream_http) and the WebSocket upgrade (ws_target) both write, and the httptools
+callbacks that collect the reason phrase and headers of the answer to an upgrade.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ def request_head(method: str, target: str, headers: Sequence[tuple[str, str]]) -
 
 
 class AnswerHead:
-    """httptools callbacks that collect an answer's reason phrase and headers (both clients of the target)."""
+    """httptools callbacks that collect an answer's reason phrase and headers (the WebSocket upgrade's)."""
 
     __slots__ = ()
     reason: bytearray

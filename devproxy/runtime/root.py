@@ -15,7 +15,7 @@ from devproxy.runtime.app import ServerHandler, create_handler, page_table
 from devproxy.runtime.auth import AccessPolicy, build_access
 from devproxy.runtime.bridges import LiveBridges
 from devproxy.runtime.config import RuntimeConfig
-from devproxy.runtime.dial import Dialer
+from devproxy.runtime.tunnel import Dialer
 from devproxy.runtime.forwarder import Forwarder, create_forwarder
 from devproxy.runtime.health import Readiness
 from devproxy.runtime.log import EventLog
@@ -23,6 +23,7 @@ from devproxy.runtime.page_table import PageTable
 from devproxy.runtime.status_report import StatusSources, status_pages
 from devproxy.runtime.supervisor import Supervisor
 from devproxy.runtime.tailscale_io import check_binaries
+from devproxy.runtime.thaw import ThawGuard
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,10 +43,12 @@ class Runtime:
     status: StatusSources
     #: set when shutdown begins (readiness turns false at once).
     stopping: asyncio.Event
+    #: notices freezes (economy mode) and holds proxied requests until the tailnet path is checked.
+    thaw: ThawGuard
 
     def handler(self) -> ServerHandler:
         """The one request handler for the low-level server."""
-        return create_handler(self.forwarder, self.bridges, self.pages, access=self.access)
+        return create_handler(self.forwarder, self.bridges, self.pages, access=self.access, gate=self.thaw)
 
 
 def create_runtime(config: RuntimeConfig, log: EventLog) -> Runtime:
@@ -64,17 +67,22 @@ def create_runtime(config: RuntimeConfig, log: EventLog) -> Runtime:
     readiness = Readiness(config, dialer, log, stopping=stopping,
                           checks={"tailscale": supervisor.check} if supervisor is not None else None)
     bridges = LiveBridges(log)
+    forwarder = create_forwarder(config, dialer, log, cookie_name=access.cookie_name)
+    # After a freeze: idle pooled connections may lead to a dev box that vanished, and tailscaled may be stale.
+    thaw = ThawGuard(log, check=supervisor.after_thaw if supervisor is not None else None,
+                     flush=forwarder.pool.flush)
     sources = StatusSources(dialer=dialer, log=log, bridges=bridges, readiness=readiness,
-                            auth_mode=access.mode, supervisor=supervisor)
+                            auth_mode=access.mode, supervisor=supervisor, thaw=thaw)
     return Runtime(
         config=config,
         log=log,
         access=access,
-        forwarder=create_forwarder(config, dialer, log, cookie_name=access.cookie_name),
+        forwarder=forwarder,
         bridges=bridges,
         readiness=readiness,
         supervisor=supervisor,
         pages=page_table(readiness, access, status_pages(sources)),
         status=sources,
         stopping=stopping,
+        thaw=thaw,
     )

@@ -100,6 +100,7 @@ async def run(config: RuntimeConfig, *, log: EventLog | None = None,
     )
     if runtime.supervisor is not None:
         await runtime.supervisor.start()
+    await runtime.thaw.start()
     if started is not None and not started.done():
         started.set_result((host, port))
     await stop.wait()
@@ -162,6 +163,7 @@ async def shutdown(runtime: Runtime, runner: web.BaseRunner, *, reason: str = "S
     """Stop accepting, close WebSockets with 1001, SIGTERM tailscaled while HTTP drains, exit: all bounded."""
     log, supervisor = runtime.log, runtime.supervisor
     runtime.stopping.set()
+    await runtime.thaw.stop()
     log.info(events.RUNTIME_STOPPING, f"{reason}: closing WebSockets with 1001 and shutting down",
              websockets=len(runtime.bridges), reason=reason)
     for site in list(runner.sites):

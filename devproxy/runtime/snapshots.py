@@ -36,10 +36,13 @@ class TailscaleCheck:
     backend_state: str
     restarts: int
     watchdog: WatchdogView | None = None
+    #: how it logs in: keyless, oauth-client or auth-key (the name only, never the secret).
+    credential: str = ""
 
     def as_json(self) -> dict[str, Any]:
         body: dict[str, Any] = {"ok": self.ok, "state": self.state, "detail": self.detail,
-                                "backend_state": self.backend_state, "restarts": self.restarts}
+                                "backend_state": self.backend_state, "restarts": self.restarts,
+                                "credential": self.credential}
         if self.watchdog is not None:
             body["watchdog"] = self.watchdog.as_json()
         return body
@@ -132,6 +135,8 @@ class StatusSnapshot:
     #: malformed requests and failed logins: counted, a few kept.
     client_error_count: int = 0
     client_errors: tuple[Problem, ...] = ()
+    #: freezes noticed (economy mode), whether requests are being held now, and how many got a 503.
+    freezes: tuple[int, bool, int] = (0, False, 0)
 
     @property
     def ok(self) -> bool:
@@ -148,4 +153,5 @@ class StatusSnapshot:
             "websockets": {"open": len(self.websockets), "sessions": [b.as_json() for b in self.websockets]},
             "recent_errors": [p.as_json() for p in self.recent_errors],
             "client_errors": {"count": self.client_error_count, "recent": [p.as_json() for p in self.client_errors]},
+            "freezes": {"seen": self.freezes[0], "holding": self.freezes[1], "refused": self.freezes[2]},
         }

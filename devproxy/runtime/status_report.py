@@ -14,13 +14,14 @@ from aiohttp import web
 
 from devproxy import __version__
 from devproxy.runtime.bridges import LiveBridges
-from devproxy.runtime.dial import Dialer
+from devproxy.runtime.tunnel import Dialer
 from devproxy.runtime.health import Readiness
 from devproxy.runtime.log import EventLog
 from devproxy.runtime.page_table import Page, protected
 from devproxy.runtime.pages import PAGE_HEADERS, status_page
 from devproxy.runtime.snapshots import SocksView, StatusSnapshot, problems
 from devproxy.runtime.supervisor import Supervisor
+from devproxy.runtime.thaw import ThawGuard
 
 STATUS_PATH = "/_devproxy/status"
 
@@ -35,6 +36,7 @@ class StatusSources:
     readiness: Readiness
     auth_mode: str
     supervisor: Supervisor | None
+    thaw: ThawGuard
 
 
 async def snapshot(sources: StatusSources) -> StatusSnapshot:
@@ -51,6 +53,7 @@ async def snapshot(sources: StatusSources) -> StatusSnapshot:
         recent_errors=problems(log.recent_problems),
         client_error_count=log.client_problem_count,
         client_errors=problems(log.client_problems),
+        freezes=(sources.thaw.freezes, sources.thaw.holding, sources.thaw.refused),
     )
 
 

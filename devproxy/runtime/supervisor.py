@@ -4,9 +4,9 @@ State machine: starting (tailscaled spawned, waiting for its socket) -> logging-
 up`, then `status --json` polls) -> running (BackendState "Running") -> backoff (tailscaled
 exited, or login failed; capped exponential pause) -> starting ... ; stop() -> stopped.
 
-Every child is watched by the event loop with bounded waits: a blocked event loop is what broke the
-original proxy (DESIGN rule 1). tailscaled's output is re-emitted line by line as structured
-records (component "tailscaled") with the auth key masked (tailscale_io.py runs the children).
+After a freeze (`after_thaw`) the path is probed at once; a stale one restarts tailscaled without a
+pause, and a node that needs a login again gets one at once. Every wait is bounded (DESIGN rule 1);
+tailscale_io.py runs the children and re-emits their output, masked.
 """
 
 from __future__ import annotations
@@ -21,11 +21,12 @@ from typing import Any
 from devproxy import events
 from devproxy.errors import TailscaleError
 from devproxy.runtime.children import Child
+from devproxy.runtime.freeze import Freeze
 from devproxy.runtime.log import EventLog
 from devproxy.runtime.snapshots import TailscaleCheck, WatchdogView
 from devproxy.runtime.tailscale_io import TailscaleIO
 from devproxy.runtime.watchdog import Watchdog, probe_interval, socks_probe
-from devproxy.runtime.config_tailscale import TailscaleSettings
+from devproxy.runtime.config_tailscale import TailscaleSettings, credential_mode
 from devproxy.runtime.tailscale import (
     TailscaleStatus,
     backoff_delay,
@@ -42,10 +43,12 @@ _SOCKET_POLL_S = 0.05
 class _Restart(Exception):
     """Ends one tailscaled generation early (login failed, or the node dropped out)."""
 
-    def __init__(self, reason: str, *, auth: bool = False) -> None:
+    def __init__(self, reason: str, *, auth: bool = False, at_once: bool = False) -> None:
         super().__init__(reason)
         self.reason = reason
         self.auth = auth
+        #: restart without a pause (a stale path after a freeze: waiting cannot help).
+        self.at_once = at_once
 
 
 class Supervisor:
@@ -65,6 +68,11 @@ class Supervisor:
         self._wake = asyncio.Event()
         self._running_since: float | None = None
         self.watchdog = Watchdog(settings.watchdog_s or 0.0)
+        #: set once the tailnet path is known to work (after a thaw: checked since).
+        self._path_ok = asyncio.Event()
+        self._thawed = False
+        #: the last login was refused: a thaw changes nothing (readiness says why), so it waits for no check.
+        self._refused = False
 
     # -- public surface -------------------------------------------------------------------
 
@@ -90,9 +98,7 @@ class Supervisor:
             )
             with contextlib.suppress(ProcessLookupError):
                 proc.send_signal(signal.SIGTERM)
-        helpers = list(self._io.helpers)
-        for helper in helpers:
-            helper.kill_group()
+        helpers = self._io.kill_helpers()
         if proc is not None and proc.returncode is None:
             try:
                 await asyncio.wait_for(proc.wait(), timeout=grace_s)
@@ -104,9 +110,7 @@ class Supervisor:
                 proc.kill_group()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(proc.wait(), timeout=2.0)
-        if helpers:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(asyncio.gather(*(h.wait() for h in helpers)), timeout=2.0)
+        await self._io.reap(helpers, pending=False)
         task, self._task = self._task, None
         if task is not None:
             # The loop sees _stopping and returns on its own; the bound only guards a bug.
@@ -115,11 +119,7 @@ class Supervisor:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError, TimeoutError):
                     await asyncio.wait_for(task, timeout=1.0)
-        # Children killed while their spawn was cancelled must be reaped before the loop ends.
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(2.0):
-                while self._io.pending:
-                    await asyncio.wait(set(self._io.pending))
+        await self._io.reap([], pending=True)
         self._set_state("stopped", "stopped")
 
     def snapshot(self) -> TailscaleCheck:
@@ -131,7 +131,22 @@ class Supervisor:
                 restart_after_s=self.watchdog.current_bound_s, last_error=self.watchdog.last_error,
             )
         return TailscaleCheck(ok=self.state == "running", state=self.state, detail=self.detail,
-                              backend_state=self.backend_state, restarts=self.restarts, watchdog=watchdog)
+                              backend_state=self.backend_state, restarts=self.restarts, watchdog=watchdog,
+                              credential=credential_mode(self.settings.credential))
+
+    async def after_thaw(self, freeze: Freeze | None = None) -> None:
+        """Check the tailnet path now and return once it works (the caller bounds the wait).
+
+        A thawed tailscaled may fail every dial until it restarts (tailscale#20331), or its node may
+        have been removed meanwhile (NeedsLogin): the watch loop probes at once, logs in again or
+        restarts tailscaled without a pause, and sets the path as working once a probe passes.
+        """
+        if self._refused:
+            return
+        self._path_ok.clear()
+        self._thawed = True
+        self._wake.set()
+        await self._path_ok.wait()
 
     def check(self) -> dict[str, Any]:
         """Readiness view (the JSON of `snapshot`)."""
@@ -153,15 +168,18 @@ class Supervisor:
     async def _supervise(self) -> None:
         attempt = 0
         while not self._stopping:
-            ran_s, reason, auth = await self._generation()
+            ran_s, reason, auth, at_once = await self._generation()
             if self._stopping:
                 return
             # Only a node that stayed up for a while earns a fresh start of the backoff;
             # one that flaps right after reaching Running keeps backing off.
             if ran_s >= 2 * self.settings.backoff_max_s:
                 attempt = 0
+            self._refused = auth
             if auth:
                 delay = max(self.settings.auth_backoff_s, self.settings.backoff_max_s)
+            elif at_once:
+                delay = 0.0
             else:
                 delay = backoff_delay(attempt, self.settings.backoff_initial_s, self.settings.backoff_max_s)
             attempt += 1
@@ -175,8 +193,9 @@ class Supervisor:
             if not self._stopping:
                 self._set_state("starting", "starting tailscaled")
 
-    async def _generation(self) -> tuple[float, str, bool]:
-        """Run one tailscaled process to its end: (seconds it was Running, why it ended, key rejected)."""
+    async def _generation(self) -> tuple[float, str, bool, bool]:
+        """Run one tailscaled process to its end: (seconds it was Running, why it ended, credential
+        rejected, restart at once)."""
         self._io.auth_failure = None
         self._running_since = None
         self.backend_state = ""
@@ -193,7 +212,7 @@ class Supervisor:
                 events.TAILSCALED_START_FAILED, reason, component="supervisor",
                 hint="install tailscaled or set DEVPROXY_TAILSCALED; pass --no-tailscale if it runs elsewhere",
             )
-            return 0.0, reason, False
+            return 0.0, reason, False, False
         self._proc = proc
         if self._stopping:
             # stop() ran while the process was being spawned and could not signal it.
@@ -206,13 +225,13 @@ class Supervisor:
         login = asyncio.create_task(self._login_and_watch(proc), name="tailscaled-login")
         exited = asyncio.create_task(proc.wait(), name="tailscaled-wait")
         reason = ""
-        auth = False
+        auth = at_once = False
         try:
             await asyncio.wait({login, exited}, return_when=asyncio.FIRST_COMPLETED)
             if login.done() and not login.cancelled():
                 failure = login.exception()
                 if isinstance(failure, _Restart) and not self._stopping:
-                    reason, auth = failure.reason, failure.auth
+                    reason, auth, at_once = failure.reason, failure.auth, failure.at_once
                     await self._io.terminate(proc)
                 elif failure is not None:
                     raise failure
@@ -244,7 +263,7 @@ class Supervisor:
         if self._io.auth_failure is not None:
             auth = True
         ran_s = 0.0 if self._running_since is None else time.monotonic() - self._running_since
-        return ran_s, reason, auth
+        return ran_s, reason, auth, at_once
 
     async def _login_and_watch(self, proc: Child) -> None:
         """Wait for the socket, run `tailscale up`, then poll status for as long as tailscaled lives."""
@@ -263,6 +282,7 @@ class Supervisor:
         while proc.returncode is None:
             status = await self._status()
             self._check_auth()
+            thawed, self._thawed = self._thawed, False
             if status is not None and status.running:
                 if self.state != "running":
                     self._running_since = time.monotonic()
@@ -272,24 +292,43 @@ class Supervisor:
                 interval = s.running_poll_s
                 if s.watch_target is not None and s.watchdog_s is not None:
                     interval = probe_interval(s.watchdog_s, s.running_poll_s)
-                    await self._watch(*s.watch_target)
+                if s.watch_target is not None and (thawed or s.watchdog_s is not None):
+                    await self._watch(*s.watch_target, after_thaw=thawed)
+                self._path_ok.set()
             else:
                 self.watchdog.paused()
                 seen = status.backend_state if status is not None else "unknown"
                 if self.state == "running":
-                    self._set_state("logging-in", f"BackendState {seen} (was Running)")
+                    again = "; the node was removed, logging in again at once" if seen == "NeedsLogin" else ""
+                    self._set_state("logging-in", f"BackendState {seen} (was Running){again}")
+                    # The deadline counts from now, not from the last poll (which a freeze may have preceded).
+                    deadline = time.monotonic() + s.up_timeout_s
                     interval = s.poll_initial_s
+                    if seen == "NeedsLogin":
+                        # An ephemeral node removed while the instance was frozen: waiting cannot bring it back.
+                        await self._up()
+                        self._check_auth()
+                        continue
                 elif self.state == "logging-in":
                     self.detail = f"waiting for BackendState Running (now {seen})"
                 if time.monotonic() > deadline:
                     raise _Restart(f"tailscaled did not reach Running within {s.up_timeout_s:g} s (BackendState {seen})")
                 interval = min(interval * 2, s.poll_max_s)
-            await asyncio.sleep(interval)
+            await self._sleep(interval)
 
-    async def _watch(self, host: str, port: int) -> None:
-        """One watchdog probe through tailscaled's SOCKS server. Raises: _Restart when the bound passed."""
+    async def _watch(self, host: str, port: int, *, after_thaw: bool = False) -> None:
+        """One probe through tailscaled's SOCKS server. Raises: _Restart when the watchdog's bound
+        passed, or at once when the first probe after a thaw fails (a thawed tailscaled stays stale)."""
         s = self.settings
         error = await socks_probe(s.socks_host, s.socks_port, host, port, s.status_timeout_s + 5.0)
+        if after_thaw and error is not None:
+            self.log.warning(
+                events.TAILSCALED_WATCHDOG, f"restarting tailscaled at once: after a freeze the tailnet path "
+                f"fails ({error})", component="supervisor", target=f"{host}:{port}", error=error, thaw=True,
+            )
+            raise _Restart(f"stale after a freeze: {error}", at_once=True)
+        if s.watchdog_s is None:
+            return
         reason = self.watchdog.record(error is None, time.monotonic(), error or "")
         if reason is None:
             return
@@ -342,9 +381,9 @@ class Supervisor:
     # -- helpers --------------------------------------------------------------------------
 
     async def _sleep(self, delay: float) -> None:
-        """Sleep, but wake at once when stop() is called."""
+        """Sleep, but wake at once when stop() is called or a thaw asks for a check now."""
         self._wake.clear()
-        if self._stopping:
+        if self._stopping or self._thawed:
             return
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._wake.wait(), timeout=delay)

@@ -179,10 +179,10 @@ def credential_args(credential: Credential | None, secret_file: str | None) -> l
             if secret_file is not None:
                 args.append(f"--id-token=file:{secret_file}")
             return [*args, f"--advertise-tags={','.join(tags)}"]
-        case OAuthClient(tags=tags):
+        case OAuthClient(tags=tags) | AuthKey(tags=tags):
             args = [f"--auth-key=file:{secret_file}"] if secret_file is not None else []
-            return [*args, f"--advertise-tags={','.join(tags)}"]
-    return [f"--auth-key=file:{secret_file}"] if secret_file is not None else []
+            return [*args, f"--advertise-tags={','.join(tags)}"] if tags else args
+    return []
 
 
 def up_argv(settings: TailscaleSettings, secret_file: str | None) -> list[str]:

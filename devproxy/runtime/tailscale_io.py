@@ -153,6 +153,23 @@ class TailscaleIO:
                 kind=signature.kind, hint=signature.fix,
             )
 
+    def kill_helpers(self) -> list[Child]:
+        """SIGKILL every CLI run in progress (shutdown); returns them for `reap`."""
+        helpers = list(self.helpers)
+        for helper in helpers:
+            helper.kill_group()
+        return helpers
+
+    async def reap(self, helpers: list[Child], *, pending: bool) -> None:
+        """Wait (bounded) for `helpers` to exit, and with `pending` also for children killed before anyone held them."""
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(2.0):
+                if helpers:
+                    await asyncio.gather(*(h.wait() for h in helpers))
+                # Children killed while their spawn was cancelled must be reaped before the loop ends.
+                while pending and self.pending:
+                    await asyncio.wait(set(self.pending))
+
     async def terminate(self, proc: Child) -> None:
         """SIGTERM, then SIGKILL to the group after 5 s; always reaped."""
         if proc.returncode is not None:

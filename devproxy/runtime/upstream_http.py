@@ -1,51 +1,48 @@
 """The one HTTP/1.1 client to the target: pooled keep-alive tunnel connections, bodies streamed both ways.
 
-A request is one write of the already-filtered head, then its body (streamed from the browser
-with backpressure, re-chunked when the browser sent it chunked); the answer is parsed by llhttp
-(httptools' C parser) and its body goes from the socket to the browser with no reader in between.
-HEAD, 1xx answers, bodiless statuses, close-delimited bodies and https targets are handled here.
-The response timeout starts once the whole request has been sent, so a slow upload is not a slow
-target; a target that answers before taking the whole body (413 on a big upload) is answered to
-the browser, not turned into a 502.
+The pool's invariant: **a connection goes back to the pool only when its exchange ended exactly at
+a message boundary with nothing pending either way** (the whole request written, the whole answer
+parsed and read out, no byte that belongs to no answer, keep-alive on both sides, reading not
+paused). Everything else closes the connection (`Exchange.at_boundary`, `Connection.finish`).
 
-This module is the seam for the target's errors: everything that goes wrong in an exchange
-leaves `Pool.exchange` and `Connection.read` as a devproxy `ProxyError`, chained `from exc`.
+A request is one write of the already-filtered head, then its body (streamed from the browser
+with backpressure, re-chunked when the browser sent it chunked); its answer is parsed by a fresh
+`http_exchange.Exchange` (llhttp) and handed to the caller as a `Response` value. The response
+timeout starts once the whole request has been sent, so a slow upload is not a slow target; a
+target that answers before taking the whole body (413 on a big upload) is answered to the browser,
+not turned into a 502, and that connection is retired.
+
+A reused connection must never be slower to fail than a fresh one. Idle connections are checked
+before reuse (closed, EOF or stray bytes waiting, idle too long); a reused connection that ended or
+was reset before any answer byte is retried at once on a fresh dial for idempotent requests; and
+when a reused connection stays silent for `SILENCE_CHECK` seconds a dial checks the path meanwhile:
+if the target cannot be reached (a dev box that vanished without closing its connections), the
+request fails with that dial's error instead of waiting out the response timeout. `flush()` drops
+every idle connection (after the runtime saw its clock jump: a freeze).
+
+This module is the seam for the target's errors: everything that goes wrong in an exchange leaves
+`Pool.exchange` and `Response.read` as a devproxy `ProxyError`, chained `from exc`.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
 import ssl
-from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import cast
 
-import httptools
-
 from devproxy.errors import ProxyError, TargetUnreachableError, UpstreamTimeoutError
-from devproxy.runtime.dial import Dialer
-from devproxy.runtime.http_wire import AnswerHead
+from devproxy.runtime.http_exchange import Disconnected, Exchange
+from devproxy.runtime.tunnel import Tunnel
 
-#: body bytes buffered from the target before reading from it pauses (the browser is slower).
-HIGH_WATER = 1024 * 1024
-LOW_WATER = 256 * 1024
 #: idle pooled connections are closed after this long.
 IDLE_SECONDS = 60.0
+#: a reused connection silent this long has the path to the target checked by a fresh dial.
+SILENCE_CHECK = 0.5
 
 Read = Callable[[], Awaitable[bytes]]
-
-
-class Disconnected(ConnectionError):
-    """The target closed the connection before any byte of an answer (a reused one may be retried)."""
-
-
-class InvalidAnswer(ConnectionError):
-    """The target's bytes are not an HTTP/1.1 answer."""
-
-
-class BodyBroken(ConnectionError):
-    """The answer's body ended before its framing said it would."""
 
 
 def map_error(exc: BaseException, target: str, timeout: float) -> ProxyError:
@@ -64,40 +61,22 @@ def map_error(exc: BaseException, target: str, timeout: float) -> ProxyError:
     return TargetUnreachableError(f"request to the target {target} failed: {detail}")
 
 
-class Connection(AnswerHead, asyncio.Protocol):
-    """One keep-alive connection to the target; carries one exchange at a time."""
+class Connection(asyncio.Protocol):
+    """One keep-alive connection to the target: transport and flow control; one exchange at a time."""
 
     def __init__(self, pool: Pool) -> None:
         self._pool = pool
         self._loop = pool.loop
         self.transport: asyncio.Transport | None = None
-        #: the plain TCP socket under the transport, for `_salvage` (None for TLS).
+        #: the plain TCP socket under the transport, for `_salvage` and `idle_ok` (None under TLS).
         self.sock: socket.socket | None = None
         self.closed = False
-        self.reused = False
+        #: requests carried so far.
+        self.uses = 0
         self.idle_since = 0.0
-        self._head_timer: asyncio.TimerHandle | None = None
+        self.exchange: Exchange | None = None
+        self._reading_paused = False
         self._writable: asyncio.Future[None] | None = None
-        self._reset_exchange()
-
-    def _reset_exchange(self) -> None:
-        self._parser: httptools.HttpResponseParser | None = None
-        self.busy = False
-        self.no_body = False  # the answer to HEAD: framing headers, no body
-        self.status = 0
-        self.reason = bytearray()
-        self.headers: list[tuple[bytes, bytes]] = []
-        self._head: asyncio.Future[None] | None = None
-        self.head_done = False
-        self.complete = False
-        self.close_delimited = False
-        self.keep_alive = False
-        self._chunks: deque[bytes] = deque()
-        self._buffered = 0
-        self._waiter: asyncio.Future[None] | None = None
-        self._error: BaseException | None = None
-        self._paused = False
-        self._got_bytes = False
 
     # -- asyncio.Protocol -------------------------------------------------------------------
 
@@ -105,42 +84,27 @@ class Connection(AnswerHead, asyncio.Protocol):
         self.transport = cast(asyncio.Transport, transport)  # uvloop's transports are not subclasses
 
     def data_received(self, data: bytes) -> None:
-        if not self.busy or self.complete or self._parser is None:
+        exchange = self.exchange
+        if exchange is None:
             self.close()  # bytes nobody asked for: this connection's framing cannot be trusted
             return
-        self._got_bytes = True
-        try:
-            self._parser.feed_data(data)
-        except (httptools.HttpParserError, httptools.HttpParserUpgrade) as exc:
-            if not self.complete:  # after a whole answer, extra bytes only cost the connection
-                words = f"invalid response from the target: {exc}"
-                self._fail(BodyBroken(words) if self.head_done else InvalidAnswer(words))
+        exchange.feed(data)
+        if exchange.stray or exchange.error is not None:
             self.close()
 
     def connection_lost(self, exc: Exception | None) -> None:
-        if exc is not None and self.busy and not self.complete and self.sock is not None:
-            self._salvage(self.sock)
+        exchange = self.exchange
+        if exc is not None and exchange is not None and not exchange.complete and self.sock is not None:
+            self._salvage(self.sock, exchange)
         self.closed = True
         self._pool.forget(self)
         writable = self._writable
         if writable is not None and not writable.done():
             writable.set_result(None)
-        if not self.busy or self.complete:
-            return
-        if self.head_done and self.close_delimited and exc is None:
-            self.complete = True  # the body ends where the connection does
-            self._wake()
-            return
-        error: BaseException
-        if not self.head_done:
-            error = Disconnected() if exc is None and not self._got_bytes else InvalidAnswer(
-                f"the connection broke before a whole answer{f': {exc}' if exc else ''}"
-            )
-        else:
-            error = BodyBroken("Response payload is not completed" + (f": {exc!r}" if exc else ""))
-        self._fail(error)
+        if exchange is not None:
+            exchange.ended(exc)
 
-    def _salvage(self, sock: socket.socket) -> None:
+    def _salvage(self, sock: socket.socket, exchange: Exchange) -> None:
         """Read what the target sent before a reset (a 413 before it closes on an upload).
 
         A failed write ends the transport at once, unread answer bytes included; the socket is
@@ -151,9 +115,9 @@ class Connection(AnswerHead, asyncio.Protocol):
                 data = sock.recv(65536)
             except OSError:
                 return
-            if not data or self.complete:
+            if not data or exchange.complete or exchange.error is not None:
                 return
-            self.data_received(data)
+            exchange.feed(data)
 
     def pause_writing(self) -> None:
         self._writable = self._loop.create_future()
@@ -163,76 +127,32 @@ class Connection(AnswerHead, asyncio.Protocol):
         if writable is not None and not writable.done():
             writable.set_result(None)
 
-    # -- httptools callbacks ------------------------------------------------------------------
-
-    def on_message_begin(self) -> None:
-        if self.head_done:
-            raise ValueError("a second response to one request")
-        self.status = 0
-        self.reason = bytearray()
-        self.headers = []
-
-    def on_headers_complete(self) -> None:
-        assert self._parser is not None
-        status = self._parser.get_status_code()
-        if 100 <= status < 200:
-            return  # informational (100 Continue, 103 Early Hints...): not forwarded
-        self.status = status
-        self.keep_alive = self._parser.should_keep_alive()
-        framed = status in (204, 304) or self.no_body
-        for name, value in self.headers:
-            lname = name.lower()
-            if lname == b"content-length" or (lname == b"transfer-encoding" and b"chunked" in value.lower()):
-                framed = True
-        self.close_delimited = not framed
-        self.head_done = True
-        if self._head_timer is not None:
-            self._head_timer.cancel()
-            self._head_timer = None
-        if self.no_body:
-            self.complete = True  # llhttp cannot be told about HEAD; this parser is not fed again
-            self._parser = None
-        self._wake_head()
-
-    def on_body(self, body: bytes) -> None:
-        self._chunks.append(body)
-        self._buffered += len(body)
-        if self._buffered > HIGH_WATER and not self._paused and self.transport is not None:
-            self._paused = True
+    def _pause_reading(self) -> None:
+        if not self._reading_paused and self.transport is not None:
+            self._reading_paused = True
             self.transport.pause_reading()
-        self._wake()
 
-    def on_message_complete(self) -> None:
-        if not self.head_done:
-            return  # the end of an informational response; the final one follows
-        self.complete = True
-        self._wake()
+    def _resume_reading(self) -> None:
+        if self._reading_paused and self.transport is not None:
+            self._reading_paused = False
+            if not self.closed:
+                self.transport.resume_reading()
 
-    # -- the exchange -------------------------------------------------------------------------
+    # -- one exchange -------------------------------------------------------------------------
 
-    def _wake_head(self) -> None:
-        if self._head is not None and not self._head.done():
-            self._head.set_result(None)
-
-    def _wake(self) -> None:
-        waiter = self._waiter
-        if waiter is not None and not waiter.done():
-            waiter.set_result(None)
-
-    def _fail(self, error: BaseException) -> None:
-        if self._error is None:
-            self._error = error
-        if self._head_timer is not None:
-            self._head_timer.cancel()
-            self._head_timer = None
-        # Waiters are woken, not failed: they read `_error`, so no exception goes unretrieved.
-        self._wake_head()
-        self._wake()
-
-    def _head_timed_out(self) -> None:
-        self._head_timer = None
-        self._fail(TimeoutError())
-        self.close()
+    def idle_ok(self) -> bool:
+        """Fit for another request: open, and nothing waiting to be read (no EOF, no stray bytes)."""
+        if self.closed or self.transport is None or self.transport.is_closing():
+            return False
+        if self.sock is None:
+            return True
+        try:
+            self.sock.recv(1, socket.MSG_PEEK)
+        except BlockingIOError:
+            return True
+        except OSError:
+            return False
+        return False  # EOF or bytes nobody asked for
 
     def _write(self, data: bytes) -> bool:
         if self.closed or self.transport is None or self.transport.is_closing():
@@ -240,11 +160,11 @@ class Connection(AnswerHead, asyncio.Protocol):
         self.transport.write(data)
         return True
 
-    async def _upload(self, read: Read, chunked: bool) -> None:
-        """Stream the request body; stops early when the target has answered or gone."""
+    async def _upload(self, exchange: Exchange, read: Read, chunked: bool) -> None:
+        """Stream the request body; stops early when the target has answered or gone (then it is not `sent`)."""
         while True:
             chunk = await read()
-            if self.head_done or self._error is not None or self.closed:
+            if exchange.head_done or exchange.error is not None or self.closed:
                 return
             if not chunk:
                 break
@@ -253,82 +173,44 @@ class Connection(AnswerHead, asyncio.Protocol):
             writable = self._writable
             if writable is not None:
                 await writable
-        if chunked:
-            self._write(b"0\r\n\r\n")
+        if (not chunked or self._write(b"0\r\n\r\n")) and not self.closed:
+            exchange.sent = True
 
-    async def send(self, head: bytes, timeout: float, *, body: Read | None = None, chunked: bool = False,
-                   no_body: bool = False) -> None:
-        """Write the request; return once the final response head has arrived.
+    async def send(self, head: bytes, *, body: Read | None, chunked: bool, no_body: bool) -> Exchange:
+        """Write the request (head, then body); the exchange, once the request is sent or answered early.
 
-        The timeout runs from the moment the whole request has been written.
-        Raises: Disconnected, InvalidAnswer, TimeoutError, OSError; the browser's own read errors.
+        Raises: the browser's own read errors, when no answer has arrived.
         """
-        assert self.transport is not None
-        self.busy = True
-        self.no_body = no_body
-        self._parser = httptools.HttpResponseParser(self)
-        self._head = head_ready = self._loop.create_future()
+        self.exchange = exchange = Exchange(self._loop, no_body=no_body, pause=self._pause_reading,
+                                            resume=self._resume_reading)
+        self.uses += 1
+        if self.closed:
+            exchange.ended(None)  # gone between the pool's check and now: nothing was sent
+        if body is None:
+            exchange.sent = self._write(head)
+            return exchange
         self._write(head)
-        if body is not None:
-            upload = self._loop.create_task(self._upload(body, chunked))
-            await asyncio.wait((upload, head_ready), return_when=asyncio.FIRST_COMPLETED)
-            if not upload.done():  # the target answered before taking the whole body: no reuse
-                self.keep_alive = False
-                upload.cancel()
-                await asyncio.wait((upload,))
-            elif upload.exception() is not None and not self.head_done:
-                self.close()
-                raise cast(BaseException, upload.exception())
-        if not head_ready.done() and self._error is None:
-            self._head_timer = self._loop.call_at(self._loop.time() + timeout, self._head_timed_out)
-        await head_ready
-        if self._error is not None:
-            raise self._error
+        upload = self._loop.create_task(self._upload(exchange, body, chunked))
+        await asyncio.wait((upload, exchange.head_ready), return_when=asyncio.FIRST_COMPLETED)
+        if not upload.done():  # the target answered before taking the whole body: never reused
+            upload.cancel()
+            await asyncio.wait((upload,))
+        elif upload.exception() is not None and not exchange.head_done:
+            self.close()
+            raise cast(BaseException, upload.exception())
+        return exchange
 
-    def buffered_body(self) -> bytes:
-        """Everything received of the body so far, taken out of the buffer."""
-        data = b"".join(self._chunks)
-        self._chunks.clear()
-        self._buffered = 0
-        return data
-
-    async def read(self) -> bytes:
-        """The next body bytes; b"" at the end. Raises: TargetUnreachableError when the body breaks off."""
-        while not self._chunks:
-            if self.complete:
-                return b""
-            if self._error is not None:
-                raise TargetUnreachableError(str(self._error)) from self._error
-            self._waiter = self._loop.create_future()
-            try:
-                await self._waiter
-            finally:
-                self._waiter = None
-        data = self._chunks.popleft()  # one received piece at a time: no join, no copy
-        self._buffered -= len(data)
-        if self._paused and self._buffered < LOW_WATER and self.transport is not None:
-            self._paused = False
-            self.transport.resume_reading()
-        return data
-
-    def release(self) -> None:
-        """The exchange is over: back to the pool when the whole answer was read and it may be reused."""
-        reusable = (
-            self.complete and not self._chunks and self.keep_alive and not self.close_delimited
-            and self._error is None and not self.closed
-        )
-        if not reusable:
+    def finish(self) -> None:
+        """The exchange is over: back to the pool only at a message boundary with nothing pending."""
+        exchange, self.exchange = self.exchange, None
+        if exchange is None or not exchange.at_boundary() or self.closed:
             self.close()
             return
-        self._reset_exchange()
+        self._resume_reading()
         self.idle_since = self._loop.time()
-        self.reused = True
         self._pool.put(self)
 
     def close(self) -> None:
-        if self._head_timer is not None:
-            self._head_timer.cancel()
-            self._head_timer = None
         if not self.closed:
             self.closed = True
             self._pool.forget(self)
@@ -336,16 +218,58 @@ class Connection(AnswerHead, asyncio.Protocol):
                 self.transport.close()
 
 
+class Response:
+    """The target's answer to one request: status, reason, headers, the body as a stream, and release."""
+
+    __slots__ = ("status", "reason", "headers", "_conn", "_exchange")
+
+    def __init__(self, conn: Connection, exchange: Exchange) -> None:
+        self.status = exchange.status
+        self.reason = bytes(exchange.reason)
+        self.headers = tuple(exchange.headers)
+        self._conn = conn
+        self._exchange = exchange
+
+    def whole(self) -> bytes | None:
+        """The whole body if it has already arrived (a small answer usually comes with its head), else None."""
+        return self._exchange.whole()
+
+    def take(self) -> bytes | None:
+        """The next body bytes already here; b"" at the end; None when the caller must `wait`.
+
+        Raises: TargetUnreachableError when the body broke off.
+        """
+        try:
+            return self._exchange.take()
+        except Exception as exc:
+            raise TargetUnreachableError(str(exc) or type(exc).__name__) from exc
+
+    async def wait(self, timeout: float | None) -> None:
+        """Until more body bytes arrived, the body ended or broke, or `timeout` seconds passed."""
+        await self._exchange.arrival(timeout)
+
+    async def read(self) -> bytes:
+        """The next body bytes; b"" at the end. Raises: TargetUnreachableError when the body broke off."""
+        while (data := self.take()) is None:
+            await self.wait(None)
+        return data
+
+    def release(self) -> None:
+        """The caller is done: the connection goes back to the pool or is closed (idempotent)."""
+        if self._conn.exchange is self._exchange:
+            self._conn.finish()
+
+    def abort(self) -> None:
+        """Drop the connection (the browser left, or the body must not be read further)."""
+        self._conn.close()
+
+
 class Pool:
     """Idle keep-alive connections to one target through the tunnel (last used first)."""
 
-    def __init__(self, dialer: Dialer, host: str, port: int, *, tls: bool = False) -> None:
+    def __init__(self, tunnel: Tunnel) -> None:
         self.loop = asyncio.get_running_loop()
-        self._dialer = dialer
-        self._host = host
-        self._port = port
-        #: https targets: verified like any client would (the tailnet's certificates are real ones).
-        self.tls = ssl.create_default_context() if tls else None
+        self.tunnel = tunnel
         self._idle: list[Connection] = []
         self._sweeper: asyncio.TimerHandle | None = None
 
@@ -364,52 +288,92 @@ class Pool:
             self._sweeper = self.loop.call_later(IDLE_SECONDS / 4, self._sweep)
 
     def forget(self, conn: Connection) -> None:
-        try:
+        with contextlib.suppress(ValueError):
             self._idle.remove(conn)
-        except ValueError:
-            pass
+
+    def flush(self) -> int:
+        """Close every idle connection (after a freeze, none of them can be trusted); how many were closed."""
+        idle, self._idle = self._idle, []
+        for conn in idle:
+            conn.close()
+        return len(idle)
+
+    def idle_count(self) -> int:
+        return len(self._idle)
+
+    def _take_idle(self) -> Connection | None:
+        """The most recently used idle connection that is still fit for a request."""
+        limit = self.loop.time() - IDLE_SECONDS
+        while self._idle:
+            conn = self._idle.pop()
+            if conn.idle_since >= limit and conn.idle_ok():
+                return conn
+            conn.close()
+        return None
 
     async def _dial(self) -> Connection:
         """A fresh connection. Raises: devproxy ProxyError (dialing), OSError, ssl.SSLError."""
-        sock = await self._dialer.open(self._host, self._port)
-        try:
-            if self.tls is not None:
-                _, conn = await self.loop.create_connection(
-                    lambda: Connection(self), sock=sock, ssl=self.tls, server_hostname=self._host
-                )
-            else:
-                _, conn = await self.loop.create_connection(lambda: Connection(self), sock=sock)
-                conn.sock = sock
-        except BaseException:
-            sock.close()
-            raise
+        conn, sock = await self.tunnel.connect(lambda: Connection(self))
+        conn.sock = sock
         return conn
 
-    async def exchange(self, head: bytes, *, target: str, timeout: float, retry: bool, body: Read | None = None,
-                       chunked: bool = False, no_body: bool = False) -> Connection:
-        """Send a request; the connection, with the final response head parsed.
+    async def _path_error(self, delay: float) -> ProxyError | None:
+        """After `delay`, dial the target once: its error if the path is dead; a good connection is kept idle."""
+        await asyncio.sleep(delay)
+        try:
+            conn = await self._dial()
+        except ProxyError as exc:
+            return exc
+        except (OSError, ssl.SSLError):
+            return None  # the path carries bytes: the target's own trouble shows on the request itself
+        conn.idle_since = self.loop.time()
+        self.put(conn)
+        return None
 
-        A pooled connection the target closed meanwhile fails before any answer byte; with
-        `retry` (idempotent, bodiless requests) the request goes out once more on a fresh one.
-        Raises: devproxy ProxyError only (mapped here).
+    async def _head(self, conn: Connection, exchange: Exchange, timeout: float) -> None:
+        """Wait for the final answer head. Raises: the exchange's error, TimeoutError, the path check's ProxyError."""
+        deadline = self.loop.time() + timeout
+        if not exchange.head_ready.done() and conn.uses > 1:
+            check = self.loop.create_task(self._path_error(SILENCE_CHECK))
+            try:
+                await asyncio.wait((exchange.head_ready, check), timeout=timeout,
+                                   return_when=asyncio.FIRST_COMPLETED)
+                if not exchange.head_ready.done() and check.done() and (dead := check.result()) is not None:
+                    raise dead
+            finally:
+                check.cancel()
+        if not exchange.head_ready.done():
+            await asyncio.wait((exchange.head_ready,), timeout=max(0.0, deadline - self.loop.time()))
+        if exchange.error is not None:
+            raise exchange.error
+        if not exchange.head_done:
+            exchange.timed_out()
+            raise TimeoutError()
+
+    async def exchange(self, head: bytes, *, target: str, timeout: float, retry: bool, body: Read | None = None,
+                       chunked: bool = False, no_body: bool = False) -> Response:
+        """Send a request; its answer, with the final response head parsed.
+
+        A reused connection that ends before any answer byte is retried once at once on a fresh
+        dial when `retry` (idempotent, bodiless requests). Raises: devproxy ProxyError only (mapped here).
         """
         deadline = self.loop.time() + timeout
         fresh = False
         try:
             while True:
-                conn = self._idle.pop() if self._idle and not fresh else None
+                conn = None if fresh else self._take_idle()
                 if conn is None:
                     remaining = deadline - self.loop.time()
                     if remaining <= 0:
                         raise TimeoutError()
                     conn = await asyncio.wait_for(self._dial(), remaining)
                 try:
-                    await conn.send(head, max(0.0, deadline - self.loop.time()) if body is None else timeout,
-                                    body=body, chunked=chunked, no_body=no_body)
-                    return conn
+                    exchange = await conn.send(head, body=body, chunked=chunked, no_body=no_body)
+                    await self._head(conn, exchange, max(0.0, deadline - self.loop.time()) if body is None else timeout)
+                    return Response(conn, exchange)
                 except Disconnected:
                     conn.close()
-                    if not (retry and conn.reused):
+                    if not (retry and conn.uses > 1):
                         raise
                     retry, fresh = False, True  # once, on a fresh connection
                 except BaseException:
@@ -422,6 +386,4 @@ class Pool:
         if self._sweeper is not None:
             self._sweeper.cancel()
             self._sweeper = None
-        for conn in list(self._idle):
-            conn.close()
-        self._idle.clear()
+        self.flush()

@@ -10,13 +10,13 @@ box that is simply switched off costs a few restarts a night, not one a minute.
 
 from __future__ import annotations
 
-import contextlib
 from dataclasses import dataclass
 
-from python_socks import ProxyConnectionError, ProxyError, ProxyTimeoutError, ProxyType
-from python_socks.async_.asyncio import Proxy
+from devproxy.runtime.config import SocksEndpoint
+from devproxy.runtime.config_tailscale import DEFAULT_BOUND_S
+from devproxy.runtime.log import EventLog
+from devproxy.runtime.tunnel import Dialer, probe
 
-DEFAULT_BOUND_S = 60.0
 #: the bound grows to at most this multiple after restarts that did not help.
 MAX_STRETCH = 16
 
@@ -58,21 +58,9 @@ class Watchdog:
 
 
 async def socks_probe(socks_host: str, socks_port: int, host: str, port: int, timeout_s: float) -> str | None:
-    """SOCKS5 greeting + CONNECT to host:port, then close; None when it worked, else why not."""
-    proxy = Proxy(proxy_type=ProxyType.SOCKS5, host=socks_host, port=socks_port, rdns=True)
-    try:
-        sock = await proxy.connect(host, port, timeout=timeout_s)
-    except ProxyTimeoutError:
-        return f"no answer within {timeout_s:g} s"
-    except ProxyConnectionError as exc:
-        return f"the SOCKS server did not answer: {exc.strerror or exc}"
-    except ProxyError as exc:
-        return f"SOCKS reply {exc.error_code}: {exc}"
-    except OSError as exc:
-        return f"{exc.strerror or exc}"
-    with contextlib.suppress(OSError):
-        sock.close()
-    return None
+    """SOCKS5 greeting + CONNECT to host:port through the tunnel module, then close; None when it worked, else why not."""
+    dialer = Dialer(SocksEndpoint(socks_host, socks_port), connect_timeout=timeout_s, log=EventLog())
+    return (await probe(dialer, host, port)).error
 
 
 def probe_interval(bound_s: float, running_poll_s: float) -> float:

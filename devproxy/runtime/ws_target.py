@@ -157,14 +157,7 @@ async def open_target(request: web.Request, proxy: Forwarder, incoming: list[tup
     leg: TargetLeg | None = None
     try:
         async with asyncio.timeout(timeout):
-            sock = await proxy.dialer.open(target.host, target.port)
-            try:
-                tls_context = proxy.pool.tls
-                tls: dict[str, Any] = {"ssl": tls_context, "server_hostname": target.host} if tls_context else {}
-                _, leg = await loop.create_connection(lambda: TargetLeg(loop), sock=sock, **tls)
-            except BaseException:
-                sock.close()
-                raise
+            leg, _ = await proxy.tunnel.connect(lambda: TargetLeg(loop))
             assert leg.transport is not None
             leg.transport.write(head)
             await leg.answered

@@ -277,3 +277,11 @@ def test_credential_mistakes_are_caught_before_tailscale_runs(env: dict[str, str
         build_config({"DEVPROXY_AUTH": "none", **env}, target="http://d:1")
     assert info.value.exit_code == 2 and words in str(info.value)
     assert "TopSecret77" not in str(info.value)
+
+
+def test_auth_key_tags_only_when_asked() -> None:
+    """An auth key brings its own tags; DEVPROXY_TAILSCALE_TAGS adds --advertise-tags only when set."""
+    plain = build_config({**BASE}, target="http://d:1").tailscale
+    tagged = build_config({**BASE, "DEVPROXY_TAILSCALE_TAGS": "web"}, target="http://d:1").tailscale
+    assert plain is not None and plain.credential == AuthKey(KEY)
+    assert tagged is not None and tagged.credential == AuthKey(KEY, ("tag:web",))

@@ -81,6 +81,7 @@ async def test_keyless_login_fetches_a_fresh_token_per_login(standin: Standin, m
     await sup.start()
     try:
         await wait_until(lambda: sup.check()["ok"] is True, what="Running")
+        assert sup.check()["credential"] == "keyless"  # readiness and the status page name the mode
         # The node drops out; the next login must use a new token (they last an hour).
         Path(sup.settings.socket + ".state").write_text("NeedsLogin\n")
         await wait_until(lambda: len(metadata.issued) == 2 and sup.check()["ok"] is True, timeout=10,

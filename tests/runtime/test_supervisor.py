@@ -100,12 +100,12 @@ async def test_missing_binary_backs_off_with_a_clear_error(standin: Standin, tmp
 
 
 async def test_node_dropping_out_of_running_makes_readiness_fail(standin: Standin) -> None:
-    """When BackendState leaves Running the supervisor reports it, then logs in again."""
+    """When BackendState leaves Running (not for a login) the supervisor reports it, then restarts after the deadline."""
     sup = standin.supervisor(up_timeout_s=0.5)
     await sup.start()
     try:
         await wait_until(lambda: sup.check()["ok"] is True, what="Running")
-        Path(sup.settings.socket + ".state").write_text("NeedsLogin\n")
+        Path(sup.settings.socket + ".state").write_text("Stopped\n")
         await wait_until(lambda: sup.check()["ok"] is False, what="not ready after the drop")
         # After the login deadline the generation is restarted and logs in again.
         await wait_until(lambda: sup.check()["ok"] is True and sup.restarts == 1, what="Running again")

@@ -1,7 +1,14 @@
-"""Opening TCP connections to the target: through SOCKS5 (tailscaled) or directly.
+"""The tunnel to the target: dial through SOCKS5 (tailscaled) or directly, TLS for https targets, the probe.
 
-This is the runtime's one seam for dialing errors: python-socks and OS errors become
-devproxy `ProxyError`s here, chained `from exc`, with words a user can act on.
+The one module that opens connections to the target, for every user of them: the HTTP pool, the
+WebSocket leg, readiness and tailscaled's watchdog. It is the runtime's one seam for dialing
+errors: python-socks and OS errors become devproxy `ProxyError`s here, chained `from exc`, with
+words a user can act on.
+
+A dial the SOCKS server refused (a failure reply) sent nothing to the target, so it is tried again
+within the dial's budget: after a freeze, tailscaled's first dial often loses a race with the
+tunnel's rekey and fails after its own 5 s limit with "general SOCKS server failure", while the
+next one goes through.
 
 When the SOCKS URL names a host (e.g. ``localhost``), every address it resolves to is tried,
 both families, and the one that answered is remembered and logged: a Go listener on
@@ -14,7 +21,11 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import socket
+import ssl
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TypeVar
 
 from python_socks import ProxyConnectionError, ProxyError, ProxyTimeoutError, ProxyType
 from python_socks.async_.asyncio import Proxy
@@ -29,6 +40,15 @@ from devproxy.errors import (
 from devproxy.errors import ProxyError as DevproxyProxyError
 from devproxy.runtime.config import SocksEndpoint
 from devproxy.runtime.log import EventLog
+
+#: a refused SOCKS dial is tried again at most this many times (while the dial's budget lasts).
+SOCKS_RETRIES = 2
+#: the pause before each further try, times the try's number.
+SOCKS_RETRY_DELAY = 0.1
+#: the reply code that means "could not dial, for whatever reason" (all tailscaled ever sends).
+GENERAL_FAILURE = 1
+
+P = TypeVar("P", bound=asyncio.Protocol)
 
 #: SOCKS5 reply codes (RFC 1928 §6) in the words a user needs.
 SOCKS_REPLIES = {
@@ -74,19 +94,32 @@ class Dialer:
     async def open(self, host: str, port: int, *, timeout: float | None = None) -> socket.socket:
         """A connected socket to host:port. Raises: devproxy ProxyError subclasses only."""
         limit = self.connect_timeout if timeout is None else timeout
-        try:
-            async with asyncio.timeout(limit):
-                if self.socks is None:
-                    return await self._direct(host, port)
-                return await self._via_socks(self.socks, host, port)
-        except TimeoutError as exc:
-            if isinstance(exc, DevproxyProxyError):
-                raise
-            where = f"through SOCKS {self.socks}" if self.socks else "directly"
-            raise UpstreamTimeoutError(
-                f"connecting to {_fmt(host, port)} {where} took longer than {limit:g} s",
-                hint="the target may be offline or its tailnet path still warming up",
-            ) from exc
+        deadline = asyncio.get_running_loop().time() + limit
+        refused: SocksReplyError | None = None
+        for attempt in range(1 + SOCKS_RETRIES):
+            try:
+                async with asyncio.timeout_at(deadline):
+                    if refused is not None:
+                        await asyncio.sleep(SOCKS_RETRY_DELAY * attempt)
+                    if self.socks is None:
+                        return await self._direct(host, port)
+                    return await self._via_socks(self.socks, host, port)
+            except SocksReplyError as exc:
+                if exc.code != GENERAL_FAILURE:
+                    raise
+                refused = exc
+            except TimeoutError as exc:
+                if isinstance(exc, DevproxyProxyError):
+                    raise
+                if refused is not None:
+                    raise refused from exc  # the budget ran out while trying again: the refusal is the cause
+                where = f"through SOCKS {self.socks}" if self.socks else "directly"
+                raise UpstreamTimeoutError(
+                    f"connecting to {_fmt(host, port)} {where} took longer than {limit:g} s",
+                    hint="the target may be offline or its tailnet path still warming up",
+                ) from exc
+        assert refused is not None
+        raise refused
 
     async def _socks_addresses(self, socks: SocksEndpoint) -> list[str]:
         if _is_ip(socks.host):
@@ -193,13 +226,60 @@ class Dialer:
         ) from last_exc
 
 
-async def probe(dialer: Dialer, host: str, port: int) -> tuple[bool, float, str | None]:
-    """Full SOCKS greeting + CONNECT (never a bare port probe): (ok, seconds, error)."""
+@dataclass(frozen=True, slots=True)
+class Probe:
+    """What one probe dial found: whether it connected, how long it took, and why not."""
+
+    ok: bool
+    seconds: float
+    error: str | None = None
+
+
+async def probe(dialer: Dialer, host: str, port: int, *, timeout: float | None = None) -> Probe:
+    """Full SOCKS greeting + CONNECT (never a bare port probe), then close."""
     started = time.perf_counter()
     try:
-        sock = await dialer.open(host, port)
+        sock = await dialer.open(host, port, timeout=timeout)
     except DevproxyProxyError as exc:
-        return False, time.perf_counter() - started, str(exc)
+        return Probe(False, time.perf_counter() - started, str(exc))
     elapsed = time.perf_counter() - started
     sock.close()
-    return True, elapsed, None
+    return Probe(True, elapsed)
+
+
+@dataclass(frozen=True, slots=True)
+class Tunnel:
+    """The way to one target: the dialer, the target's address, and TLS for https targets."""
+
+    dialer: Dialer
+    host: str
+    port: int
+    #: https targets are verified like any client would (the tailnet's certificates are real ones).
+    tls: ssl.SSLContext | None
+
+    async def connect(self, factory: Callable[[], P]) -> tuple[P, socket.socket | None]:
+        """A protocol connected through the tunnel, and its plain TCP socket (None under TLS).
+
+        The caller bounds the time. Raises: devproxy ProxyError (dialing), OSError, ssl.SSLError.
+        """
+        sock = await self.dialer.open(self.host, self.port)
+        loop = asyncio.get_running_loop()
+        try:
+            if self.tls is not None:
+                _, protocol = await loop.create_connection(factory, sock=sock, ssl=self.tls,
+                                                           server_hostname=self.host)
+                return protocol, None
+            _, protocol = await loop.create_connection(factory, sock=sock)
+        except BaseException:
+            sock.close()
+            raise
+        return protocol, sock
+
+    async def probe(self, *, timeout: float | None = None) -> Probe:
+        """One probe dial to the target (no TLS: the path is what is checked)."""
+        return await probe(self.dialer, self.host, self.port, timeout=timeout)
+
+
+def tunnel_to(dialer: Dialer, host: str, port: int, *, https: bool) -> Tunnel:
+    """The tunnel to host:port, with a default verifying TLS context for https targets."""
+    return Tunnel(dialer, host, port, ssl.create_default_context() if https else None)
