@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -182,12 +184,17 @@ async def test_oauth_secret_without_tags_is_caught_before_tailscale_runs(
     """An OAuth client secret with a tags setting that names no tag: the runtime refuses to start with one line
     naming DEVPROXY_TAILSCALE_TAGS and the fix; tailscaled never runs and no key is minted."""
     minted = len(control.keys()["minted"])
-    creds = {"TS_AUTHKEY": identity.oauth_secret, "DEVPROXY_TAILSCALE_API_URL": control.url,
-             "DEVPROXY_TAILSCALE_TAGS": " , "}
-    with pytest.raises(AssertionError, match="runtime exited before listening") as refused:
-        rt = await start(bins, control, dev_port, tmp_path / "ts", creds)
-        await rt.stop()
-    assert "DEVPROXY_TAILSCALE_TAGS" in str(refused.value) and "tag:devproxy" in str(refused.value)
-    assert identity.oauth_secret not in str(refused.value)
-    assert not (tmp_path / "ts").exists() or not any((tmp_path / "ts").iterdir())
+    env = runtime_env(bins, control, tmp_path / "ts")
+    env.update({"TS_AUTHKEY": identity.oauth_secret, "DEVPROXY_TAILSCALE_API_URL": control.url,
+                "DEVPROXY_TAILSCALE_TAGS": " , ", "DEVPROXY_TARGET": f"http://devbox:{dev_port}"})
+    base = {k: v for k, v in os.environ.items() if k != "PYTHONASYNCIODEBUG"}
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "devproxy", "runtime", "--listen", "127.0.0.1:0", "--auth", "none",
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env={**base, **env})
+    out, err = await asyncio.wait_for(proc.communicate(), 30)
+    said = (out + err).decode()
+    assert proc.returncode not in (0, None), said
+    assert "DEVPROXY_TAILSCALE_TAGS" in said and "tag:devproxy" in said, said
+    assert identity.oauth_secret not in said
+    assert "tailscaled.started" not in said and not (tmp_path / "ts").exists()
     assert len(control.keys()["minted"]) == minted

@@ -100,7 +100,7 @@ func (a *api) register(mux *http.ServeMux) {
 	mux.HandleFunc("GET /_test/keys", func(w http.ResponseWriter, r *http.Request) {
 		a.mu.Lock()
 		defer a.mu.Unlock()
-		writeJSON(w, http.StatusOK, map[string]any{"minted": a.mints, "refused": a.refusals})
+		writeJSON(w, http.StatusOK, map[string]any{"minted": append([]mint{}, a.mints...), "refused": append([]string{}, a.refusals...)})
 	})
 }
 
