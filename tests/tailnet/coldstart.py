@@ -189,7 +189,7 @@ def main() -> None:
             assert devserver.stdout is not None
             dev_port = int(devserver.stdout.readline())
             interpreter, imports = startup_seconds(args.runs)
-            report = {"interpreter_s": round(interpreter, 3), "imports_s": round(imports, 3),
+            report: dict[str, Any] = {"interpreter_s": round(interpreter, 3), "imports_s": round(imports, 3),
                       "load_average": os.getloadavg()[0],
                       "modes": asyncio.run(measure(modes, args.runs, bins, control, identity, dev_port, workdir))}
         finally:

@@ -44,8 +44,8 @@ async def start(bins: Binaries, control: Control, dev_port: int, state: Path, cr
 
 
 def joined_node(rt: Runtime, control: Control) -> dict[str, Any]:
-    address = rt.events("tailscaled.state")[-1]["detail"].split("(")[1].split(",")[0]
-    node = control.node(address)
+    address = str(rt.events("tailscaled.state")[-1]["detail"]).split("(")[1].split(",")[0]
+    node: dict[str, Any] | None = control.node(address)
     assert node is not None
     return node
 

@@ -17,7 +17,9 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import pytest
@@ -134,18 +136,24 @@ async def freeze_and_thaw(freeze: Freeze, name: str, bins: Binaries, control: Co
             await asyncio.sleep(freeze.seconds)
             mark = len(rt.lines)
             signal_all(list(reversed(process_tree(rt.proc.pid))), signal.SIGCONT)
-            thawed = time.monotonic()
+            thawed, thawed_wall = time.monotonic(), time.time()
             await asyncio.gather(http_once(session, f"{rt.url}/echo/after-thaw", thawed, result),
                                  ws_once(session, f"{rt.url}/ws/echo", thawed, result))
             assert rt.proc.returncode is None, "the runtime exited"
             await asyncio.sleep(2)  # the states tailscale passes through right after the thaw
             result.states = [str(r["backend_state"]) for r in rt.lines[mark:]
                              if r.get("event") == "tailscale.backend_state"]
+            result.log = [timeline_entry(r, thawed_wall) for r in rt.lines[mark:] if r.get("event") != "tailscaled.line"]
     finally:
         signal_all(process_tree(rt.proc.pid), signal.SIGCONT)
         await rt.stop()
-    result.log.extend(f"{r.get('event')} {r.get('message', '')}" for r in rt.lines[-40:])
     return result
+
+
+def timeline_entry(record: dict[str, Any], thawed_wall: float) -> str:
+    """`+1.23 s event: message`, the time counted from the thaw."""
+    at = datetime.fromisoformat(str(record["time"]).replace("Z", "+00:00")).timestamp() - thawed_wall
+    return f"{at:+.2f} s {record.get('event')}: {str(record.get('message', ''))[:160]}"
 
 
 @pytest.fixture(scope="module")
@@ -179,6 +187,7 @@ def test_after_a_thaw_one_request_and_one_websocket_succeed_at_once(
         raise result
     print(f"{name}: HTTP {result.http_status} after {result.http_s:.2f} s {result.http_body!r}, WebSocket "
           f"{result.ws_echo!r} after {result.ws_s:.2f} s; states after the thaw {result.states}; {result.errors}")
+    print("\n".join(f"    {line}" for line in result.log))
     if FREEZES[name].remove_node:
         assert "NeedsLogin" in result.states, "the removal did not reach the node"
     assert result.http_status == 200 and result.ws_echo == "after the thaw", (result.errors, result.log)
