@@ -58,6 +58,23 @@ async def proxies(rt: Runtime, session: aiohttp.ClientSession) -> None:
         assert (await ws.receive(timeout=30)).data == "through"
 
 
+async def joins_and_proxies(bins: Binaries, control: Control, dev_port: int, tmp_path: Path,
+                            session: aiohttp.ClientSession, creds: dict[str, str], via: str) -> Runtime:
+    """The runtime with creds becomes ready, proxies, and its node joined tagged with a key minted `via`,
+    ephemeral and preauthorized; returns the stopped runtime."""
+    rt = await start(bins, control, dev_port, tmp_path / "ts", creds)
+    try:
+        await rt.wait_ready(session, timeout=60)
+        await proxies(rt, session)
+        node = await asyncio.to_thread(joined_node, rt, control)
+    finally:
+        await rt.stop()
+    assert node["tags"] == ["tag:devproxy"]
+    assert node["minted"]["via"] == via
+    assert (node["minted"]["ephemeral"], node["minted"]["preauthorized"]) == (True, True)
+    return rt
+
+
 def no_secret_logged(rt: Runtime, *secrets: str) -> None:
     text = json.dumps(rt.lines)
     for secret in secrets:
@@ -70,16 +87,8 @@ async def test_keyless_runtime_joins_tagged_and_ephemeral_and_proxies(
 ) -> None:
     """No stored secret: the runtime fetches an ID token for its audience from the metadata server, the CLI trades
     it for a key minted ephemeral, preauthorized and tagged, and traffic flows; no token is logged."""
-    rt = await start(bins, control, dev_port, tmp_path / "ts", keyless_env(identity, metadata.host))
-    try:
-        await rt.wait_ready(session, timeout=60)
-        await proxies(rt, session)
-        node = await asyncio.to_thread(joined_node, rt, control)
-    finally:
-        await rt.stop()
-    assert node["tags"] == ["tag:devproxy"]
-    assert node["minted"]["via"] == "identity-federation"
-    assert (node["minted"]["ephemeral"], node["minted"]["preauthorized"]) == (True, True)
+    rt = await joins_and_proxies(bins, control, dev_port, tmp_path, session, keyless_env(identity, metadata.host),
+                                 "identity-federation")
     assert metadata.requests and {aud for _, aud in metadata.requests} == {identity.audience}
     assert metadata.issued
     no_secret_logged(rt, *(token.split(".")[2] for token in metadata.issued))
@@ -165,16 +174,7 @@ async def test_oauth_secret_mints_a_key_testcontrol_accepts(
     """TS_AUTHKEY=tskey-client-...: the runtime passes the default tag (tag:devproxy) and the API URL, the CLI
     mints a key, the node joins tagged and ephemeral and traffic flows; the secret is never logged."""
     creds = {"TS_AUTHKEY": identity.oauth_secret, "DEVPROXY_TAILSCALE_API_URL": control.url}
-    rt = await start(bins, control, dev_port, tmp_path / "ts", creds)
-    try:
-        await rt.wait_ready(session, timeout=60)
-        await proxies(rt, session)
-        node = await asyncio.to_thread(joined_node, rt, control)
-    finally:
-        await rt.stop()
-    assert node["tags"] == ["tag:devproxy"]
-    assert node["minted"]["via"] == "oauth-client"
-    assert (node["minted"]["ephemeral"], node["minted"]["preauthorized"]) == (True, True)
+    rt = await joins_and_proxies(bins, control, dev_port, tmp_path, session, creds, "oauth-client")
     no_secret_logged(rt, identity.oauth_secret)
 
 

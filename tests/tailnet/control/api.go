@@ -130,13 +130,21 @@ func (a *api) issueToken(how string) string {
 	return token
 }
 
-func (a *api) tokenExchange(w http.ResponseWriter, r *http.Request) {
+// grant parses an OAuth token request and checks its grant_type; false: refused already.
+func (a *api) grant(w http.ResponseWriter, r *http.Request, grantType string) bool {
 	if err := r.ParseForm(); err != nil {
 		a.refuse(w, http.StatusBadRequest, "bad request", err.Error())
-		return
+		return false
 	}
-	if got := r.PostForm.Get("grant_type"); got != "authorization_code" {
+	if got := r.PostForm.Get("grant_type"); got != grantType {
 		a.refuse(w, http.StatusBadRequest, "unsupported grant_type", "grant_type "+got)
+		return false
+	}
+	return true
+}
+
+func (a *api) tokenExchange(w http.ResponseWriter, r *http.Request) {
+	if !a.grant(w, r, "authorization_code") {
 		return
 	}
 	if a.fed.key == nil || r.PostForm.Get("client_id") != a.fed.clientID {
@@ -220,12 +228,7 @@ func decodeSegment(seg string, v any) error {
 // clientCredentials is the OAuth client-credentials grant; the secret comes in HTTP Basic auth
 // (first try of golang.org/x/oauth2) or in the form (its retry).
 func (a *api) clientCredentials(w http.ResponseWriter, r *http.Request) {
-	if err := r.ParseForm(); err != nil {
-		a.refuse(w, http.StatusBadRequest, "bad request", err.Error())
-		return
-	}
-	if got := r.PostForm.Get("grant_type"); got != "client_credentials" {
-		a.refuse(w, http.StatusBadRequest, "unsupported grant_type", "grant_type "+got)
+	if !a.grant(w, r, "client_credentials") {
 		return
 	}
 	_, secret, ok := r.BasicAuth()

@@ -8,7 +8,8 @@
 //     holds a streaming map poll right now), its tags, and the attributes of the minted key it
 //     joined with ("minted": null for a node that brought the key itself);
 //   - POST /_test/remove?node_key=...: the node is removed as its client sees it (its node key
-//     expires: NeedsLogin) until it logs in again with a new node key;
+//     expires: NeedsLogin); when its machine logs in again (a new node key, a new node) the old
+//     one is deleted (DeleteNode, added to testcontrol at build time: testcontrol_ext);
 //   - the key-minting API the tailscale CLI calls (api.go) and GET /_test/keys, what it minted.
 //
 // It exits when stdin closes, so a test that dies cannot leave it behind.
@@ -107,6 +108,13 @@ func (j *joins) first(req *tailcfg.MapRequest) {
 	if !node.KeyExpiry.IsZero() && node.KeyExpiry.Before(time.Now()) {
 		node.KeyExpiry = time.Time{}
 		changed = true
+	}
+	// A removed node that logged in again is a new node (new key, new address): its old self leaves
+	// the tailnet, as a node deleted in the admin console does.
+	for _, old := range j.control.AllNodes() {
+		if old.Machine == node.Machine && old.Key != node.Key && !old.KeyExpiry.IsZero() && old.KeyExpiry.Before(time.Now()) {
+			j.control.DeleteNode(old.Key)
+		}
 	}
 	if m, ok := j.api.takeMint(); ok {
 		j.mu.Lock()
