@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from aiohttp import web
 
-from support.tailscale_standins import Standin, wait_until
+from support.tailscale_standins import Standin, local_server, wait_until
 from devproxy.runtime.config_tailscale import OAuthClient, WorkloadIdentity
 from devproxy.runtime.metadata import fetch_id_token
 from devproxy.errors import TailscaleError
@@ -58,13 +58,8 @@ async def metadata() -> AsyncIterator[Metadata]:
 
     app = web.Application()
     app.router.add_get("/computeMetadata/v1/instance/service-accounts/default/identity", identity)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    box.host = f"127.0.0.1:{site._server.sockets[0].getsockname()[1]}"  # type: ignore[union-attr]
-    yield box
-    await runner.cleanup()
+    async with local_server(app) as box.host:
+        yield box
 
 
 def _keyless(host: str) -> WorkloadIdentity:

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import io
 import os
 import socket
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
+
+from aiohttp import web
 
 from devproxy.runtime.config_tailscale import AuthKey, TailscaleSettings
 from devproxy.runtime.log import EventLog
@@ -91,3 +94,16 @@ async def wait_until(predicate: Callable[[], bool], timeout: float = 5.0, what: 
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout} s waiting for {what}")
         await asyncio.sleep(0.01)
+
+
+@contextlib.asynccontextmanager
+async def local_server(app: web.Application) -> AsyncIterator[str]:
+    """`app` served on 127.0.0.1 port 0 for the block; yields HOST:PORT (the fakes of Google's and Tailscale's APIs)."""
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    try:
+        yield f"127.0.0.1:{site._server.sockets[0].getsockname()[1]}"  # type: ignore[union-attr]
+    finally:
+        await runner.cleanup()
