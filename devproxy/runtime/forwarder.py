@@ -52,7 +52,6 @@ class Forwarder:
     """Everything needed to reach the target for one request, shared by all of them."""
 
     config: RuntimeConfig
-    dialer: Dialer
     #: the way to the target (dial, TLS): the pool's and the WebSocket leg's.
     tunnel: Tunnel
     #: keep-alive tunnel connections to the target (the one upstream HTTP client).
@@ -71,7 +70,6 @@ def create_forwarder(config: RuntimeConfig, dialer: Dialer, log: EventLog, *, co
     tunnel = tunnel_to(dialer, target.host, target.port, https=target.scheme == "https")
     return Forwarder(
         config=config,
-        dialer=dialer,
         tunnel=tunnel,
         pool=Pool(tunnel),
         headers=HeaderPolicy(config.forwarded_headers, config.public_scheme, cookie_name),

@@ -26,8 +26,8 @@ MAX_HEADERS = 500
 #: bytes received before the answer's head is complete (informational answers included).
 MAX_HEAD = 256 * 1024
 #: body bytes buffered from the target before reading from it pauses (the browser is slower).
-HIGH_WATER = 512 * 1024
-LOW_WATER = 128 * 1024
+HIGH_WATER = 1024 * 1024
+LOW_WATER = 256 * 1024
 
 
 class Disconnected(ConnectionError):
@@ -59,7 +59,8 @@ class Exchange:
 
     __slots__ = ("no_body", "status", "reason", "headers", "head_done", "complete", "close_delimited",
                  "keep_alive", "sent", "stray", "got_bytes", "error", "head_ready", "_parser", "_loop",
-                 "_head_bytes", "_fields", "_chunks", "_buffered", "_waiter", "_pause", "_resume")
+                 "_head_bytes", "_fields", "_chunks", "_buffered", "_waiter", "_pause", "_resume", "_left",
+                 "_sink", "streamed", "blocked", "sink_gone")
 
     def __init__(self, loop: asyncio.AbstractEventLoop, *, no_body: bool,
                  pause: Callable[[], None], resume: Callable[[], None]) -> None:
@@ -89,6 +90,14 @@ class Exchange:
         self._waiter: asyncio.Future[None] | None = None
         self._pause = pause
         self._resume = resume
+        #: body bytes still to come when they need no parsing (Content-Length or close-delimited).
+        self._left: int | None = None
+        #: where body bytes go as they arrive once `stream_to` was called (the browser's transport).
+        self._sink: asyncio.WriteTransport | None = None
+        #: body bytes written to the sink; the sink is full (reading paused); the sink closed.
+        self.streamed = 0
+        self.blocked = False
+        self.sink_gone = False
 
     def at_boundary(self) -> bool:
         """The exchange ended exactly at a message boundary with nothing pending either way."""
@@ -101,6 +110,9 @@ class Exchange:
         """Parse bytes read from the connection."""
         if self.complete or self.error is not None:
             self.stray = True  # after a whole answer: nobody's bytes
+            return
+        if self._left is not None:
+            self._body_bytes(data)
             return
         self.got_bytes = True
         if not self.head_done:
@@ -123,6 +135,20 @@ class Exchange:
                 self._fail(BodyBroken(words) if self.head_done else InvalidAnswer(words))
         if not self.head_done and self.error is None and self._head_bytes > MAX_HEAD:
             self._fail(InvalidAnswer(f"the target's response head is larger than {MAX_HEAD // 1024} KiB"))
+
+    def _body_bytes(self, data: bytes) -> None:
+        """A body whose end is a byte count (or the connection's end): kept as received, no parser, no copy."""
+        left = self._left
+        assert left is not None
+        if len(data) > left:
+            data = data[:left]
+            self.stray = True  # more than the Content-Length: the connection cannot be trusted
+        if data:
+            self._left = left - len(data)
+            self._deliver(data)
+        if self._left == 0:
+            self.complete = True
+            self._wake()
 
     def _feed_lines(self, data: bytes) -> None:
         """Feed an answer to HEAD one line at a time, so nothing after its head is ever parsed as a body.
@@ -163,6 +189,11 @@ class Exchange:
     def timed_out(self) -> None:
         self._fail(TimeoutError())
 
+    def fail(self, error: BaseException) -> None:
+        """End the exchange from outside (the path to the target turned out dead) unless its head came."""
+        if not self.head_done:
+            self._fail(error)
+
     def _fail(self, error: BaseException) -> None:
         if self.error is None:
             self.error = error
@@ -200,27 +231,56 @@ class Exchange:
             raise _Refused(InvalidAnswer(f"the target answered with status {status}, which HTTP does not have"))
         self.status = status
         self.keep_alive = self._parser.should_keep_alive()
-        framed = status in (204, 304) or self.no_body
+        bodiless = status in (204, 304) or self.no_body
+        length: int | None = None
+        chunked = False
         for name, value in self.headers:
             lname = name.lower()
-            if lname == b"content-length" or (lname == b"transfer-encoding" and b"chunked" in value.lower()):
-                framed = True
-        self.close_delimited = not framed
+            if lname == b"content-length":
+                length = int(value)  # llhttp has checked it is one decimal number
+            elif lname == b"transfer-encoding":
+                chunked = True  # llhttp frames it (or refuses it); the parser stays in charge
+        self.close_delimited = not (bodiless or chunked or length is not None)
         self.head_done = True
         self._fields = 0
         if self.no_body:
             self.complete = True
+        elif not bodiless and not chunked:
+            # The rest of this body needs no parsing: what the parser still hands over in this call
+            # goes through on_body, everything later is taken as it comes (`_body_bytes`).
+            self._left = length if length is not None else 1 << 62
         self._wake_head()
 
     def on_body(self, body: bytes) -> None:
         if self.no_body:
             self.stray = True
             return
-        self._chunks.append(body)
-        self._buffered += len(body)
-        if self._buffered > HIGH_WATER:
+        if self._left is not None:
+            self._left -= len(body)
+        self._deliver(body)
+
+    def _deliver(self, data: bytes) -> None:
+        """Body bytes: straight to the sink when there is one (waking the reader only when it is full
+        or gone), else into the buffer (waking the reader)."""
+        sink = self._sink
+        if sink is None:
+            self._chunks.append(data)
+            self._buffered += len(data)
+            if self._buffered > HIGH_WATER:
+                self._pause()
+            self._wake()
+            return
+        if self.sink_gone or sink.is_closing():
+            self.sink_gone = True
             self._pause()
-        self._wake()
+            self._wake()
+            return
+        sink.write(data)
+        self.streamed += len(data)
+        if not self.blocked and sink.get_write_buffer_size() > HIGH_WATER:
+            self.blocked = True  # the browser reads slower: stop reading the target until it drained
+            self._pause()
+            self._wake()
 
     def on_message_complete(self) -> None:
         if self.head_done:  # else the end of an informational answer: the final one follows
@@ -265,12 +325,36 @@ class Exchange:
             raise self.error
         return None
 
+    def stream_to(self, sink: asyncio.WriteTransport) -> None:
+        """From now on body bytes go to `sink` as they arrive, buffered ones first (no task in between)."""
+        self._sink = sink
+        chunks, self._chunks = self._chunks, deque()
+        self._buffered = 0
+        for data in chunks:
+            self._deliver(data)
+        if not self.blocked and not self.sink_gone:
+            self._resume()
+
+    def unblock(self) -> None:
+        """The sink drained: read the target again."""
+        self.blocked = False
+        self._resume()
+
     async def arrival(self, timeout: float | None) -> None:
-        """Wait until more of the body arrived, it ended or broke, or `timeout` passed."""
-        if self._chunks or self.complete or self.error is not None:
+        """Wait until more of the body arrived (or, streaming, the sink filled or went), it ended or broke,
+        or `timeout` passed."""
+        if self._chunks or self.complete or self.error is not None or self.blocked or self.sink_gone:
             return
         self._waiter = waiter = self._loop.create_future()
+        timer = None if timeout is None else self._loop.call_later(timeout, _settle, waiter)
         try:
-            await asyncio.wait((waiter,), timeout=timeout)
+            await waiter
         finally:
             self._waiter = None
+            if timer is not None:
+                timer.cancel()
+
+
+def _settle(waiter: asyncio.Future[None]) -> None:
+    if not waiter.done():
+        waiter.set_result(None)

@@ -8,6 +8,7 @@ through; redirects are not followed. Every request goes through the one upstream
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 from aiohttp import web
@@ -18,7 +19,7 @@ from devproxy.runtime import headers as hdr
 from devproxy.runtime import http_wire
 from devproxy.runtime.forwarder import Forwarder
 from devproxy.runtime.incoming import raw_headers
-from devproxy.runtime.upstream_http import Response
+from devproxy.runtime.http_response import Response
 
 #: methods that may be sent once more on a fresh connection when a reused one was dead.
 RETRYABLE = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -115,7 +116,12 @@ async def _answer(proxy: Forwarder, request: web.Request, answer: Response, star
         answer.abort()
         _access(proxy, request, response.status, started, 0)
         return response
-    await _pump_body(proxy, request, response, answer, started)
+    transport = request.transport
+    if (transport is not None and response.content_length is not None and not response.chunked
+            and request.method != "HEAD" and status not in BODILESS):
+        await _relay_body(proxy, request, response, answer, transport, started)
+    else:
+        await _pump_body(proxy, request, response, answer, started)
     return response
 
 
@@ -140,15 +146,7 @@ async def _pump_body(proxy: Forwarder, request: web.Request, response: web.Strea
         try:
             chunk = answer.take()
         except ProxyError as exc:
-            proxy.log.error(
-                events.UPSTREAM_BODY_FAILED,
-                f"the target's response body broke off after {sent} bytes: {exc}",
-                method=request.method,
-                path=request.path,
-                bytes_out=sent,
-            )
-            if request.transport is not None:
-                request.transport.close()  # a truncated body must not look complete
+            _body_failed(proxy, request, exc, sent)
             break
         if chunk is None:
             await answer.wait(BROWSER_CHECK)
@@ -166,6 +164,50 @@ async def _pump_body(proxy: Forwarder, request: web.Request, response: web.Strea
             break
         sent += len(chunk)
     _access(proxy, request, response.status, started, sent)
+
+
+async def _relay_body(proxy: Forwarder, request: web.Request, response: web.StreamResponse,
+                      answer: Response, transport: asyncio.Transport, started: float) -> None:
+    """A body framed by its length: written to the browser's transport as it arrives, from the target
+    connection's callback, with no task in between; this task only waits for the browser to drain
+    when it reads slower (then reading the target pauses) and for the end. One access line."""
+    answer.stream_to(transport)
+    while True:
+        try:
+            state = await answer.relay(BROWSER_CHECK)
+        except ProxyError as exc:
+            _body_failed(proxy, request, exc, answer.streamed)
+            break
+        if state == "done":
+            try:
+                await response.write_eof()
+            except ConnectionResetError:
+                answer.abort()
+            break
+        if state == "gone" or _browser_gone(request):
+            answer.abort()
+            break
+        if state == "full":
+            try:
+                await request.writer.drain()
+            except ConnectionResetError:
+                answer.abort()
+                break
+            answer.unblock()
+    _access(proxy, request, response.status, started, answer.streamed)
+
+
+def _body_failed(proxy: Forwarder, request: web.Request, exc: ProxyError, sent: int) -> None:
+    """The target's body broke off: log it and cut the browser's connection (a truncated body must not look complete)."""
+    proxy.log.error(
+        events.UPSTREAM_BODY_FAILED,
+        f"the target's response body broke off after {sent} bytes: {exc}",
+        method=request.method,
+        path=request.path,
+        bytes_out=sent,
+    )
+    if request.transport is not None:
+        request.transport.close()
 
 
 def _access(proxy: Forwarder, request: web.Request, status: int, started: float, sent: int) -> None:

@@ -18,7 +18,7 @@ was reset before any answer byte is retried at once on a fresh dial for idempote
 when a reused connection stays silent for `SILENCE_CHECK` seconds a dial checks the path meanwhile:
 if the target cannot be reached (a dev box that vanished without closing its connections), the
 request fails with that dial's error instead of waiting out the response timeout. `flush()` drops
-every idle connection (after the runtime saw its clock jump: a freeze).
+every idle connection and `warm()` dials a fresh one (after the runtime saw its clock jump: a freeze).
 
 This module is the seam for the target's errors: everything that goes wrong in an exchange leaves
 `Pool.exchange` and `Response.read` as a devproxy `ProxyError`, chained `from exc`.
@@ -35,10 +35,13 @@ from typing import cast
 
 from devproxy.errors import ProxyError, TargetUnreachableError, UpstreamTimeoutError
 from devproxy.runtime.http_exchange import Disconnected, Exchange
+from devproxy.runtime.http_response import Response
 from devproxy.runtime.tunnel import Tunnel
 
 #: idle pooled connections are closed after this long.
 IDLE_SECONDS = 60.0
+#: an idle connection older than this is looked at (a peek for EOF or stray bytes) before reuse.
+PEEK_AFTER = 1.0
 #: a reused connection silent this long has the path to the target checked by a fresh dial.
 SILENCE_CHECK = 0.5
 
@@ -218,52 +221,6 @@ class Connection(asyncio.Protocol):
                 self.transport.close()
 
 
-class Response:
-    """The target's answer to one request: status, reason, headers, the body as a stream, and release."""
-
-    __slots__ = ("status", "reason", "headers", "_conn", "_exchange")
-
-    def __init__(self, conn: Connection, exchange: Exchange) -> None:
-        self.status = exchange.status
-        self.reason = bytes(exchange.reason)
-        self.headers = tuple(exchange.headers)
-        self._conn = conn
-        self._exchange = exchange
-
-    def whole(self) -> bytes | None:
-        """The whole body if it has already arrived (a small answer usually comes with its head), else None."""
-        return self._exchange.whole()
-
-    def take(self) -> bytes | None:
-        """The next body bytes already here; b"" at the end; None when the caller must `wait`.
-
-        Raises: TargetUnreachableError when the body broke off.
-        """
-        try:
-            return self._exchange.take()
-        except Exception as exc:
-            raise TargetUnreachableError(str(exc) or type(exc).__name__) from exc
-
-    async def wait(self, timeout: float | None) -> None:
-        """Until more body bytes arrived, the body ended or broke, or `timeout` seconds passed."""
-        await self._exchange.arrival(timeout)
-
-    async def read(self) -> bytes:
-        """The next body bytes; b"" at the end. Raises: TargetUnreachableError when the body broke off."""
-        while (data := self.take()) is None:
-            await self.wait(None)
-        return data
-
-    def release(self) -> None:
-        """The caller is done: the connection goes back to the pool or is closed (idempotent)."""
-        if self._conn.exchange is self._exchange:
-            self._conn.finish()
-
-    def abort(self) -> None:
-        """Drop the connection (the browser left, or the body must not be read further)."""
-        self._conn.close()
-
-
 class Pool:
     """Idle keep-alive connections to one target through the tunnel (last used first)."""
 
@@ -272,6 +229,8 @@ class Pool:
         self.tunnel = tunnel
         self._idle: list[Connection] = []
         self._sweeper: asyncio.TimerHandle | None = None
+        #: dials checking the path under silent reused connections.
+        self._checks: set[asyncio.Task[None]] = set()
 
     def put(self, conn: Connection) -> None:
         self._idle.append(conn)
@@ -298,15 +257,32 @@ class Pool:
             conn.close()
         return len(idle)
 
+    async def warm(self) -> ProxyError | None:
+        """Dial one connection and keep it idle (after a freeze, so the first request finds the path ready).
+
+        Returns the dial's error when the target cannot be reached, else None.
+        """
+        try:
+            conn = await self._dial()
+        except ProxyError as exc:
+            return exc
+        except (OSError, ssl.SSLError) as exc:
+            return map_error(exc, f"{self.tunnel.host}:{self.tunnel.port}", self.tunnel.dialer.connect_timeout)
+        conn.idle_since = self.loop.time()
+        self.put(conn)
+        return None
+
     def idle_count(self) -> int:
         return len(self._idle)
 
     def _take_idle(self) -> Connection | None:
         """The most recently used idle connection that is still fit for a request."""
-        limit = self.loop.time() - IDLE_SECONDS
+        now = self.loop.time()
         while self._idle:
             conn = self._idle.pop()
-            if conn.idle_since >= limit and conn.idle_ok():
+            idle = now - conn.idle_since
+            # A connection idle for a moment was just watched by the loop; older ones are looked at.
+            if idle < IDLE_SECONDS and (idle < PEEK_AFTER or conn.idle_ok()):
                 return conn
             conn.close()
         return None
@@ -317,38 +293,40 @@ class Pool:
         conn.sock = sock
         return conn
 
-    async def _path_error(self, delay: float) -> ProxyError | None:
-        """After `delay`, dial the target once: its error if the path is dead; a good connection is kept idle."""
-        await asyncio.sleep(delay)
+    def _check_path(self, exchange: Exchange) -> None:
+        """A reused connection stayed silent: dial the target meanwhile (see the module docstring)."""
+        if exchange.head_done or exchange.error is not None:
+            return
+        task = self.loop.create_task(self._path_check(exchange))
+        self._checks.add(task)
+        task.add_done_callback(self._checks.discard)
+
+    async def _path_check(self, exchange: Exchange) -> None:
+        """Fail `exchange` with the dial's error if the path is dead; keep a good connection idle."""
         try:
             conn = await self._dial()
         except ProxyError as exc:
-            return exc
+            exchange.fail(exc)
+            return
         except (OSError, ssl.SSLError):
-            return None  # the path carries bytes: the target's own trouble shows on the request itself
+            return  # the path carries bytes: the target's own trouble shows on the request itself
         conn.idle_since = self.loop.time()
         self.put(conn)
-        return None
 
     async def _head(self, conn: Connection, exchange: Exchange, timeout: float) -> None:
-        """Wait for the final answer head. Raises: the exchange's error, TimeoutError, the path check's ProxyError."""
-        deadline = self.loop.time() + timeout
-        if not exchange.head_ready.done() and conn.uses > 1:
-            check = self.loop.create_task(self._path_error(SILENCE_CHECK))
+        """Wait for the final answer head. Raises: the exchange's error (TimeoutError, a path check's ProxyError)."""
+        ready = exchange.head_ready
+        if not ready.done():
+            timer = self.loop.call_later(timeout, exchange.timed_out)
+            check = self.loop.call_later(SILENCE_CHECK, self._check_path, exchange) if conn.uses > 1 else None
             try:
-                await asyncio.wait((exchange.head_ready, check), timeout=timeout,
-                                   return_when=asyncio.FIRST_COMPLETED)
-                if not exchange.head_ready.done() and check.done() and (dead := check.result()) is not None:
-                    raise dead
+                await ready
             finally:
-                check.cancel()
-        if not exchange.head_ready.done():
-            await asyncio.wait((exchange.head_ready,), timeout=max(0.0, deadline - self.loop.time()))
+                timer.cancel()
+                if check is not None:
+                    check.cancel()
         if exchange.error is not None:
             raise exchange.error
-        if not exchange.head_done:
-            exchange.timed_out()
-            raise TimeoutError()
 
     async def exchange(self, head: bytes, *, target: str, timeout: float, retry: bool, body: Read | None = None,
                        chunked: bool = False, no_body: bool = False) -> Response:
@@ -386,4 +364,6 @@ class Pool:
         if self._sweeper is not None:
             self._sweeper.cancel()
             self._sweeper = None
+        for task in self._checks:
+            task.cancel()
         self.flush()

@@ -4,68 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import io
-from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator
 
 import aiohttp
 import pytest
 
 from conftest import StartProxy, Upstream
-
-Script = Callable[[asyncio.StreamWriter], Awaitable[bool]]  # returns False to close the connection
-
-
-@dataclass
-class Scripted:
-    """A raw HTTP/1.1 target: each path answers with a scripted byte sequence."""
-
-    port: int = 0
-    scripts: dict[str, Script] = field(default_factory=dict)
-    heads: list[bytes] = field(default_factory=list)
-    connections: int = 0
-    writers: list[asyncio.StreamWriter] = field(default_factory=list)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self.connections += 1
-        self.writers.append(writer)
-        try:
-            while True:
-                try:
-                    head = await reader.readuntil(b"\r\n\r\n")
-                except (asyncio.IncompleteReadError, ConnectionError):
-                    return
-                self.heads.append(head)
-                path = head.split(b" ", 2)[1].decode()
-                keep = await self.scripts[path](writer)
-                await writer.drain()
-                if not keep:
-                    return
-        finally:
-            writer.close()
-
-
-def answer(data: bytes, keep: bool = True) -> Script:
-    async def script(writer: asyncio.StreamWriter) -> bool:
-        writer.write(data)
-        return keep
-
-    return script
+from support.scripted import Incoming, ScriptedTarget, answer, scripted_target
 
 
 @pytest.fixture
-async def scripted() -> AsyncIterator[Scripted]:
-    target = Scripted()
-    server = await asyncio.start_server(target.handle, "127.0.0.1", 0)
-    target.port = server.sockets[0].getsockname()[1]
-    yield target
-    for writer in target.writers:
-        writer.close()
-    server.close()
-    await asyncio.wait_for(server.wait_closed(), 5)
+async def scripted() -> AsyncIterator[ScriptedTarget]:
+    async with scripted_target() as target:
+        yield target
 
 
 async def get(url: str) -> tuple[int, str, bytes, aiohttp.typedefs.LooseHeaders]:
@@ -74,7 +25,7 @@ async def get(url: str) -> tuple[int, str, bytes, aiohttp.typedefs.LooseHeaders]
             return resp.status, resp.reason or "", await resp.read(), resp.headers
 
 
-async def test_request_head_is_exactly_the_filtered_headers(scripted: Scripted, start_proxy: StartProxy) -> None:
+async def test_request_head_is_exactly_the_filtered_headers(scripted: ScriptedTarget, start_proxy: StartProxy) -> None:
     """The target receives the raw path, the headers in order with repeats, nothing invented."""
     scripted.scripts["/a%2Fb?x=1&y=%20"] = answer(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
     proxy = await start_proxy(target=scripted.url)
@@ -92,11 +43,12 @@ async def test_request_head_is_exactly_the_filtered_headers(scripted: Scripted, 
     ]
 
 
-async def test_chunked_answer_arrives_whole_and_connection_is_reused(scripted: Scripted,
+async def test_chunked_answer_arrives_whole_and_connection_is_reused(scripted: ScriptedTarget,
                                                                       start_proxy: StartProxy) -> None:
     """A chunked body split over several writes is relayed whole; the next request reuses the tunnel."""
 
-    async def chunked(writer: asyncio.StreamWriter) -> bool:
+    async def chunked(request: Incoming) -> bool:
+        writer = request.writer
         writer.write(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nX-Kind: chunked\r\n\r\n5\r\nhello\r\n")
         await writer.drain()
         await asyncio.sleep(0.05)
@@ -111,7 +63,7 @@ async def test_chunked_answer_arrives_whole_and_connection_is_reused(scripted: S
     assert scripted.connections == 1
 
 
-async def test_close_delimited_body_ends_with_the_connection(scripted: Scripted, start_proxy: StartProxy) -> None:
+async def test_close_delimited_body_ends_with_the_connection(scripted: ScriptedTarget, start_proxy: StartProxy) -> None:
     """No Content-Length, not chunked: the body is everything until the target closes; then a fresh dial."""
     scripted.scripts["/eof"] = answer(b"HTTP/1.1 200 OK\r\nX-Kind: eof\r\n\r\n" + b"e" * 100_000, keep=False)
     proxy = await start_proxy(target=scripted.url)
@@ -122,7 +74,7 @@ async def test_close_delimited_body_ends_with_the_connection(scripted: Scripted,
 
 
 @pytest.mark.parametrize("status", [204, 304])
-async def test_bodiless_statuses_keep_the_connection(status: int, scripted: Scripted,
+async def test_bodiless_statuses_keep_the_connection(status: int, scripted: ScriptedTarget,
                                                      start_proxy: StartProxy) -> None:
     """204 and 304 end at their head, even with a Content-Length, and the connection stays pooled."""
     length = b"Content-Length: 10\r\n" if status == 304 else b""
@@ -134,7 +86,7 @@ async def test_bodiless_statuses_keep_the_connection(status: int, scripted: Scri
     assert scripted.connections == 1
 
 
-async def test_informational_answers_are_skipped(scripted: Scripted, start_proxy: StartProxy) -> None:
+async def test_informational_answers_are_skipped(scripted: ScriptedTarget, start_proxy: StartProxy) -> None:
     """A 103 Early Hints before the final answer is not forwarded; the final answer is."""
     scripted.scripts["/hints"] = answer(
         b"HTTP/1.1 103 Early Hints\r\nLink: </a.css>; rel=preload\r\n\r\n"
@@ -146,7 +98,7 @@ async def test_informational_answers_are_skipped(scripted: Scripted, start_proxy
     assert "Link" not in headers
 
 
-async def test_pooled_connection_closed_by_target_is_retried_once(scripted: Scripted,
+async def test_pooled_connection_closed_by_target_is_retried_once(scripted: ScriptedTarget,
                                                                    start_proxy: StartProxy) -> None:
     """The target closes an idle keep-alive connection; the next GET goes out again on a fresh one."""
     scripted.scripts["/once"] = answer(b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\none", keep=False)
@@ -160,7 +112,7 @@ async def test_pooled_connection_closed_by_target_is_retried_once(scripted: Scri
     assert scripted.connections == 4
 
 
-async def test_truncated_body_is_not_passed_off_as_complete(scripted: Scripted, start_proxy: StartProxy) -> None:
+async def test_truncated_body_is_not_passed_off_as_complete(scripted: ScriptedTarget, start_proxy: StartProxy) -> None:
     """Content-Length 100 but 10 bytes then a close: the browser's connection is cut, the log says why."""
     scripted.scripts["/short"] = answer(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n0123456789", keep=False)
     proxy = await start_proxy(target=scripted.url)
@@ -174,7 +126,7 @@ async def test_truncated_body_is_not_passed_off_as_complete(scripted: Scripted, 
     assert failed and failed[-1]["bytes_out"] == 10
 
 
-async def test_garbage_answer_is_502(scripted: Scripted, start_proxy: StartProxy) -> None:
+async def test_garbage_answer_is_502(scripted: ScriptedTarget, start_proxy: StartProxy) -> None:
     """Bytes that are not HTTP from the target give a 502 naming an invalid response."""
     scripted.scripts["/garbage"] = answer(b"SSH-2.0-OpenSSH_9.6\r\n\r\n", keep=False)
     proxy = await start_proxy(target=scripted.url)
@@ -183,11 +135,12 @@ async def test_garbage_answer_is_502(scripted: Scripted, start_proxy: StartProxy
     assert proxy.events("http.access")[-1]["status"] == 502
 
 
-async def test_head_and_bodies_share_the_pool(scripted: Scripted, start_proxy: StartProxy) -> None:
+async def test_head_and_bodies_share_the_pool(scripted: ScriptedTarget, start_proxy: StartProxy) -> None:
     """HEAD (no body despite Content-Length) and POST answer right on the same client."""
     scripted.scripts["/doc"] = answer(b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n")
 
-    async def post(writer: asyncio.StreamWriter) -> bool:
+    async def post(request: Incoming) -> bool:
+        writer = request.writer
         writer.write(b"HTTP/1.1 201 Created\r\nContent-Length: 2\r\n\r\nok")
         return False  # the body the proxy sent is not read; do not reuse
 
@@ -200,11 +153,12 @@ async def test_head_and_bodies_share_the_pool(scripted: Scripted, start_proxy: S
             assert resp.status == 201 and await resp.read() == b"ok"
 
 
-async def test_long_length_framed_body_then_reuse(scripted: Scripted, start_proxy: StartProxy) -> None:
+async def test_long_length_framed_body_then_reuse(scripted: ScriptedTarget, start_proxy: StartProxy) -> None:
     """A 3 MiB Content-Length body written in pieces arrives byte-exact; the connection serves the next request."""
     block = bytes(range(256)) * 4096  # 1 MiB
 
-    async def big(writer: asyncio.StreamWriter) -> bool:
+    async def big(request: Incoming) -> bool:
+        writer = request.writer
         writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 3145728\r\n\r\n" + block[:1000])
         await writer.drain()
         await asyncio.sleep(0.02)
@@ -225,11 +179,12 @@ async def test_long_length_framed_body_then_reuse(scripted: Scripted, start_prox
     assert [r["bytes_out"] for r in proxy.events("http.access")] == [3 * 1024 * 1024, 4]
 
 
-async def test_bytes_beyond_the_length_are_dropped_with_the_connection(scripted: Scripted,
+async def test_bytes_beyond_the_length_are_dropped_with_the_connection(scripted: ScriptedTarget,
                                                                         start_proxy: StartProxy) -> None:
     """A target that sends more than its Content-Length: the browser gets exactly the declared body."""
 
-    async def overlong(writer: asyncio.StreamWriter) -> bool:
+    async def overlong(request: Incoming) -> bool:
+        writer = request.writer
         writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n01234")
         await writer.drain()
         await asyncio.sleep(0.02)
@@ -246,7 +201,7 @@ async def test_bytes_beyond_the_length_are_dropped_with_the_connection(scripted:
     assert scripted.connections == 2
 
 
-async def test_get_and_head_write_the_same_head(scripted: Scripted, start_proxy: StartProxy) -> None:
+async def test_get_and_head_write_the_same_head(scripted: ScriptedTarget, start_proxy: StartProxy) -> None:
     """GET and HEAD reach the target with identical bytes but the method."""
     path = "/caf%C3%A9/%2F/./x?q=%E4%B8%AD&x=%20&y"
     scripted.scripts[path] = answer(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")  # fits HEAD too
@@ -281,7 +236,7 @@ async def test_response_timeout_starts_after_the_upload(upstream: Upstream, star
 
 
 @pytest.mark.parametrize("attempt", range(3))
-async def test_early_413_during_a_big_upload_reaches_the_browser(attempt: int, scripted: Scripted,
+async def test_early_413_during_a_big_upload_reaches_the_browser(attempt: int, scripted: ScriptedTarget,
                                                                  start_proxy: StartProxy) -> None:
     """The target refuses a 20 MiB upload with 413 before reading it and closes: the browser gets the 413.
 
