@@ -53,18 +53,22 @@ def netns() -> Iterator[Netns]:
 
 
 @pytest.fixture(scope="session")
-def identity(tmp_path_factory: pytest.TempPathFactory) -> Identity:
-    """The tailnet's federated identity (a test key plays Google's) and OAuth client."""
-    return Identity.create(tmp_path_factory.mktemp("identity"))
-
-
-@pytest.fixture(scope="session")
-def control(bins: Binaries, netns: Netns, identity: Identity) -> Iterator[Control]:
+def control(bins: Binaries, netns: Netns, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Control]:
+    identity = Identity.create(tmp_path_factory.mktemp("identity"))
     ctl = Control.start(bins.control, netns.host_ip, require_authkey=KEY, flags=identity.control_flags())
+    ctl.identity = identity
     try:
         yield ctl
     finally:
         ctl.stop()
+
+
+@pytest.fixture(scope="session")
+def identity(control: Control) -> Identity:
+    """The tailnet's federated identity (a test key plays Google's) and OAuth client, as the control server
+    knows them."""
+    assert control.identity is not None
+    return control.identity
 
 
 @pytest.fixture(scope="session")

@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, TypeVar
 
+from tailnet.tailnet_identity import Identity
+
 REPO = Path(__file__).resolve().parents[2]
 T = TypeVar("T")
 
@@ -120,6 +122,8 @@ class Control:
     url: str
     derp: str
     stun: str
+    #: the federated identity and OAuth client whose keys it mints (None: the API mints for no one)
+    identity: Identity | None = None
 
     @classmethod
     def start(cls, binary: str, addr: str, *, require_authkey: str = "", flags: Sequence[str] = ()) -> Control:
