@@ -15,6 +15,7 @@ from tailnet.tailnet_fixtures import (  # noqa: F401  (fixtures)
     dev_port,
     devbox,
     devbox_ip,
+    identity,
     netns,
     runtime_env,
     start_runtime,

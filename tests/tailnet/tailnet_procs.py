@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, TypeVar
 
+from tailnet.tailnet_identity import Identity
+
 REPO = Path(__file__).resolve().parents[2]
 T = TypeVar("T")
 
@@ -120,10 +122,12 @@ class Control:
     url: str
     derp: str
     stun: str
+    #: the federated identity and OAuth client whose keys it mints (None: the API mints for no one)
+    identity: Identity | None = None
 
     @classmethod
-    def start(cls, binary: str, addr: str, *, require_authkey: str = "") -> Control:
-        argv = [binary, f"-addr={addr}", f"-require-authkey={require_authkey}"]
+    def start(cls, binary: str, addr: str, *, require_authkey: str = "", flags: Sequence[str] = ()) -> Control:
+        argv = [binary, f"-addr={addr}", f"-require-authkey={require_authkey}", *flags]
         # stdin stays open while the test session holds it: the server exits when the session does.
         proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=clean_env())
         assert proc.stdout is not None
@@ -142,6 +146,24 @@ class Control:
     def node(self, address: str) -> dict[str, Any] | None:
         """The node holding a tailnet address, as the control server sees it."""
         return next((n for n in self.nodes() if address in n["addresses"]), None)
+
+    def by_hostname(self, hostname: str) -> list[dict[str, Any]]:
+        return [n for n in self.nodes() if n["hostname"] == hostname]
+
+    def keys(self) -> dict[str, list[Any]]:
+        """The key-minting API's record: "minted" (each key, with the attributes asked for) and "refused"
+        (why each refused call was refused), oldest first."""
+        opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+        with opener.open(f"{self.url}/_test/keys", timeout=5) as resp:
+            keys: dict[str, list[Any]] = json.load(resp)
+        return keys
+
+    def remove(self, node_key: str) -> None:
+        """Remove a node as its client sees it: its node key expires (NeedsLogin) until it logs in again."""
+        opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+        request = urllib.request.Request(f"{self.url}/_test/remove?node_key={node_key}", method="POST")
+        with opener.open(request, timeout=5) as resp:
+            assert resp.status == 204
 
     def stop(self) -> None:
         assert self.proc.stdin is not None
@@ -164,6 +186,7 @@ class Node:
     hostname: str
     workdir: Path
     prefix: list[str] = field(default_factory=list)  # e.g. `ip netns exec NAME`
+    key: str = ""  # the auth key start() logs in with
     proc: Proc | None = None
 
     @property
@@ -179,7 +202,17 @@ class Node:
                               capture_output=True, text=True, timeout=timeout, env=clean_env())
 
     def start(self) -> None:
-        """Start tailscaled, log in (the first time) and wait for BackendState Running."""
+        """Start tailscaled, log in with its key (the first time) and wait for BackendState Running."""
+        self.start_daemon()
+        up = self.cli("up", f"--login-server={self.control.url}", f"--auth-key={self.key}",
+                      f"--hostname={self.hostname}", "--timeout=30s")
+        assert self.proc is not None
+        if up.returncode != 0:
+            raise RuntimeError(f"tailscale up on {self.hostname} failed: {up.stderr}\n{self.proc.output()[-3000:]}")
+        wait_for(lambda: self.status().get("BackendState") == "Running", 30, f"{self.hostname} Running")
+
+    def start_daemon(self) -> None:
+        """Start tailscaled, logged out, and wait for its socket."""
         self.workdir.mkdir(parents=True, exist_ok=True)
         env = {**clean_env(), **daemon_env(self.workdir, self.control.url)}
         argv = [*self.prefix, self.bins.tailscaled, "--tun=userspace-networking",
@@ -187,11 +220,6 @@ class Node:
                 f"--socket={self.socket}", "--port=0"]
         self.proc = Proc.start(argv, env, self.log_path)
         wait_for(lambda: os.path.exists(self.socket), 20, f"{self.hostname}'s tailscaled socket")
-        up = self.cli("up", f"--login-server={self.control.url}", "--auth-key=devbox-key",
-                      f"--hostname={self.hostname}", "--timeout=30s")
-        if up.returncode != 0:
-            raise RuntimeError(f"tailscale up on {self.hostname} failed: {up.stderr}\n{self.proc.output()[-3000:]}")
-        wait_for(lambda: self.status().get("BackendState") == "Running", 30, f"{self.hostname} Running")
 
     def status(self) -> dict[str, Any]:
         done = self.cli("status", "--json", timeout=10)
